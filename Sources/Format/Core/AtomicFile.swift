@@ -1,0 +1,83 @@
+import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A file written under a temporary name beside its destination and renamed into
+/// place only after its bytes are on disk: readers see the old file or the whole new
+/// one, never a partial one. Dropped without `commit()`, the temporary file is removed.
+public final class AtomicFile {
+    public let destination: URL
+    public let temporaryPath: String
+    private var fd: Int32
+    private var committed = false
+    /// Bytes written so far.
+    public private(set) var offset: UInt64 = 0
+
+    public init(destination: URL) throws {
+        self.destination = destination
+        let directory = destination.deletingLastPathComponent().path
+        let base = destination.lastPathComponent
+        temporaryPath = (directory.isEmpty ? "." : directory) + "/.\(base).tmp-\(getpid())-\(UInt32.random(in: 0 ... .max))"
+        fd = open(temporaryPath, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o644)
+        guard fd >= 0 else {
+            throw FormatError("cannot create a file here: \(String(cString: strerror(errno)))", file: destination.path)
+        }
+    }
+
+    deinit {
+        if !committed {
+            if fd >= 0 { close(fd) }
+            unlink(temporaryPath)
+        }
+    }
+
+    public func write(_ data: Data) throws {
+        try data.withUnsafeBytes { try write($0) }
+    }
+
+    public func write(_ buffer: UnsafeRawBufferPointer) throws {
+        guard var base = buffer.baseAddress else { return }
+        var remaining = buffer.count
+        while remaining > 0 {
+            let written = Glibc.write(fd, base, remaining)
+            if written < 0 {
+                if errno == EINTR { continue }
+                throw FormatError("write failed: \(String(cString: strerror(errno)))", file: destination.path)
+            }
+            remaining -= written
+            base += written
+            offset += UInt64(written)
+        }
+    }
+
+    /// Writes zero bytes up to the next multiple of `alignment`.
+    public func pad(to alignment: UInt64) throws {
+        let rest = offset % alignment
+        guard rest != 0 else { return }
+        try write(Data(count: Int(alignment - rest)))
+    }
+
+    /// fsyncs the data, renames it over the destination, and fsyncs the directory.
+    public func commit() throws {
+        guard fsync(fd) == 0 else {
+            throw FormatError("fsync failed: \(String(cString: strerror(errno)))", file: destination.path)
+        }
+        close(fd)
+        fd = -1
+        guard rename(temporaryPath, destination.path) == 0 else {
+            throw FormatError("cannot move the new file into place: \(String(cString: strerror(errno)))", file: destination.path)
+        }
+        committed = true
+        let directory = destination.deletingLastPathComponent().path
+        let dirfd = open(directory.isEmpty ? "." : directory, O_RDONLY | O_DIRECTORY)
+        if dirfd >= 0 { fsync(dirfd); close(dirfd) }
+    }
+
+    /// Writes `data` to `destination` atomically in one call.
+    public static func write(_ data: Data, to destination: URL) throws {
+        let file = try AtomicFile(destination: destination)
+        try file.write(data)
+        try file.commit()
+    }
+}
