@@ -1,0 +1,19 @@
+import CXXHash
+
+/// xxh3-64 of stored bytes, written in the index as 16 lowercase hex digits.
+public enum Checksum {
+    public static func xxh3(_ bytes: UnsafeRawBufferPointer) -> UInt64 {
+        XXH3_64bits(bytes.baseAddress, bytes.count)
+    }
+
+    public static func hex(_ value: UInt64) -> String {
+        let digits = String(value, radix: 16)
+        return String(repeating: "0", count: 16 - digits.count) + digits
+    }
+
+    /// Parses exactly 16 hex digits.
+    public static func parse(_ text: String) -> UInt64? {
+        guard text.utf8.count == 16 else { return nil }
+        return UInt64(text, radix: 16)
+    }
+}

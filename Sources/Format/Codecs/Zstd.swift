@@ -1,0 +1,30 @@
+import CZstd
+
+/// The two calls ckpt needs from libzstd, with its error codes turned into FormatErrors.
+enum Zstd {
+    static func compressBound(_ count: Int) -> Int { ZSTD_compressBound(count) }
+
+    /// Compresses `source` into `destination` (at least `compressBound` bytes); returns the frame length.
+    static func compress(_ source: UnsafeRawBufferPointer, into destination: UnsafeMutableRawBufferPointer, level: Int32) throws -> Int {
+        let result = ZSTD_compress(destination.baseAddress, destination.count, source.baseAddress, source.count, level)
+        if ZSTD_isError(result) != 0 {
+            throw FormatError("zstd compression failed: \(String(cString: ZSTD_getErrorName(result)))")
+        }
+        return result
+    }
+
+    /// Decompresses one frame that must fill `destination` exactly.
+    static func decompress(_ source: UnsafeRawBufferPointer, into destination: UnsafeMutableRawBufferPointer) throws {
+        let declared = ZSTD_getFrameContentSize(source.baseAddress, source.count)
+        guard declared == UInt64(destination.count) else {
+            throw FormatError("zstd frame declares \(declared >= UInt64(Int64.max) ? "no valid size" : "\(declared) bytes"), expected \(destination.count)")
+        }
+        let result = ZSTD_decompress(destination.baseAddress, destination.count, source.baseAddress, source.count)
+        if ZSTD_isError(result) != 0 {
+            throw FormatError("zstd frame is damaged: \(String(cString: ZSTD_getErrorName(result)))")
+        }
+        guard result == destination.count else {
+            throw FormatError("zstd frame decodes to \(result) bytes, expected \(destination.count)")
+        }
+    }
+}

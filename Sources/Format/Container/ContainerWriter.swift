@@ -1,0 +1,172 @@
+import Foundation
+
+/// Writes a `.ckpt` as tensors arrive: chunks are compressed in parallel batches and
+/// appended, the index goes at the end, so memory stays bounded by one batch however
+/// large the model. Nothing appears at the destination until `finish()`.
+public final class ContainerWriter {
+    public let destination: URL
+    public let options: WriteOptions
+    /// Called with (bytes encoded so far, bytes queued so far) after each batch.
+    public var progress: ((Int, Int) -> Void)?
+
+    private let file: AtomicFile
+    private var tensors: [ManifestWire.Tensor] = []
+    private var probes: [ManifestWire.Probe] = []
+    private var sections: [String: ManifestWire.Section] = [:]
+    private var names = Set<String>()
+    private var pending: [Job] = []
+    private var pendingBytes = 0
+    private var doneBytes = 0
+    private var queuedBytes = 0
+    /// Raw bytes compressed together; bounds the memory a save needs.
+    private let batchBytes = 64 << 20
+
+    /// Where a chunk's entry lives once written: a model tensor or a probe tensor.
+    private enum Slot { case tensor(Int), probeInput(Int, Int), probeOutput(Int, Int) }
+    private struct Job {
+        var slot: Slot
+        var dtype: DType
+        var source: Data
+        var range: Range<Int>
+    }
+
+    public init(destination: URL, options: WriteOptions = WriteOptions()) throws {
+        guard options.chunkSize > 0, options.chunkSize % ContainerLimits.alignment == 0,
+              options.chunkSize <= ContainerLimits.maxChunkSize else {
+            throw FormatError("chunk size must be a multiple of 64 up to \(ContainerLimits.maxChunkSize) bytes")
+        }
+        self.destination = destination
+        self.options = options
+        file = try AtomicFile(destination: destination)
+        try file.write(FileHeader(version: .current).encoded())
+    }
+
+    /// Queues a tensor under its name and aliases; names must be unique across the file.
+    public func add(_ named: NamedTensor) throws {
+        for name in named.allNames {
+            guard !name.isEmpty else { throw FormatError("a tensor name is empty") }
+            guard names.insert(name).inserted else { throw FormatError("the name '\(name)' is given twice") }
+        }
+        tensors.append(entry(for: named, codec: options.codec))
+        try enqueue(named.tensor, slot: .tensor(tensors.count - 1))
+    }
+
+    public func setArchitecture(_ document: Data) throws {
+        try writeSection(Manifest.architectureSection, document)
+    }
+
+    public func setMetadata(_ metadata: JSONValue) throws {
+        try writeSection(Manifest.metadataSection, metadata.serialized())
+    }
+
+    public func add(_ probe: Probe) throws {
+        guard !probe.name.isEmpty, !probes.contains(where: { $0.name == probe.name }) else {
+            throw FormatError("probe name '\(probe.name)' is empty or given twice")
+        }
+        // Probe tensors are small and read whole: zstd, no shuffling needed.
+        let index = probes.count
+        probes.append(ManifestWire.Probe(
+            name: probe.name, origin: probe.origin.rawValue, rtol: probe.rtol, atol: probe.atol,
+            inputs: probe.inputs.enumerated().map { entry(for: NamedTensor(name: "input \($0.offset)", tensor: $0.element), codec: .zstd) },
+            outputs: probe.outputs.enumerated().map { entry(for: NamedTensor(name: "output \($0.offset)", tensor: $0.element), codec: .zstd) }))
+        for (k, tensor) in probe.inputs.enumerated() { try enqueue(tensor, slot: .probeInput(index, k)) }
+        for (k, tensor) in probe.outputs.enumerated() { try enqueue(tensor, slot: .probeOutput(index, k)) }
+    }
+
+    /// Writes the index and trailer, syncs, and renames the file into place.
+    public func finish() throws {
+        try flush()
+        try file.pad(to: UInt64(ContainerLimits.alignment))
+        let wire = ManifestWire(writer: "ckpt \(ckptVersion)", tensors: tensors, sections: sections, probes: probes)
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.withoutEscapingSlashes]
+        let index = try encoder.encode(wire)
+        guard index.count <= ContainerLimits.maxIndexSize else {
+            throw FormatError("the index would be \(index.count) bytes, over the \(ContainerLimits.maxIndexSize)-byte limit", file: destination.path)
+        }
+        let indexOffset = file.offset
+        try file.write(index)
+        try file.pad(to: UInt64(ContainerLimits.alignment))
+        let trailer = FileTrailer(indexOffset: indexOffset, indexLength: UInt64(index.count),
+                                  indexChecksum: index.withUnsafeBytes { Checksum.xxh3($0) }, version: .current)
+        try file.write(trailer.encoded())
+        try file.commit()
+    }
+
+    // MARK: - Internals
+
+    private func entry(for named: NamedTensor, codec: Codec) -> ManifestWire.Tensor {
+        ManifestWire.Tensor(name: named.name, aliases: named.aliases.isEmpty ? nil : named.aliases,
+                            dtype: named.tensor.dtype.rawValue, shape: named.tensor.shape,
+                            codec: codec.rawValue, chunks: [])
+    }
+
+    private func enqueue(_ tensor: Tensor, slot: Slot) throws {
+        let count = tensor.data.count
+        // Chunks hold whole elements so that byte planes never straddle two chunks.
+        let step = options.chunkSize / tensor.dtype.size * tensor.dtype.size
+        var start = 0
+        while start < count {
+            let end = min(start + step, count)
+            pending.append(Job(slot: slot, dtype: tensor.dtype, source: tensor.data, range: start..<end))
+            pendingBytes += end - start
+            queuedBytes += end - start
+            start = end
+        }
+        if pendingBytes >= batchBytes { try flush() }
+    }
+
+    private func codec(for slot: Slot) -> Codec {
+        switch slot {
+        case .tensor: return options.codec
+        case .probeInput, .probeOutput: return .zstd
+        }
+    }
+
+    /// Encodes every pending chunk on all cores, then appends them in order.
+    private func flush() throws {
+        guard !pending.isEmpty else { return }
+        let jobs = pending
+        let level = options.level
+        var results = [Result<Data, Error>?](repeating: nil, count: jobs.count)
+        results.withUnsafeMutableBufferPointer { out in
+            let out = out
+            DispatchQueue.concurrentPerform(iterations: jobs.count) { k in
+                let job = jobs[k]
+                out[k] = Result {
+                    try job.source.withUnsafeBytes { bytes in
+                        let slice = UnsafeRawBufferPointer(rebasing: bytes[job.range])
+                        return try ChunkCodec.encode(slice, dtype: job.dtype, codec: self.codec(for: job.slot), level: level)
+                    }
+                }
+            }
+        }
+        for (job, result) in zip(jobs, results) {
+            let stored = try result!.get()
+            try file.pad(to: UInt64(ContainerLimits.alignment))
+            let chunk = ManifestWire.Chunk(offset: Int(file.offset), length: stored.count, size: job.range.count,
+                                           xxh3: stored.withUnsafeBytes { Checksum.hex(Checksum.xxh3($0)) })
+            try file.write(stored)
+            switch job.slot {
+            case .tensor(let t): tensors[t].chunks.append(chunk)
+            case .probeInput(let p, let k): probes[p].inputs[k].chunks.append(chunk)
+            case .probeOutput(let p, let k): probes[p].outputs[k].chunks.append(chunk)
+            }
+            doneBytes += job.range.count
+        }
+        pending.removeAll(keepingCapacity: true)
+        pendingBytes = 0
+        progress?(doneBytes, queuedBytes)
+    }
+
+    private func writeSection(_ name: String, _ bytes: Data) throws {
+        guard sections[name] == nil else { throw FormatError("section '\(name)' is given twice") }
+        try file.pad(to: UInt64(ContainerLimits.alignment))
+        sections[name] = ManifestWire.Section(offset: Int(file.offset), length: bytes.count,
+                                              xxh3: bytes.withUnsafeBytes { Checksum.hex(Checksum.xxh3($0)) })
+        try file.write(bytes)
+    }
+}
+
+/// The version string written into every index.
+public let ckptVersion = "0.1.0"

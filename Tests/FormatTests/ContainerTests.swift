@@ -1,0 +1,284 @@
+import Foundation
+import XCTest
+@testable import Format
+
+final class ContainerTests: XCTestCase {
+    var directory: URL!
+
+    override func setUpWithError() throws {
+        directory = FileManager.default.temporaryDirectory.appendingPathComponent("ckpt-tests-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+    }
+
+    override func tearDownWithError() throws {
+        try? FileManager.default.removeItem(at: directory)
+    }
+
+    /// Bytes that look like trained weights for float dtypes (normal values, a few specials)
+    /// and like counters for integers, so that every codec path gets exercised.
+    static func sampleTensor(_ dtype: DType, count: Int, seed: UInt64 = 1) throws -> Tensor {
+        var state = seed
+        func next() -> UInt64 { state = state &* 6364136223846793005 &+ 1442695040888963407; return state >> 11 }
+        var data = Data(count: count * dtype.size)
+        data.withUnsafeMutableBytes { buffer in
+            for i in 0..<count {
+                let gaussian = (0..<4).map { _ in Double(next()) / Double(1 << 53) }.reduce(0, +) - 2
+                let value = gaussian * 0.05
+                switch dtype {
+                case .f32: buffer.storeBytes(of: Float(value).bitPattern.littleEndian, toByteOffset: i * 4, as: UInt32.self)
+                case .f64: buffer.storeBytes(of: value.bitPattern.littleEndian, toByteOffset: i * 8, as: UInt64.self)
+                case .f16, .bf16:
+                    let bits = Float(value).bitPattern
+                    let half = dtype == .bf16 ? UInt16(bits >> 16) : Self.toHalf(Float(value))
+                    buffer.storeBytes(of: half.littleEndian, toByteOffset: i * 2, as: UInt16.self)
+                default:
+                    for b in 0..<dtype.size { buffer[i * dtype.size + b] = UInt8(truncatingIfNeeded: next() >> (b * 3)) }
+                    if dtype == .bool { buffer[i] &= 1 }
+                }
+            }
+        }
+        if count > 3, dtype == .f32 {
+            data.withUnsafeMutableBytes { buffer in
+                buffer.storeBytes(of: Float.nan.bitPattern, toByteOffset: 0, as: UInt32.self)
+                buffer.storeBytes(of: (-Float.infinity).bitPattern, toByteOffset: 4, as: UInt32.self)
+                buffer.storeBytes(of: (-0.0 as Float).bitPattern, toByteOffset: 8, as: UInt32.self)
+            }
+        }
+        return try Tensor(dtype: dtype, shape: [count], data: data)
+    }
+
+    static func toHalf(_ value: Float) -> UInt16 {
+        #if arch(x86_64) || arch(arm64)
+        return Float16(value).bitPattern
+        #else
+        return 0
+        #endif
+    }
+
+    func write(_ checkpoint: Checkpoint, codec: Codec = .default, chunkSize: Int = 2 << 20, name: String = "t.ckpt") throws -> URL {
+        let url = directory.appendingPathComponent(name)
+        try CheckpointFile.write(checkpoint, to: url, options: WriteOptions(codec: codec, chunkSize: chunkSize))
+        return url
+    }
+
+    func testEveryCodecAndDTypeRoundTripsBitForBit() throws {
+        for codec in Codec.allCases {
+            var checkpoint = Checkpoint()
+            for dtype in DType.allCases {
+                // 3000 elements with 4 KiB chunks: several chunks, the last one partial.
+                checkpoint.tensors.append(NamedTensor(name: "w.\(dtype.rawValue)", tensor: try Self.sampleTensor(dtype, count: 3000)))
+            }
+            checkpoint.tensors.append(NamedTensor(name: "empty", tensor: try Tensor(dtype: .f32, shape: [0, 5], data: Data())))
+            checkpoint.tensors.append(NamedTensor(name: "scalar", tensor: try Tensor(dtype: .f64, shape: [], data: Data(count: 8))))
+            let url = try write(checkpoint, codec: codec, chunkSize: 4096, name: "\(codec.rawValue).ckpt")
+            let reader = try ContainerReader(contentsOf: url)
+            XCTAssertEqual(reader.manifest.tensors.map(\.name), checkpoint.tensors.map(\.name))
+            for original in checkpoint.tensors {
+                let record = try XCTUnwrap(reader.record(named: original.name))
+                XCTAssertEqual(record.codec, codec)
+                XCTAssertEqual(record.chunks.count, (original.tensor.data.count + 4095) / 4096, "\(original.name)")
+                let decoded = try reader.tensor(record)
+                XCTAssertEqual(decoded.dtype, original.tensor.dtype)
+                XCTAssertEqual(decoded.shape, original.tensor.shape)
+                XCTAssertEqual(decoded.data, original.tensor.data, "\(codec) \(original.name)")
+            }
+            XCTAssertTrue(reader.verify().ok, "\(codec): \(reader.verify().problems)")
+            XCTAssertEqual(try reader.allTensors().map(\.tensor.data), checkpoint.tensors.map(\.tensor.data))
+        }
+    }
+
+    func testShuffleBeatsPlainZstdOnWeights() throws {
+        let tensor = try Self.sampleTensor(.f32, count: 1 << 18)
+        var sizes: [Codec: Int] = [:]
+        for codec in Codec.allCases {
+            let url = try write(Checkpoint(tensors: [NamedTensor(name: "w", tensor: tensor)]), codec: codec, name: "\(codec.rawValue).ckpt")
+            sizes[codec] = try ContainerReader(contentsOf: url).manifest.tensors[0].storedCount
+        }
+        XCTAssertEqual(sizes[.raw], tensor.data.count)
+        XCTAssertLessThan(sizes[.shuffleZstd]!, sizes[.zstd]!)
+        // Gaussian fp32 with ~3 bits of exponent entropy: planes compress to well under 0.9.
+        XCTAssertLessThan(Double(sizes[.shuffleZstd]!) / Double(tensor.data.count), 0.9)
+    }
+
+    func testAliasesSectionsAndProbesRoundTrip() throws {
+        let weight = try Self.sampleTensor(.f32, count: 64)
+        let metadata: JSONValue = .object(["epoch": .number(3), "tags": .array([.string("a"), .null]), "nested": .object(["ok": .bool(true)])])
+        let architecture = Data(#"{"type":"Sequential","children":[]}"#.utf8)
+        let probe = Probe(name: "p0", inputs: [try Self.sampleTensor(.f32, count: 20)], outputs: [try Self.sampleTensor(.f32, count: 10)],
+                          rtol: 1e-4, atol: 1e-6, origin: .expected)
+        let url = try write(Checkpoint(tensors: [NamedTensor(name: "2.weight", aliases: ["4.weight"], tensor: weight)],
+                                       architecture: architecture, metadata: metadata, probes: [probe]))
+        let back = try CheckpointFile.read(contentsOf: url)
+        XCTAssertEqual(back.tensors.count, 1)
+        XCTAssertEqual(back.tensors[0].aliases, ["4.weight"])
+        XCTAssertEqual(back.tensor(named: "4.weight")?.data, weight.data)
+        XCTAssertEqual(back.metadata, metadata)
+        XCTAssertEqual(back.architecture, architecture)
+        XCTAssertEqual(back.probes.count, 1)
+        XCTAssertEqual(back.probes[0].name, "p0")
+        XCTAssertEqual(back.probes[0].rtol, 1e-4)
+        XCTAssertEqual(back.probes[0].origin, .expected)
+        XCTAssertEqual(back.probes[0].inputs[0].data, probe.inputs[0].data)
+        XCTAssertEqual(back.probes[0].outputs[0].data, probe.outputs[0].data)
+        // The file stores the tied tensor once.
+        XCTAssertEqual(try ContainerReader(contentsOf: url).manifest.tensors.count, 1)
+    }
+
+    func testDuplicateNamesAreRefusedAndLeaveNoFile() throws {
+        let t = try Self.sampleTensor(.f32, count: 4)
+        let url = directory.appendingPathComponent("dup.ckpt")
+        XCTAssertThrowsError(try CheckpointFile.write(
+            Checkpoint(tensors: [NamedTensor(name: "a", tensor: t), NamedTensor(name: "b", aliases: ["a"], tensor: t)]), to: url)) { error in
+            XCTAssertTrue("\(error)".contains("'a' is given twice"), "\(error)")
+        }
+        XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: directory.path), [], "no partial or temporary file is left")
+    }
+
+    func testXXH3KnownVectors() {
+        // Reference values from the xxHash project's own test vectors (seed 0).
+        XCTAssertEqual(Data().withUnsafeBytes { Checksum.xxh3($0) }, 0x2D06800538D394C2)
+        XCTAssertEqual(Checksum.hex(0xAB), "00000000000000ab")
+        XCTAssertEqual(Checksum.parse("00000000000000ab"), 0xAB)
+        XCTAssertNil(Checksum.parse("ab"))
+    }
+
+    // MARK: - Versions
+
+    /// Rewrites a file's header, trailer and index as a future writer might.
+    func rewrite(_ url: URL, version: FormatVersion, index transform: (Data) -> Data = { $0 }) throws -> URL {
+        let bytes = try Data(contentsOf: url)
+        let trailer = try bytes.suffix(64).withUnsafeBytes { try FileTrailer.decode($0) }
+        let index = transform(bytes.subdata(in: Int(trailer.indexOffset)..<Int(trailer.indexOffset + trailer.indexLength)))
+        var out = FileHeader(version: version).encoded()
+        out.append(bytes.subdata(in: 64..<Int(trailer.indexOffset)))
+        let indexOffset = out.count
+        out.append(index)
+        out.append(Data(count: ContainerLimits.aligned(out.count) - out.count))
+        out.append(FileTrailer(indexOffset: UInt64(indexOffset), indexLength: UInt64(index.count),
+                               indexChecksum: index.withUnsafeBytes { Checksum.xxh3($0) }, version: version).encoded())
+        let target = directory.appendingPathComponent("rewritten-\(version).ckpt")
+        try out.write(to: target)
+        return target
+    }
+
+    func testUnknownMajorIsRefusedNamingBothVersions() throws {
+        let url = try write(Checkpoint(tensors: [NamedTensor(name: "w", tensor: try Self.sampleTensor(.f32, count: 8))]))
+        let future = try rewrite(url, version: FormatVersion(major: 2, minor: 0))
+        XCTAssertThrowsError(try ContainerReader(contentsOf: future)) { error in
+            let message = "\(error)"
+            XCTAssertTrue(message.contains("format version 2.0"), message)
+            XCTAssertTrue(message.contains("reads 1.x"), message)
+            XCTAssertTrue(message.contains(future.path), message)
+        }
+    }
+
+    func testNewerMinorIsReadIgnoringUnknownFields() throws {
+        let tensor = try Self.sampleTensor(.f32, count: 100)
+        let url = try write(Checkpoint(tensors: [NamedTensor(name: "w", tensor: tensor)], metadata: .string("m")))
+        let future = try rewrite(url, version: FormatVersion(major: 1, minor: 7)) { index in
+            var json = try! JSONSerialization.jsonObject(with: index) as! [String: Any]
+            json["future_field"] = ["anything": [1, 2, 3]]
+            var tensors = json["tensors"] as! [[String: Any]]
+            tensors[0]["quantization"] = "none"
+            json["tensors"] = tensors
+            var sections = json["sections"] as! [String: [String: Any]]
+            sections["metadata"]!["media_type"] = "application/json"
+            json["sections"] = sections
+            return try! JSONSerialization.data(withJSONObject: json)
+        }
+        let reader = try ContainerReader(contentsOf: future)
+        XCTAssertEqual(reader.version, FormatVersion(major: 1, minor: 7))
+        XCTAssertEqual(try reader.tensor(named: "w").data, tensor.data)
+        XCTAssertEqual(try reader.metadata(), .string("m"))
+    }
+
+    // MARK: - Damage
+
+    func smallCheckpointBytes() throws -> (URL, Data) {
+        let checkpoint = Checkpoint(
+            tensors: [
+                NamedTensor(name: "0.weight", aliases: ["4.weight"], tensor: try Self.sampleTensor(.f32, count: 96)),
+                NamedTensor(name: "0.bias", tensor: try Self.sampleTensor(.bf16, count: 40)),
+                NamedTensor(name: "steps", tensor: try Self.sampleTensor(.i64, count: 3)),
+            ],
+            architecture: Data(#"{"type":"Linear"}"#.utf8),
+            metadata: .object(["k": .number(1)]),
+            probes: [Probe(name: "p", inputs: [try Self.sampleTensor(.f32, count: 4)], outputs: [try Self.sampleTensor(.f32, count: 2)], origin: .recorded)])
+        let url = try write(checkpoint)
+        return (url, try Data(contentsOf: url))
+    }
+
+    /// Opening or verifying must catch a flip of any single byte.
+    func testEveryFlippedByteIsCaught() throws {
+        let (_, bytes) = try smallCheckpointBytes()
+        let damaged = directory.appendingPathComponent("flipped.ckpt")
+        var missed: [Int] = []
+        for offset in 0..<bytes.count {
+            var copy = bytes
+            copy[offset] ^= 0x20
+            try copy.write(to: damaged)
+            if let reader = try? ContainerReader(contentsOf: damaged), reader.verify().ok {
+                missed.append(offset)
+            }
+        }
+        XCTAssertEqual(missed, [], "flips at these offsets went unnoticed (file of \(bytes.count) bytes)")
+    }
+
+    func testEveryTruncationFailsCleanly() throws {
+        let (_, bytes) = try smallCheckpointBytes()
+        let cut = directory.appendingPathComponent("cut.ckpt")
+        for length in 0..<bytes.count {
+            try bytes.prefix(length).write(to: cut)
+            XCTAssertThrowsError(try ContainerReader(contentsOf: cut), "length \(length)") { error in
+                XCTAssertTrue(error is FormatError)
+                XCTAssertTrue("\(error)".hasPrefix(cut.path + ": "), "\(error)")
+            }
+        }
+    }
+
+    func testHostileIndexFieldsAreRefusedBeforeUse() throws {
+        let url = try write(Checkpoint(tensors: [NamedTensor(name: "w", tensor: try Self.sampleTensor(.f32, count: 16))]))
+        func attempt(_ edit: @escaping (inout [String: Any]) -> Void) throws -> String {
+            let target = try rewrite(url, version: .current) { index in
+                var json = try! JSONSerialization.jsonObject(with: index) as! [String: Any]
+                edit(&json)
+                return try! JSONSerialization.data(withJSONObject: json)
+            }
+            do { _ = try ContainerReader(contentsOf: target).allTensors(); return "accepted" } catch { return "\(error)" }
+        }
+        func editTensor(_ body: @escaping (inout [String: Any]) -> Void) -> (inout [String: Any]) -> Void {
+            { json in var tensors = json["tensors"] as! [[String: Any]]; body(&tensors[0]); json["tensors"] = tensors }
+        }
+        func editChunk(_ body: @escaping (inout [String: Any]) -> Void) -> (inout [String: Any]) -> Void {
+            editTensor { t in var chunks = t["chunks"] as! [[String: Any]]; body(&chunks[0]); t["chunks"] = chunks }
+        }
+        XCTAssertTrue(try attempt(editTensor { $0["shape"] = [1 << 40, 1 << 40] }).contains("overflows"))
+        XCTAssertTrue(try attempt(editTensor { $0["shape"] = [-1] }).contains("negative dimension"))
+        XCTAssertTrue(try attempt(editTensor { $0["shape"] = [17] }).contains("needs 68"))
+        XCTAssertTrue(try attempt(editTensor { $0["dtype"] = "f128" }).contains("unknown dtype 'f128'"))
+        XCTAssertTrue(try attempt(editTensor { $0["codec"] = "lzma" }).contains("unknown codec 'lzma'"))
+        XCTAssertTrue(try attempt(editChunk { $0["offset"] = 1 << 50 }).contains("outside the data region"))
+        XCTAssertTrue(try attempt(editChunk { $0["offset"] = 0 }).contains("outside the data region"))
+        XCTAssertTrue(try attempt(editChunk { $0["size"] = 1 << 40 }).contains("decodes to"))
+        XCTAssertTrue(try attempt(editChunk { $0["xxh3"] = "zz" }).contains("malformed checksum"))
+        XCTAssertTrue(try attempt(editTensor { $0["aliases"] = ["w"] }).contains("used twice"))
+        XCTAssertTrue(try attempt { $0["tensors"] = "nope" }.contains("wrong type at tensors"))
+    }
+
+    func testOverlappingChunksAreRefused() throws {
+        let url = try write(Checkpoint(tensors: [
+            NamedTensor(name: "a", tensor: try Self.sampleTensor(.f32, count: 16)),
+            NamedTensor(name: "b", tensor: try Self.sampleTensor(.f32, count: 16)),
+        ]), codec: .raw)
+        let target = try rewrite(url, version: .current) { index in
+            var json = try! JSONSerialization.jsonObject(with: index) as! [String: Any]
+            var tensors = json["tensors"] as! [[String: Any]]
+            var chunks = tensors[1]["chunks"] as! [[String: Any]]
+            chunks[0]["offset"] = (tensors[0]["chunks"] as! [[String: Any]])[0]["offset"]
+            tensors[1]["chunks"] = chunks
+            json["tensors"] = tensors
+            return try! JSONSerialization.data(withJSONObject: json)
+        }
+        XCTAssertThrowsError(try ContainerReader(contentsOf: target)) { XCTAssertTrue("\($0)".contains("overlaps"), "\($0)") }
+    }
+}
