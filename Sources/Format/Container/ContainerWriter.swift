@@ -19,7 +19,7 @@ public final class ContainerWriter {
     private var doneBytes = 0
     private var queuedBytes = 0
     /// Raw bytes compressed together; bounds the memory a save needs.
-    private let batchBytes = 64 << 20
+    private let batchBytes = 16 << 20
 
     /// Where a chunk's entry lives once written: a model tensor or a probe tensor.
     private enum Slot { case tensor(Int), probeInput(Int, Int), probeOutput(Int, Int) }
@@ -128,7 +128,7 @@ public final class ContainerWriter {
         guard !pending.isEmpty else { return }
         let jobs = pending
         let level = options.level
-        var results = [Result<Data, Error>?](repeating: nil, count: jobs.count)
+        var results = [Result<Data?, Error>?](repeating: nil, count: jobs.count)
         results.withUnsafeMutableBufferPointer { out in
             let out = out
             DispatchQueue.concurrentPerform(iterations: jobs.count) { k in
@@ -136,13 +136,19 @@ public final class ContainerWriter {
                 out[k] = Result {
                     try job.source.withUnsafeBytes { bytes in
                         let slice = UnsafeRawBufferPointer(rebasing: bytes[job.range])
-                        return try ChunkCodec.encode(slice, dtype: job.dtype, codec: self.codec(for: job.slot), level: level)
+                        let encoded = try ChunkCodec.encode(slice, dtype: job.dtype, codec: self.codec(for: job.slot), level: level)
+                        // A tensor that fits one chunk and does not shrink (biases, tiny
+                        // layers: frame overhead beats the saving) is stored raw instead.
+                        if job.range.count == job.source.count, encoded.count >= slice.count { return nil }
+                        return encoded
                     }
                 }
             }
         }
         for (job, result) in zip(jobs, results) {
-            let stored = try result!.get()
+            let encoded = try result!.get()
+            if encoded == nil { setCodec(.raw, for: job.slot) }
+            let stored = encoded ?? job.source
             try file.pad(to: UInt64(ContainerLimits.alignment))
             let chunk = ManifestWire.Chunk(offset: Int(file.offset), length: stored.count, size: job.range.count,
                                            xxh3: stored.withUnsafeBytes { Checksum.hex(Checksum.xxh3($0)) })
@@ -154,9 +160,18 @@ public final class ContainerWriter {
             }
             doneBytes += job.range.count
         }
+        file.startWriteback()
         pending.removeAll(keepingCapacity: true)
         pendingBytes = 0
         progress?(doneBytes, queuedBytes)
+    }
+
+    private func setCodec(_ codec: Codec, for slot: Slot) {
+        switch slot {
+        case .tensor(let t): tensors[t].codec = codec.rawValue
+        case .probeInput(let p, let k): probes[p].inputs[k].codec = codec.rawValue
+        case .probeOutput(let p, let k): probes[p].outputs[k].codec = codec.rawValue
+        }
     }
 
     private func writeSection(_ name: String, _ bytes: Data) throws {

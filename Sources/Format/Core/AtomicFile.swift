@@ -3,6 +3,12 @@ import Foundation
 import Glibc
 #endif
 
+#if os(Linux)
+/// glibc declares sync_file_range only under _GNU_SOURCE, which the Glibc module lacks.
+@_silgen_name("sync_file_range")
+private func linuxSyncFileRange(_ fd: Int32, _ offset: Int64, _ count: Int64, _ flags: UInt32) -> Int32
+#endif
+
 /// A file written under a temporary name beside its destination and renamed into
 /// place only after its bytes are on disk: readers see the old file or the whole new
 /// one, never a partial one. Dropped without `commit()`, the temporary file is removed.
@@ -49,6 +55,14 @@ public final class AtomicFile {
             base += written
             offset += UInt64(written)
         }
+    }
+
+    /// Starts writing what is already in the page cache to disk without waiting, so
+    /// that the final fsync finds little left to do while compression runs meanwhile.
+    public func startWriteback() {
+        #if os(Linux)
+        _ = linuxSyncFileRange(fd, 0, 0, 2 /* SYNC_FILE_RANGE_WRITE */)
+        #endif
     }
 
     /// Writes zero bytes up to the next multiple of `alignment`.
