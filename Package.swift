@@ -11,6 +11,8 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         .package(url: "https://github.com/weichsel/ZIPFoundation", from: "0.9.19"),
+        .package(url: "https://github.com/groue/GRDB.swift", from: "7.0.0"),
+        .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
     ],
     targets: [
         // Thin module maps over Debian's libzstd-dev and libxxhash-dev.
@@ -18,15 +20,26 @@ let package = Package(
                        providers: [.apt(["libzstd-dev"])]),
         .systemLibrary(name: "CXXHash", path: "Sources/CXXHash", pkgConfig: "libxxhash",
                        providers: [.apt(["libxxhash-dev"])]),
+        // Thin module maps over Debian's libopenblas-dev and libkissfft-dev (the engine's BLAS and FFT).
+        .systemLibrary(name: "COpenBLAS", path: "Sources/COpenBLAS", pkgConfig: "openblas",
+                       providers: [.apt(["libopenblas-dev"])]),
+        // No pkgConfig for KissFFT: its .pc file carries -D flags SwiftPM refuses (the shim defines them).
+        .systemLibrary(name: "CKissFFT", path: "Sources/CKissFFT", providers: [.apt(["libkissfft-dev"])]),
         .target(
             name: "Format",
             dependencies: ["CZstd", "CXXHash", .product(name: "ZIPFoundation", package: "ZIPFoundation")]
         ),
+        .target(name: "Engine", dependencies: ["Format", "COpenBLAS", "CKissFFT"]),
+        // The store: content-addressed tensor objects and a SQLite catalog. Never depends on Engine.
+        .target(name: "Catalog", dependencies: ["Format", .product(name: "GRDB", package: "GRDB.swift"),
+                                                .product(name: "Crypto", package: "swift-crypto")]),
         .executableTarget(
             name: "ckpt",
-            dependencies: ["Format", .product(name: "ArgumentParser", package: "swift-argument-parser")]
+            dependencies: ["Format", "Engine", "Catalog", .product(name: "ArgumentParser", package: "swift-argument-parser")]
         ),
         .testTarget(name: "FormatTests", dependencies: ["Format"]),
-        .testTarget(name: "CLITests", dependencies: ["Format"]),
+        .testTarget(name: "CLITests", dependencies: ["Format", "ckpt"]),
+        .testTarget(name: "EngineTests", dependencies: ["Engine", "Format"]),
+        .testTarget(name: "CatalogTests", dependencies: ["Catalog", "Format", "ckpt"]),
     ]
 )

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs the system libraries ckpt builds against (Debian 12). Idempotent; needs root or sudo.
 set -euo pipefail
-packages=(pkg-config libzstd-dev libxxhash-dev libopenblas-dev libkissfft-dev
+packages=(pkg-config libzstd-dev libxxhash-dev libsqlite3-dev libopenblas-dev libkissfft-dev
           ocl-icd-opencl-dev opencl-headers pocl-opencl-icd libclblast-dev)
 missing=()
 for p in "${packages[@]}"; do

@@ -4,25 +4,27 @@ import Format
 
 struct Export: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Write a checkpoint as .safetensors, .npz or .ckpt (chosen by the output's extension).")
+        abstract: "Write a checkpoint as .safetensors, .npz, .ckpt or a torch .pt state_dict (chosen by the output's extension).")
 
     @Argument(help: "The checkpoint to export (.ckpt or any importable file).")
     var source: String
 
-    @Option(name: .shortAndLong, help: "The file to write: OUT.safetensors, OUT.npz or OUT.ckpt.")
+    @Option(name: .shortAndLong, help: "The file to write: OUT.safetensors, OUT.npz, OUT.ckpt or OUT.pt (also .pth, .bin).")
     var output: String
 
     func run() throws {
         let destination = URL(fileURLWithPath: output)
         let ext = destination.pathExtension.lowercased()
-        guard ["safetensors", "npz", "ckpt"].contains(ext) else {
-            throw CLIError.usage("\(output): cannot tell the format from the extension '.\(ext)' (use .safetensors, .npz or .ckpt)")
+        let torch = ["pt", "pth", "bin"].contains(ext)
+        guard ["safetensors", "npz", "ckpt"].contains(ext) || torch else {
+            throw CLIError.usage("\(output): cannot tell the format from the extension '.\(ext)' (use .safetensors, .npz, .ckpt or .pt)")
         }
         let checkpoint = try Importer.load(contentsOf: URL(fileURLWithPath: source))
         do {
             switch ext {
             case "safetensors": try Safetensors.write(checkpoint, to: destination)
             case "npz": try Npz.write(checkpoint, to: destination)
+            case _ where torch: try TorchFile.write(checkpoint, to: destination)
             default: try CheckpointFile.write(checkpoint, to: destination)
             }
         } catch {
@@ -32,15 +34,16 @@ struct Export: ParsableCommand {
         if ext != "ckpt" {
             if checkpoint.architecture != nil { dropped.append("the architecture document") }
             if !checkpoint.probes.isEmpty { dropped.append("\(checkpoint.probes.count) probe(s)") }
-            if ext == "npz", checkpoint.metadata != nil { dropped.append("the metadata") }
+            if ext == "npz" || torch, checkpoint.metadata != nil { dropped.append("the metadata") }
         }
         let aliases = checkpoint.tensors.reduce(0) { $0 + $1.aliases.count }
         var line = "\(output): \(checkpoint.tensors.count) tensors"
         if aliases > 0 {
             line += ext == "safetensors" ? ", \(aliases) alias(es) kept once and listed in __metadata__ as ckpt.aliases"
-                : ext == "npz" ? ", \(aliases) alias(es) written as copies" : ", \(aliases) alias(es)"
+                : ext == "npz" ? ", \(aliases) alias(es) written as copies"
+                : torch ? ", \(aliases) alias(es) sharing their tensor's storage" : ", \(aliases) alias(es)"
         }
         print(line)
-        if !dropped.isEmpty { Terminal.warn("note: .\(ext) cannot hold \(dropped.joined(separator: " or ")); left out") }
+        if !dropped.isEmpty { Terminal.warn("note: .\(ext)\(torch ? " (a state_dict)" : "") cannot hold \(dropped.joined(separator: " or ")); left out") }
     }
 }

@@ -6,7 +6,7 @@ extension Codec: ExpressibleByArgument {}
 
 struct Import: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Convert a .safetensors, .npz, .npy or .ckpt file into a compressed .ckpt.")
+        abstract: "Convert a .safetensors, .npz, .npy, torch .pt/.pth/.bin or .ckpt file into a compressed .ckpt.")
 
     @Argument(help: "The file to import.")
     var source: String
@@ -20,12 +20,18 @@ struct Import: ParsableCommand {
     @Option(help: "zstd level (1 is fastest and, on byte planes, also the tightest below 10).")
     var level: Int32 = 1
 
+    @Option(help: "Import only this part of the file: a dotted path into a torch file's dicts and modules (e.g. model), or a name prefix.")
+    var key: String?
+
+    @Option(name: .customLong("strip-prefix"), help: "Remove this prefix from every tensor name (e.g. module.); repeatable.")
+    var stripPrefix: [String] = []
+
     func validate() throws {
         guard (-7...22).contains(level) else { throw ValidationError("--level must be between -7 and 22") }
     }
 
     func run() throws {
-        let checkpoint = try Importer.load(contentsOf: URL(fileURLWithPath: source))
+        let checkpoint = try Importer.load(contentsOf: URL(fileURLWithPath: source), options: ImportOptions(key: key, stripPrefixes: stripPrefix))
         let bar = ProgressBar("importing")
         let destination = URL(fileURLWithPath: output)
         try CheckpointFile.write(checkpoint, to: destination, options: WriteOptions(codec: codec, level: level)) { done, total in

@@ -6,7 +6,7 @@ struct Inspect: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Show what a checkpoint holds: format, tensors, aliases, metadata, architecture, probes.")
 
-    @Argument(help: "A .ckpt, .safetensors, .npz or .npy file.")
+    @Argument(help: "A .ckpt, .safetensors, .npz, .npy or torch .pt file.")
     var file: String
 
     @Flag(help: "Print JSON for scripts.")
@@ -34,6 +34,8 @@ struct Inspect: ParsableCommand {
         var metadata: JSONValue?
         var architecture: JSONValue?
         var probes: [String]
+        /// A torch file's outline: what its pickle holds, one value a line.
+        var tree: String?
     }
 
     func run() throws {
@@ -66,7 +68,9 @@ struct Inspect: ParsableCommand {
                     codec: "raw", stored: $0.tensor.data.count, raw: $0.tensor.data.count)
             }
             report = Report(file: file, kind: kind.rawValue, version: nil, writer: nil, tensors: rows, raw: 0, stored: 0,
-                            metadata: checkpoint.metadata, architecture: nil, probes: [])
+                            metadata: checkpoint.metadata, architecture: checkpoint.architecture.flatMap { try? JSONValue.parse($0) },
+                            probes: [])
+            if kind == .torch { report.tree = try TorchFile.tree(contentsOf: url) }
         }
         report.raw = report.tensors.reduce(0) { $0 + $1.raw }
         report.stored = report.tensors.reduce(0) { $0 + $1.stored }
@@ -98,6 +102,9 @@ struct Inspect: ParsableCommand {
             lines.append("metadata: \(text)")
         }
         for probe in report.probes { lines.append("probe: \(probe)") }
+        if let tree = report.tree {
+            lines.append("tree: " + tree.split(separator: "\n", omittingEmptySubsequences: false).joined(separator: "\n  "))
+        }
         return lines.joined(separator: "\n")
     }
 }

@@ -24,7 +24,12 @@ struct Verify: ParsableCommand {
 
     func run() throws {
         let url = URL(fileURLWithPath: file)
-        guard FileManager.default.fileExists(atPath: file) else { throw CLIError.usage("\(file): no such file") }
+        guard FileManager.default.fileExists(atPath: file) else {
+            // Not a file: a version in the store (NAME@N, a tag, a hash prefix), checked alike.
+            guard let stored = try StoreVerification.report(for: file) else { throw CLIError.usage("\(file): no such file or stored version") }
+            try emit(stored)
+            return
+        }
         var report = Report(file: file, ok: true, problems: [], tensors: 0, chunks: 0, bytes: 0)
         do {
             if try FileKind.detect(url) == .ckpt {
@@ -43,13 +48,17 @@ struct Verify: ParsableCommand {
             report.problems.append(error.message)
         }
         report.ok = report.problems.isEmpty
+        try emit(report)
+    }
+
+    private func emit(_ report: Report) throws {
         if json {
             print(try Terminal.json(report))
         } else if report.ok {
-            print("\(file): ok (\(report.tensors) tensors, \(report.chunks) chunks, \(Terminal.bytes(report.bytes)) checked)")
+            print("\(report.file): ok (\(report.tensors) tensors, \(report.chunks) chunks, \(Terminal.bytes(report.bytes)) checked)")
         } else {
-            for problem in report.problems { print("\(file): \(problem)") }
-            print("\(file): BAD (\(report.problems.count) problem\(report.problems.count == 1 ? "" : "s"))")
+            for problem in report.problems { print("\(report.file): \(problem)") }
+            print("\(report.file): BAD (\(report.problems.count) problem\(report.problems.count == 1 ? "" : "s"))")
         }
         if !report.ok { throw ExitCode(1) }
     }

@@ -4,6 +4,8 @@ import Foundation
 /// where the bytes cannot tell, as for a zip that might be .npz or a torch .pt).
 public enum FileKind: String, Sendable {
     case ckpt, safetensors, npz, npy
+    /// A `torch.save` file: a zip holding `<folder>/data.pkl`, or the legacy pre-1.6 format.
+    case torch
 
     public static func detect(_ url: URL) throws -> FileKind {
         let handle: FileHandle
@@ -14,23 +16,108 @@ public enum FileKind: String, Sendable {
         let head = [UInt8]((try? handle.read(upToCount: 16)) ?? Data())
         if head.starts(with: ContainerLimits.headerMagic) { return .ckpt }
         if head.starts(with: [0x93] + Array("NUMPY".utf8)) { return .npy }
+        if head.starts(with: TorchFile.legacyMagic) { return .torch }
         if head.starts(with: [0x50, 0x4B, 0x03, 0x04]) || head.starts(with: [0x50, 0x4B, 0x05, 0x06]) {
-            return .npz
+            // A zip is torch's when its folder holds data.pkl; numpy's .npz holds .npy members.
+            if let data = try? Data(contentsOf: url, options: .alwaysMapped), TorchFile.recognizes(data) { return .torch }
+            // A damaged torch file: let the torch reader say what is wrong with it.
+            return ["pt", "pth", "bin"].contains(url.pathExtension.lowercased()) ? .torch : .npz
         }
         let ext = url.pathExtension.lowercased()
         if ext == "safetensors" || (head.count >= 9 && head[8] == UInt8(ascii: "{")) { return .safetensors }
-        throw FormatError("unrecognised file: not a .ckpt, .safetensors, .npz or .npy", file: url.path)
+        throw FormatError("unrecognised file: not a .ckpt, .safetensors, .npz, .npy or torch .pt", file: url.path)
+    }
+}
+
+/// How `Importer.load(contentsOf:options:)` picks and renames what it imports.
+public struct ImportOptions: Sendable {
+    /// A dotted path to the part of the file to import (`model` of a training checkpoint,
+    /// `model.encoder`); names become relative to it. For files of flat names (safetensors,
+    /// npz, .ckpt) it keeps the tensors named `KEY.*`.
+    public var key: String?
+    /// Prefixes removed from every tensor name, in order (`module.`, as DataParallel saves).
+    public var stripPrefixes: [String]
+
+    public init(key: String? = nil, stripPrefixes: [String] = []) {
+        self.key = key
+        self.stripPrefixes = stripPrefixes
     }
 }
 
 /// Loads any file ckpt can read into a `Checkpoint`.
 public enum Importer {
+    public static func load(contentsOf url: URL, options: ImportOptions) throws -> Checkpoint {
+        do {
+            var checkpoint: Checkpoint
+            if let key = options.key, !key.isEmpty {
+                if try FileKind.detect(url) == .torch {
+                    checkpoint = try TorchFile.read(contentsOf: url, key: key)
+                } else {
+                    checkpoint = try selecting(key, from: try load(contentsOf: url))
+                }
+            } else {
+                checkpoint = try load(contentsOf: url)
+            }
+            if !options.stripPrefixes.isEmpty { checkpoint = try stripping(options.stripPrefixes, from: checkpoint) }
+            return checkpoint
+        } catch {
+            throw error.attributed(to: url.path)
+        }
+    }
+
+    /// The tensors named `key.*`, renamed without `key.`.
+    static func selecting(_ key: String, from checkpoint: Checkpoint) throws -> Checkpoint {
+        let prefix = key.hasSuffix(".") ? key : key + "."
+        var result = checkpoint
+        result.architecture = nil
+        result.tensors = checkpoint.tensors.compactMap { named in
+            let names = named.allNames.filter { $0.hasPrefix(prefix) }.map { String($0.dropFirst(prefix.count)) }
+            guard let first = names.first else { return nil }
+            return NamedTensor(name: first, aliases: Array(names.dropFirst()), tensor: named.tensor)
+        }
+        guard !result.tensors.isEmpty else {
+            throw FormatError("key '\(key)' not found: no tensor name starts with '\(prefix)'")
+        }
+        return result
+    }
+
+    /// Every name with the first matching prefix of each in turn removed.
+    static func stripping(_ prefixes: [String], from checkpoint: Checkpoint) throws -> Checkpoint {
+        func strip(_ name: String) -> String {
+            var name = name
+            for prefix in prefixes where !prefix.isEmpty && name.hasPrefix(prefix) && name.count > prefix.count {
+                name.removeFirst(prefix.count)
+            }
+            return name
+        }
+        var result = checkpoint
+        var seen: [String: String] = [:]
+        var changed = false
+        for index in result.tensors.indices {
+            let named = result.tensors[index]
+            let renamed = named.allNames.map(strip)
+            for (old, new) in zip(named.allNames, renamed) {
+                if old != new { changed = true }
+                if let other = seen.updateValue(old, forKey: new) {
+                    throw FormatError("stripping prefixes makes '\(other)' and '\(old)' both '\(new)'")
+                }
+            }
+            result.tensors[index].name = renamed[0]
+            result.tensors[index].aliases = Array(renamed.dropFirst())
+        }
+        if changed, checkpoint.architecture != nil {
+            throw FormatError("stripping prefixes would rename the tensors of a checkpoint that carries an architecture document; pick a module with a key instead")
+        }
+        return result
+    }
+
     public static func load(contentsOf url: URL) throws -> Checkpoint {
         do {
             switch try FileKind.detect(url) {
             case .ckpt: return try CheckpointFile.read(contentsOf: url)
             case .safetensors: return try Safetensors.read(contentsOf: url)
             case .npz: return try Npz.read(contentsOf: url)
+            case .torch: return try TorchFile.read(contentsOf: url)
             case .npy:
                 let name = url.deletingPathExtension().lastPathComponent
                 return Checkpoint(tensors: [NamedTensor(name: name, tensor: try Npy.read(contentsOf: url))])

@@ -1,0 +1,103 @@
+import Foundation
+import Format
+import GRDB
+
+/// The SQL that turns catalog rows into versions and tensor lists. Every function takes
+/// the `Database` of a transaction or snapshot the caller holds, so a caller that reads
+/// several things reads them consistently.
+enum CatalogQueries {
+    static let versionColumns = "v.id, m.name, v.number, v.hash, v.content, v.message, v.created_ms"
+
+    /// Versions matching `condition` (SQL over `v` and `m`), newest first, with parents and tags.
+    static func versions(_ db: Database, where condition: String = "1", arguments: StatementArguments = []) throws -> [VersionInfo] {
+        let rows = try Row.fetchAll(db, sql: """
+            SELECT \(versionColumns) FROM version v JOIN model m ON m.id = v.model_id
+            WHERE \(condition) ORDER BY v.id DESC
+            """, arguments: arguments)
+        guard !rows.isEmpty else { return [] }
+        let ids = rows.map { $0[0] as Int64 }
+        let idList = ids.map(String.init).joined(separator: ",")
+        var parents: [Int64: [ParentLink]] = [:]
+        for row in try Row.fetchAll(db, sql: """
+            SELECT p.version_id, v.id, v.hash, m.name, v.number FROM version_parent p
+            JOIN version v ON v.id = p.parent_id JOIN model m ON m.id = v.model_id
+            WHERE p.version_id IN (\(idList)) ORDER BY p.version_id, p.position
+            """) {
+            parents[row[0], default: []].append(ParentLink(id: row[1], hash: row[2], model: row[3], number: row[4]))
+        }
+        var tags: [Int64: [String]] = [:]
+        for row in try Row.fetchAll(db, sql: "SELECT version_id, name FROM tag WHERE version_id IN (\(idList)) ORDER BY name") {
+            tags[row[0], default: []].append(row[1])
+        }
+        return rows.map { row in
+            let id: Int64 = row[0]
+            return VersionInfo(id: id, model: row[1], number: row[2], hash: row[3], content: row[4], message: row[5],
+                               createdMilliseconds: row[6],
+                               parents: parents[id] ?? [], tags: tags[id] ?? [])
+        }
+    }
+
+    static func version(_ db: Database, id: Int64) throws -> VersionInfo? {
+        try versions(db, where: "v.id = ?", arguments: [id]).first
+    }
+
+    /// Everything a version holds, from one snapshot.
+    static func content(_ db: Database, of info: VersionInfo) throws -> VersionContent {
+        let sections = try Row.fetchOne(db, sql: "SELECT architecture, metadata FROM version WHERE id = ?", arguments: [info.id])
+        let architecture: String? = sections?[0]
+        let metadata: String? = sections?[1]
+        let tensors = try Row.fetchAll(db, sql: """
+            SELECT name, aliases, object, dtype, shape, codec, stored_bytes FROM tensor
+            WHERE version_id = ? ORDER BY position
+            """, arguments: [info.id]).map(tensorEntry)
+        var probes: [ProbeEntry] = []
+        for row in try Row.fetchAll(db, sql: "SELECT position, name, origin, rtol, atol FROM probe WHERE version_id = ? ORDER BY position", arguments: [info.id]) {
+            let position: Int = row[0]
+            let originText: String = row[2]
+            var probe = ProbeEntry(name: row[1], origin: Probe.Origin(rawValue: originText) ?? .recorded, rtol: row[3], atol: row[4], inputs: [], outputs: [])
+            for tensorRow in try Row.fetchAll(db, sql: """
+                SELECT role, position, object, dtype, shape, codec, stored_bytes FROM probe_tensor
+                WHERE version_id = ? AND probe_position = ? ORDER BY role, position
+                """, arguments: [info.id, position]) {
+                let role: String = tensorRow[0]
+                let entry = try TensorEntry(name: "\(role) \(tensorRow[1] as Int)", aliases: [], object: tensorRow[2],
+                                            dtype: dtype(tensorRow[3]), shape: shape(tensorRow[4]),
+                                            codec: Codec(rawValue: tensorRow[5]) ?? .raw, storedBytes: tensorRow[6])
+                if role == "input" { probe.inputs.append(entry) } else { probe.outputs.append(entry) }
+            }
+            probes.append(probe)
+        }
+        return VersionContent(info: info, tensors: tensors, probes: probes,
+                              architecture: architecture.map { Data($0.utf8) }, metadata: metadata.map { Data($0.utf8) })
+    }
+
+    private static func tensorEntry(_ row: Row) throws -> TensorEntry {
+        let aliasText: String = row[1]
+        let aliases = (try? JSONDecoder().decode([String].self, from: Data(aliasText.utf8))) ?? []
+        return TensorEntry(name: row[0], aliases: aliases, object: row[2], dtype: try dtype(row[3]), shape: try shape(row[4]),
+                           codec: Codec(rawValue: row[5]) ?? .raw, storedBytes: row[6])
+    }
+
+    private static func dtype(_ text: String) throws -> DType {
+        guard let dtype = DType(rawValue: text) else { throw FormatError("catalog names an unknown dtype '\(text)'") }
+        return dtype
+    }
+
+    private static func shape(_ text: String) throws -> [Int] {
+        guard let shape = try? JSONDecoder().decode([Int].self, from: Data(text.utf8)) else {
+            throw FormatError("catalog holds a malformed shape '\(text)'")
+        }
+        return shape
+    }
+
+    static func json<T: Encodable>(_ value: T) -> String {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.withoutEscapingSlashes]
+        return String(decoding: (try? encoder.encode(value)) ?? Data("[]".utf8), as: UTF8.self)
+    }
+
+    /// Every object any version references.
+    static func referencedObjects(_ db: Database) throws -> Set<String> {
+        Set(try String.fetchAll(db, sql: "SELECT object FROM tensor UNION SELECT object FROM probe_tensor"))
+    }
+}

@@ -1,0 +1,98 @@
+import Foundation
+import Format
+import GRDB
+
+extension Store {
+    /// The version `reference` names and everything it holds, from one snapshot.
+    public func content(_ reference: String) throws -> VersionContent {
+        try read { db in try CatalogQueries.content(db, of: try Reference.resolve(reference, in: db)) }
+    }
+
+    /// Versions newest first, every model's or one model's.
+    public func history(model: String? = nil) throws -> [VersionInfo] {
+        try read { db in
+            if let model {
+                guard try Bool.fetchOne(db, sql: "SELECT EXISTS (SELECT 1 FROM model WHERE name = ?)", arguments: [model]) ?? false else {
+                    throw FormatError("no model named '\(model)'")
+                }
+                return try CatalogQueries.versions(db, where: "m.name = ?", arguments: [model])
+            }
+            return try CatalogQueries.versions(db)
+        }
+    }
+
+    /// One tensor's bytes, checked end to end (chunk checksums, then the SHA-256 of the
+    /// decoded bytes against the object's name). A failure names the version and tensor.
+    public func tensor(_ entry: TensorEntry, label: String? = nil, of version: VersionInfo) throws -> Tensor {
+        do {
+            return try objects.read(entry.object, dtype: entry.dtype, shape: entry.shape)
+        } catch {
+            throw FormatError("\(version.reference) \(label ?? "tensor '\(entry.name)'"): \(ObjectStore.reason(error))", file: path)
+        }
+    }
+
+    /// The version as a whole checkpoint, every tensor checked as `tensor(_:of:)` does.
+    public func checkpoint(of content: VersionContent) throws -> Checkpoint {
+        let references = content.objectReferences
+        var results = [Result<Tensor, Error>?](repeating: nil, count: references.count)
+        results.withUnsafeMutableBufferPointer { out in
+            let out = out
+            DispatchQueue.concurrentPerform(iterations: references.count) { k in
+                out[k] = Result { try tensor(references[k].entry, label: references[k].label, of: content.info) }
+            }
+        }
+        var decoded = try results.map { try $0!.get() }[...]
+        let tensors = content.tensors.map { entry in NamedTensor(name: entry.name, aliases: entry.aliases, tensor: decoded.removeFirst()) }
+        let probes = content.probes.map { probe in
+            Probe(name: probe.name, inputs: probe.inputs.map { _ in decoded.removeFirst() },
+                  outputs: probe.outputs.map { _ in decoded.removeFirst() },
+                  rtol: probe.rtol, atol: probe.atol, origin: probe.origin)
+        }
+        return Checkpoint(tensors: tensors, architecture: content.architecture, metadata: content.metadataValue, probes: probes)
+    }
+
+    /// Points `name` at the version `reference` names; an existing tag moves only with `force`.
+    @discardableResult
+    public func tag(_ reference: String, as name: String, force: Bool = false) throws -> VersionInfo {
+        try Reference.validateName(name, what: "tag")
+        return try write { db in
+            let version = try Reference.resolve(reference, in: db)
+            if force {
+                try db.execute(sql: "DELETE FROM tag WHERE name = ?", arguments: [name])
+            } else {
+                try Self.checkTagFree(name, db)
+            }
+            try db.execute(sql: "INSERT INTO tag(name, version_id) VALUES (?, ?)", arguments: [name, version.id])
+            return version
+        }
+    }
+
+    /// Removes a tag; returns the version it named.
+    @discardableResult
+    public func untag(_ name: String) throws -> VersionInfo {
+        try write { db in
+            guard let id = try Int64.fetchOne(db, sql: "SELECT version_id FROM tag WHERE name = ?", arguments: [name]),
+                  let version = try CatalogQueries.version(db, id: id) else {
+                throw FormatError("no tag named '\(name)'")
+            }
+            try db.execute(sql: "DELETE FROM tag WHERE name = ?", arguments: [name])
+            return version
+        }
+    }
+
+    /// Removes a version from the catalog (its tags with it). Its objects stay until
+    /// `gc`. A version that is another's parent stays: history would lose a link.
+    @discardableResult
+    public func remove(_ reference: String) throws -> VersionInfo {
+        try write { db in
+            let version = try Reference.resolve(reference, in: db)
+            let children = try CatalogQueries.versions(db, where: "v.id IN (SELECT version_id FROM version_parent WHERE parent_id = ?)",
+                                                       arguments: [version.id]).reversed()
+            guard children.isEmpty else {
+                throw FormatError("\(version.reference) is the parent of \(children.map(\.reference).joined(separator: ", ")); remove \(children.count == 1 ? "it" : "them") first")
+            }
+            try db.execute(sql: "DELETE FROM version WHERE id = ?", arguments: [version.id])
+            return version
+        }
+    }
+}

@@ -1,0 +1,203 @@
+import Foundation
+import Format
+import GRDB
+
+/// What to save and where it goes in history.
+public struct SaveRequest {
+    public var checkpoint: Checkpoint
+    public var model: String
+    public var message: String
+    public var tags: [String]
+    /// References of the parents, in order (two or more make a merge); nil means the
+    /// model's latest version if it has one, so that saving twice makes a line.
+    public var parents: [String]?
+    /// The codec of newly written objects (probe tensors always use zstd, as in files).
+    public var codec: Codec
+    public var time: Date
+
+    public init(checkpoint: Checkpoint, model: String, message: String = "", tags: [String] = [], parents: [String]? = nil,
+                codec: Codec = .default, time: Date = Date()) {
+        self.checkpoint = checkpoint
+        self.model = model
+        self.message = message
+        self.tags = tags
+        self.parents = parents
+        self.codec = codec
+        self.time = time
+    }
+}
+
+public struct SaveResult: Sendable {
+    public var version: VersionInfo
+    public var tensors: Int
+    /// Objects this save wrote, and their bytes on disk; the rest were already stored.
+    public var newObjects: Int
+    public var writtenBytes: Int
+    public var reusedObjects: Int
+    /// An earlier version with exactly the same content, if any.
+    public var sameContentAs: String?
+}
+
+extension Store {
+    /// Saves a checkpoint as a new version.
+    ///
+    /// Crash safety comes from the order: every object is written completely and fsynced
+    /// (atomic rename, directory synced) before the one transaction that inserts the
+    /// version and its tensor list. Killed before the commit, a save leaves at most
+    /// objects that nothing references (gc removes them) and never a version whose
+    /// tensors are missing; readers see the version whole or not at all.
+    public func save(_ request: SaveRequest) throws -> SaveResult {
+        try Reference.validateName(request.model, what: "model")
+        for tag in request.tags { try Reference.validateName(tag, what: "tag") }
+        guard Set(request.tags).count == request.tags.count else { throw FormatError("a tag is given twice", file: path) }
+        let checkpoint = request.checkpoint
+        let architecture: String?
+        if let bytes = checkpoint.architecture {
+            guard let text = String(data: bytes, encoding: .utf8) else {
+                throw FormatError("the architecture document is not UTF-8 text", file: path)
+            }
+            architecture = text
+        } else {
+            architecture = nil
+        }
+        let metadata = try checkpoint.metadata.map { String(decoding: try $0.serialized(), as: UTF8.self) }
+
+        // Fail before writing anything when the catalog would refuse the version anyway.
+        try read { db in
+            for parent in request.parents ?? [] { _ = try Reference.resolve(parent, in: db) }
+            for tag in request.tags { try Self.checkTagFree(tag, db) }
+        }
+
+        return try lock.shared {
+            let stored = try storeObjects(of: checkpoint, codec: request.codec)
+            var tensors = stored.tensors
+            for (k, named) in checkpoint.tensors.enumerated() {
+                tensors[k].name = named.name
+                tensors[k].aliases = named.aliases
+            }
+            let probes = zip(checkpoint.probes, stored.probes).map { probe, entries in
+                ProbeEntry(name: probe.name, origin: probe.origin, rtol: probe.rtol, atol: probe.atol,
+                           inputs: entries.inputs, outputs: entries.outputs)
+            }
+            let content = Digest.content(tensors: tensors, architecture: architecture.map { Data($0.utf8) },
+                                         metadata: metadata.map { Data($0.utf8) }, probes: probes)
+            let milliseconds = Int64((request.time.timeIntervalSince1970 * 1000).rounded())
+            let (version, sameAs) = try write { db -> (VersionInfo, String?) in
+                try db.execute(sql: "INSERT INTO model(name) VALUES (?) ON CONFLICT(name) DO NOTHING", arguments: [request.model])
+                let model = try Row.fetchOne(db, sql: "SELECT id, last_number FROM model WHERE name = ?", arguments: [request.model])!
+                let modelID: Int64 = model[0]
+                let number = (model[1] as Int) + 1
+                let parents: [VersionInfo]
+                if let references = request.parents {
+                    parents = try references.map { try Reference.resolve($0, in: db) }
+                } else {
+                    parents = try CatalogQueries.versions(db, where: "m.id = ?", arguments: [modelID]).prefix(1).map { $0 }
+                }
+                var parentIDs: [Int64] = []
+                for parent in parents where !parentIDs.contains(parent.id) { parentIDs.append(parent.id) }
+                let parentHashes = parentIDs.map { id in parents.first { $0.id == id }!.hash }
+                let sameAs = try CatalogQueries.versions(db, where: "v.content = ?", arguments: [content]).last?.reference
+                let hash = Digest.version(content: content, model: request.model, number: number, parents: parentHashes,
+                                          createdMilliseconds: milliseconds, message: request.message)
+                try db.execute(sql: "UPDATE model SET last_number = ? WHERE id = ?", arguments: [number, modelID])
+                try db.execute(sql: """
+                    INSERT INTO version(model_id, number, hash, content, message, created_ms, architecture, metadata)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+                    """, arguments: [modelID, number, hash, content, request.message, milliseconds, architecture, metadata])
+                let versionID = db.lastInsertedRowID
+                try Self.insertRows(db, version: versionID, parents: parentIDs, tensors: tensors, probes: probes, tags: request.tags)
+                return (try CatalogQueries.version(db, id: versionID)!, sameAs)
+            }
+            return SaveResult(version: version, tensors: tensors.count, newObjects: stored.newObjects,
+                              writtenBytes: stored.writtenBytes, reusedObjects: stored.reusedObjects, sameContentAs: sameAs)
+        }
+    }
+
+    /// The rows that make up a version besides its own: parents, tensor list, probes, tags.
+    private static func insertRows(_ db: Database, version versionID: Int64, parents parentIDs: [Int64],
+                                   tensors: [TensorEntry], probes: [ProbeEntry], tags: [String]) throws {
+        for (position, parent) in parentIDs.enumerated() {
+            try db.execute(sql: "INSERT INTO version_parent(version_id, position, parent_id) VALUES (?, ?, ?)",
+                           arguments: [versionID, position, parent])
+        }
+        for (position, tensor) in tensors.enumerated() {
+            try db.execute(sql: """
+                INSERT INTO tensor(version_id, position, name, aliases, object, dtype, shape, codec, stored_bytes)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+                """, arguments: [versionID, position, tensor.name, CatalogQueries.json(tensor.aliases), tensor.object,
+                                 tensor.dtype.rawValue, CatalogQueries.json(tensor.shape), tensor.codec.rawValue, tensor.storedBytes])
+        }
+        for (position, probe) in probes.enumerated() {
+            try db.execute(sql: "INSERT INTO probe(version_id, position, name, origin, rtol, atol) VALUES (?, ?, ?, ?, ?, ?)",
+                           arguments: [versionID, position, probe.name, probe.origin.rawValue, probe.rtol, probe.atol])
+            for (role, list) in [("input", probe.inputs), ("output", probe.outputs)] {
+                for (k, tensor) in list.enumerated() {
+                    try db.execute(sql: """
+                        INSERT INTO probe_tensor(version_id, probe_position, role, position, object, dtype, shape, codec, stored_bytes)
+                        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+                        """, arguments: [versionID, position, role, k, tensor.object, tensor.dtype.rawValue,
+                                         CatalogQueries.json(tensor.shape), tensor.codec.rawValue, tensor.storedBytes])
+                }
+            }
+        }
+        for tag in tags {
+            try checkTagFree(tag, db)
+            try db.execute(sql: "INSERT INTO tag(name, version_id) VALUES (?, ?)", arguments: [tag, versionID])
+        }
+    }
+
+    static func checkTagFree(_ tag: String, _ db: Database) throws {
+        if let holder = try CatalogQueries.versions(db, where: "v.id = (SELECT version_id FROM tag WHERE name = ?)", arguments: [tag]).first {
+            throw FormatError("tag '\(tag)' already names \(holder.reference)")
+        }
+    }
+
+    /// Hashes every tensor and writes the objects the store lacks, on all cores.
+    private func storeObjects(of checkpoint: Checkpoint, codec: Codec)
+        throws -> (tensors: [TensorEntry], probes: [(inputs: [TensorEntry], outputs: [TensorEntry])], newObjects: Int, writtenBytes: Int, reusedObjects: Int) {
+        var jobs: [(tensor: Tensor, codec: Codec)] = checkpoint.tensors.map { ($0.tensor, codec) }
+        for probe in checkpoint.probes {
+            jobs += probe.inputs.map { ($0, Codec.zstd) } + probe.outputs.map { ($0, Codec.zstd) }
+        }
+        var hashes = [String](repeating: "", count: jobs.count)
+        hashes.withUnsafeMutableBufferPointer { out in
+            let out = out
+            DispatchQueue.concurrentPerform(iterations: jobs.count) { out[$0] = Digest.object(jobs[$0].tensor) }
+        }
+        // Equal tensors under different names are one object, written once.
+        var firstJob: [String: Int] = [:]
+        for (k, hash) in hashes.enumerated() where firstJob[hash] == nil { firstJob[hash] = k }
+        let unique = firstJob.values.sorted()
+        var results = [Result<ObjectStore.Stored, Error>?](repeating: nil, count: unique.count)
+        let objects = objects
+        results.withUnsafeMutableBufferPointer { out in
+            let out = out
+            DispatchQueue.concurrentPerform(iterations: unique.count) { u in
+                let job = jobs[unique[u]]
+                out[u] = Result { try objects.put(job.tensor, hash: hashes[unique[u]], codec: job.codec) }
+            }
+        }
+        var storedByHash: [String: ObjectStore.Stored] = [:]
+        var newObjects = 0, writtenBytes = 0
+        for (u, result) in zip(unique, results) {
+            let stored = try result!.get()
+            storedByHash[hashes[u]] = stored
+            if stored.written > 0 { newObjects += 1; writtenBytes += stored.written }
+        }
+        let entries = jobs.indices.map { k -> TensorEntry in
+            let stored = storedByHash[hashes[k]]!
+            return TensorEntry(name: "", aliases: [], object: hashes[k], dtype: jobs[k].tensor.dtype, shape: jobs[k].tensor.shape,
+                               codec: stored.codec, storedBytes: stored.storedBytes)
+        }
+        var cursor = checkpoint.tensors.count
+        var probes: [(inputs: [TensorEntry], outputs: [TensorEntry])] = []
+        for probe in checkpoint.probes {
+            let inputs = Array(entries[cursor..<(cursor + probe.inputs.count)])
+            cursor += probe.inputs.count
+            let outputs = Array(entries[cursor..<(cursor + probe.outputs.count)])
+            cursor += probe.outputs.count
+            probes.append((inputs, outputs))
+        }
+        return (Array(entries[0..<checkpoint.tensors.count]), probes, newObjects, writtenBytes, unique.count - newObjects)
+    }
+}

@@ -1,0 +1,118 @@
+import Foundation
+import Format
+import GRDB
+
+/// The catalog's tables and how a store made by an older ckpt is brought up to date.
+///
+/// Every change to the schema is a new migration appended here, never an edit of an old
+/// one: GRDB's migrator records each applied migration in `grdb_migrations`, so a store
+/// opened by a newer ckpt runs exactly the migrations it lacks, in one transaction each.
+/// `PRAGMA user_version` mirrors the number of applied migrations for tools that do not
+/// know GRDB (the sqlite3 shell). spec/CATALOG.md documents the result.
+public enum Schema {
+    /// Migration identifiers, oldest first. The position (1-based) is the schema version.
+    public static let versions = ["v1-catalog", "v2-probes"]
+
+    public static var current: Int { versions.count }
+
+    public static var migrator: DatabaseMigrator {
+        var migrator = DatabaseMigrator()
+        migrator.registerMigration(versions[0]) { db in
+            try db.execute(sql: """
+                CREATE TABLE model (
+                    id INTEGER PRIMARY KEY,
+                    name TEXT NOT NULL UNIQUE,
+                    -- the highest number ever given: numbers are not reused after rm
+                    last_number INTEGER NOT NULL DEFAULT 0
+                );
+                CREATE TABLE version (
+                    id INTEGER PRIMARY KEY,
+                    model_id INTEGER NOT NULL REFERENCES model(id),
+                    number INTEGER NOT NULL,
+                    hash TEXT NOT NULL UNIQUE,
+                    content TEXT NOT NULL,
+                    message TEXT NOT NULL DEFAULT '',
+                    created_ms INTEGER NOT NULL,
+                    architecture TEXT,
+                    metadata TEXT,
+                    UNIQUE (model_id, number)
+                );
+                CREATE TABLE version_parent (
+                    version_id INTEGER NOT NULL REFERENCES version(id) ON DELETE CASCADE,
+                    position INTEGER NOT NULL,
+                    -- no cascade: a version with children cannot be removed
+                    parent_id INTEGER NOT NULL REFERENCES version(id),
+                    PRIMARY KEY (version_id, position)
+                );
+                CREATE INDEX version_parent_parent ON version_parent(parent_id);
+                CREATE TABLE tag (
+                    name TEXT PRIMARY KEY,
+                    version_id INTEGER NOT NULL REFERENCES version(id) ON DELETE CASCADE
+                );
+                CREATE INDEX tag_version ON tag(version_id);
+                CREATE TABLE tensor (
+                    version_id INTEGER NOT NULL REFERENCES version(id) ON DELETE CASCADE,
+                    position INTEGER NOT NULL,
+                    name TEXT NOT NULL,
+                    aliases TEXT NOT NULL DEFAULT '[]',
+                    object TEXT NOT NULL,
+                    dtype TEXT NOT NULL,
+                    shape TEXT NOT NULL,
+                    codec TEXT NOT NULL,
+                    stored_bytes INTEGER NOT NULL,
+                    PRIMARY KEY (version_id, position)
+                );
+                CREATE INDEX tensor_object ON tensor(object);
+                PRAGMA user_version = 1;
+                """)
+        }
+        migrator.registerMigration(versions[1]) { db in
+            try db.execute(sql: """
+                CREATE TABLE probe (
+                    version_id INTEGER NOT NULL REFERENCES version(id) ON DELETE CASCADE,
+                    position INTEGER NOT NULL,
+                    name TEXT NOT NULL,
+                    origin TEXT NOT NULL,
+                    rtol REAL NOT NULL,
+                    atol REAL NOT NULL,
+                    PRIMARY KEY (version_id, position)
+                );
+                CREATE TABLE probe_tensor (
+                    version_id INTEGER NOT NULL,
+                    probe_position INTEGER NOT NULL,
+                    role TEXT NOT NULL CHECK (role IN ('input', 'output')),
+                    position INTEGER NOT NULL,
+                    object TEXT NOT NULL,
+                    dtype TEXT NOT NULL,
+                    shape TEXT NOT NULL,
+                    codec TEXT NOT NULL,
+                    stored_bytes INTEGER NOT NULL,
+                    PRIMARY KEY (version_id, probe_position, role, position),
+                    FOREIGN KEY (version_id, probe_position) REFERENCES probe(version_id, position) ON DELETE CASCADE
+                );
+                CREATE INDEX probe_tensor_object ON probe_tensor(object);
+                PRAGMA user_version = 2;
+                """)
+        }
+        return migrator
+    }
+
+    /// Brings the catalog up to date, refusing one written by a newer ckpt (whose tables
+    /// this code would misread).
+    static func migrate(_ pool: DatabasePool, path: String) throws {
+        let migrator = migrator
+        let (applied, complete) = try pool.read { db in
+            (try migrator.appliedIdentifiers(db), try migrator.hasCompletedMigrations(db))
+        }
+        let unknown = applied.subtracting(versions)
+        guard unknown.isEmpty else {
+            throw FormatError("the catalog was written by a newer ckpt (schema \(unknown.sorted().joined(separator: ", "))); this ckpt knows schema \(current)", file: path)
+        }
+        if !complete { try migrator.migrate(pool) }
+    }
+
+    /// The applied migrations, oldest first, as the database records them.
+    public static func applied(in db: Database) throws -> [String] {
+        try migrator.appliedMigrations(db)
+    }
+}

@@ -1,0 +1,166 @@
+import Foundation
+import Format
+import GRDB
+
+/// A checkpoint store: the `.ckpt/` directory with its catalog and its objects.
+///
+/// ```
+/// .ckpt/catalog.sqlite     models, versions, parents, tags, tensor lists (WAL mode)
+/// .ckpt/objects/ab/cdef…   one tensor each, named by content
+/// .ckpt/lock               flock between saves (shared) and gc (exclusive)
+/// ```
+/// Any number of processes may use one store at once: SQLite serialises the catalog's
+/// writers (each waits its turn, up to `busyTimeout`), objects are written idempotently.
+public final class Store: @unchecked Sendable {
+    /// The `.ckpt` directory.
+    public let root: URL
+    public let objects: ObjectStore
+    let pool: DatabasePool
+    let lock: StoreLock
+
+    public static let directoryName = ".ckpt"
+    static let catalogName = "catalog.sqlite"
+    /// How long a writer waits for another process's transaction before giving up.
+    static let busyTimeout: TimeInterval = 60
+
+    public var path: String { root.path }
+
+    private init(root: URL) throws {
+        self.root = root
+        objects = ObjectStore(directory: root.appendingPathComponent("objects"))
+        lock = StoreLock(path: root.appendingPathComponent("lock").path)
+        var configuration = Configuration()
+        configuration.busyMode = .timeout(Self.busyTimeout)
+        configuration.foreignKeysEnabled = true
+        configuration.label = "ckpt catalog"
+        do {
+            pool = try DatabasePool(path: root.appendingPathComponent(Self.catalogName).path, configuration: configuration)
+        } catch {
+            throw FormatError("cannot open the catalog: \(Store.describe(error))", file: root.path)
+        }
+    }
+
+    /// Creates `DIR/.ckpt` (or opens and upgrades the one that is there).
+    /// Returns the store and whether it was new.
+    public static func create(in directory: URL) throws -> (store: Store, created: Bool) {
+        let root = directory.appendingPathComponent(directoryName)
+        let manager = FileManager.default
+        var isDirectory: ObjCBool = false
+        if manager.fileExists(atPath: root.path, isDirectory: &isDirectory) {
+            guard isDirectory.boolValue else { throw FormatError("exists and is not a store directory", file: root.path) }
+            if manager.fileExists(atPath: root.appendingPathComponent(catalogName).path) {
+                return (try open(root), false)
+            }
+        }
+        do {
+            try manager.createDirectory(at: root.appendingPathComponent("objects"), withIntermediateDirectories: true)
+        } catch {
+            throw FormatError("cannot create the store: \(error.localizedDescription)", file: root.path)
+        }
+        let store = try Store(root: root)
+        try store.migrate()
+        return (store, true)
+    }
+
+    /// Opens the store whose `.ckpt` directory is `root`, upgrading an older catalog.
+    public static func open(_ root: URL) throws -> Store {
+        guard FileManager.default.fileExists(atPath: root.appendingPathComponent(catalogName).path) else {
+            throw FormatError("not a ckpt store (no \(catalogName); run `ckpt init`)", file: root.path)
+        }
+        let store = try Store(root: root)
+        try store.migrate()
+        return store
+    }
+
+    /// Opens a store with an explicit schema: for tests of upgrades from older stores.
+    public static func create(in directory: URL, schemaUpTo migration: String) throws -> Store {
+        let root = directory.appendingPathComponent(directoryName)
+        try FileManager.default.createDirectory(at: root.appendingPathComponent("objects"), withIntermediateDirectories: true)
+        let store = try Store(root: root)
+        try Schema.migrator.migrate(store.pool, upTo: migration)
+        return store
+    }
+
+    private func migrate() throws {
+        do {
+            try Schema.migrate(pool, path: root.path)
+        } catch let error as FormatError {
+            throw error
+        } catch {
+            throw FormatError("cannot upgrade the catalog: \(Store.describe(error))", file: root.path)
+        }
+    }
+
+    /// The store to use: `--store` if given, else `$CKPT_STORE`, else the first `.ckpt/`
+    /// found walking up from `start`, as git finds `.git/`. A path given may name the
+    /// `.ckpt` directory itself or the directory holding it.
+    public static func locate(explicit: String?, environment: [String: String], start: URL) throws -> URL {
+        if let given = explicit ?? environment["CKPT_STORE"].flatMap({ $0.isEmpty ? nil : $0 }) {
+            let url = URL(fileURLWithPath: given, relativeTo: start).standardizedFileURL
+            if FileManager.default.fileExists(atPath: url.appendingPathComponent(catalogName).path) { return url }
+            let inner = url.appendingPathComponent(directoryName)
+            if FileManager.default.fileExists(atPath: inner.appendingPathComponent(catalogName).path) { return inner }
+            throw FormatError("no ckpt store here (run `ckpt init \(given)`)", file: given)
+        }
+        var directory = start.standardizedFileURL
+        while true {
+            let candidate = directory.appendingPathComponent(directoryName)
+            if FileManager.default.fileExists(atPath: candidate.appendingPathComponent(catalogName).path) { return candidate }
+            let parent = directory.deletingLastPathComponent()
+            if parent.path == directory.path { break }
+            directory = parent
+        }
+        throw FormatError("no ckpt store in \(start.path) or any parent (run `ckpt init`, or give --store or CKPT_STORE)")
+    }
+
+    /// The catalog's schema: applied migrations, oldest first.
+    public func schema() throws -> [String] {
+        try pool.read { try Schema.applied(in: $0) }
+    }
+
+    /// Runs `body` in one read snapshot: every row it sees belongs to versions that were
+    /// whole when it began, whatever writers do meanwhile.
+    func read<T>(_ body: (Database) throws -> T) throws -> T {
+        do { return try pool.read(body) } catch { throw attributed(error) }
+    }
+
+    /// Runs `body` in one IMMEDIATE transaction: it takes SQLite's write lock at BEGIN,
+    /// so reads inside it (the model's last number, the parents) cannot be overtaken.
+    func write<T>(_ body: (Database) throws -> T) throws -> T {
+        do {
+            return try pool.writeWithoutTransaction { db in
+                var result: T?
+                try db.inTransaction(.immediate) {
+                    result = try body(db)
+                    return .commit
+                }
+                return result!
+            }
+        } catch {
+            throw attributed(error)
+        }
+    }
+
+    /// Moves everything in the write-ahead log into the catalog file and empties the log
+    /// (gc does it, and the dedup measurement, so sizes mean something).
+    public func checkpointLog() throws {
+        _ = try pool.writeWithoutTransaction { db in try db.checkpoint(.truncate) }
+    }
+
+    /// Bytes the catalog files take on disk now.
+    public func catalogBytes() -> Int {
+        [Self.catalogName, Self.catalogName + "-wal"].reduce(0) { total, name in
+            total + (((try? FileManager.default.attributesOfItem(atPath: root.appendingPathComponent(name).path))?[.size] as? Int) ?? 0)
+        }
+    }
+
+    func attributed(_ error: Error) -> FormatError {
+        if let error = error as? FormatError { return error.naming(root.path) }
+        return FormatError("catalog: \(Store.describe(error))", file: root.path)
+    }
+
+    static func describe(_ error: Error) -> String {
+        if let error = error as? DatabaseError { return error.message ?? "\(error.resultCode)" }
+        return "\(error)"
+    }
+}

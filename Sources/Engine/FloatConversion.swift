@@ -1,0 +1,62 @@
+import Foundation
+import Format
+
+/// The engine computes in float32; weights and inputs of other float types are converted
+/// when loaded (f16 and bf16 exactly, f64 rounded to nearest).
+public enum FloatConversion {
+    /// The values of `tensor` as float32, in C order.
+    public static func floats(_ tensor: Tensor) throws -> [Float] {
+        let count = tensor.elementCount
+        var values = [Float](repeating: 0, count: count)
+        try tensor.data.withUnsafeBytes { (raw: UnsafeRawBufferPointer) in
+            try values.withUnsafeMutableBufferPointer { out in
+                switch tensor.dtype {
+                case .f32:
+                    for i in 0 ..< count { out[i] = Float(bitPattern: UInt32(littleEndian: raw.loadUnaligned(fromByteOffset: 4 * i, as: UInt32.self))) }
+                case .f16:
+                    for i in 0 ..< count { out[i] = halfToFloat(UInt16(littleEndian: raw.loadUnaligned(fromByteOffset: 2 * i, as: UInt16.self))) }
+                case .bf16:
+                    for i in 0 ..< count {
+                        out[i] = Float(bitPattern: UInt32(UInt16(littleEndian: raw.loadUnaligned(fromByteOffset: 2 * i, as: UInt16.self))) << 16)
+                    }
+                case .f64:
+                    for i in 0 ..< count {
+                        out[i] = Float(Double(bitPattern: UInt64(littleEndian: raw.loadUnaligned(fromByteOffset: 8 * i, as: UInt64.self))))
+                    }
+                case .i64:
+                    for i in 0 ..< count { out[i] = Float(Int64(littleEndian: raw.loadUnaligned(fromByteOffset: 8 * i, as: Int64.self))) }
+                case .i32:
+                    for i in 0 ..< count { out[i] = Float(Int32(littleEndian: raw.loadUnaligned(fromByteOffset: 4 * i, as: Int32.self))) }
+                default:
+                    throw EngineError("cannot compute with \(tensor.dtype.rawValue) values; the engine takes f32, f16, bf16 and f64")
+                }
+            }
+        }
+        return values
+    }
+
+    /// IEEE binary16 to binary32, exact for every value (subnormals, infinities, NaN payloads).
+    public static func halfToFloat(_ bits: UInt16) -> Float {
+        let sign = UInt32(bits & 0x8000) << 16
+        let exponent = Int(bits >> 10) & 0x1F
+        let mantissa = UInt32(bits & 0x3FF)
+        switch exponent {
+        case 0:
+            let magnitude = Float(mantissa) * 0x1p-24 // subnormal (or zero): mantissa · 2^-24
+            return Float(bitPattern: sign | magnitude.bitPattern)
+        case 0x1F:
+            return Float(bitPattern: sign | 0x7F80_0000 | (mantissa << 13))
+        default:
+            return Float(bitPattern: sign | UInt32(exponent + 112) << 23 | (mantissa << 13))
+        }
+    }
+
+    /// A float32 tensor holding `values`.
+    public static func tensor(shape: [Int], values: [Float]) throws -> Tensor {
+        var data = Data(count: values.count * 4)
+        data.withUnsafeMutableBytes { raw in
+            for (i, value) in values.enumerated() { raw.storeBytes(of: value.bitPattern.littleEndian, toByteOffset: 4 * i, as: UInt32.self) }
+        }
+        return try Tensor(dtype: .f32, shape: shape, data: data)
+    }
+}

@@ -1,0 +1,57 @@
+import Foundation
+import Format
+
+/// A checkpoint made runnable: its architecture expanded, its tensors on a backend, and a
+/// compiled plan per input shape. Not safe to share between threads (plans reuse buffers).
+public final class Network {
+    public let document: ArchitectureDocument
+    public let tree: ModuleTree
+    public let backend: Backend
+    private let weights: NetworkWeights
+    private var plans: [[Int]: Plan] = [:]
+
+    /// Loads the checkpoint's architecture and tensors. Fails, naming the module, when the
+    /// network holds an Opaque module, and lists every mismatch when tensors and document disagree.
+    public convenience init(checkpoint: Checkpoint, backend: Backend = CPUBackend()) throws {
+        guard let data = checkpoint.architecture else {
+            throw EngineError("cannot run: the checkpoint has no architecture document (give one with `ckpt import --arch`)")
+        }
+        try self.init(document: try ArchitectureDocument.parse(data), checkpoint: checkpoint, backend: backend)
+    }
+
+    public init(document: ArchitectureDocument, checkpoint: Checkpoint, backend: Backend = CPUBackend()) throws {
+        let resolved = try resolve(document, checkpoint)
+        let tree = try resolved.tree()
+        try Network.refuseOpaque(tree)
+        try checkArchitecture(resolved, against: checkpoint)
+        self.document = resolved
+        self.tree = tree
+        self.backend = backend
+        weights = try NetworkWeights(tree: tree, specs: try tree.tensorSpecs(), tensor: { spec in
+            spec.allNames.lazy.compactMap { checkpoint.tensor(named: $0) }.first
+        }, backend: backend)
+    }
+
+    /// Throws "cannot run: module X is Opaque (class Y)" for the first Opaque module.
+    public static func refuseOpaque(_ tree: ModuleTree) throws {
+        for module in tree.allModules() {
+            if case .opaque(let config) = module.layer { throw EngineError.opaque(path: module.path, className: config.className) }
+        }
+    }
+
+    /// The plan for inputs of `shape` (batch axis included), compiled on first use.
+    public func plan(inputShape shape: [Int]) throws -> Plan {
+        if let plan = plans[shape] { return plan }
+        var builder = PlanBuilder(tree: tree, weights: weights, backend: backend)
+        let plan = try builder.build(inputShape: shape)
+        plans[shape] = plan
+        return plan
+    }
+
+    /// One forward pass; the input may be any float type, the output is float32.
+    public func run(_ input: Tensor) throws -> Tensor {
+        let plan = try self.plan(inputShape: input.shape)
+        let output = try plan.run(try FloatConversion.floats(input))
+        return try FloatConversion.tensor(shape: plan.outputShape, values: output)
+    }
+}

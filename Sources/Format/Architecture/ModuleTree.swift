@@ -1,0 +1,95 @@
+/// A module of the expanded tree: `Repeat` unrolled into a Sequential of named copies,
+/// every module knowing its full dotted path.
+public struct ExpandedModule: Sendable {
+    /// Dotted path from the root (`"0.block 1.2"`); empty for the root.
+    public let path: String
+    public let name: String
+    public var layer: Layer
+    public var children: [ExpandedModule]
+    /// Child indices leading to the node of the written document this module came from;
+    /// the copies a Repeat makes share their template's origin.
+    public let origin: [Int]
+}
+
+/// The expanded, validated module tree of a document. Paths here are the module paths of
+/// PyTorch (`named_modules()`), so `path + "." + tensor` is a state_dict key.
+public struct ModuleTree: Sendable {
+    public let root: ExpandedModule
+    private let index: [String: [Int]]
+
+    public init(_ root: ModuleNode) throws {
+        var index: [String: [Int]] = [:]
+        self.root = try ModuleTree.expand(root, path: "", name: root.name, origin: [], position: [], index: &index)
+        self.index = index
+        try validateSharedTargets()
+    }
+
+    /// The module at a dotted path, or nil.
+    public func module(at path: String) -> ExpandedModule? {
+        guard let position = index[path] else { return nil }
+        var module = root
+        for step in position { module = module.children[step] }
+        return module
+    }
+
+    /// What actually runs at `module`: the target of a Shared node, else the module itself.
+    public func effective(_ module: ExpandedModule) -> ExpandedModule {
+        if case .shared(let target) = module.layer, let found = self.module(at: target) { return found }
+        return module
+    }
+
+    /// Every module, depth first, parents before children.
+    public func allModules() -> [ExpandedModule] {
+        var out: [ExpandedModule] = []
+        func walk(_ module: ExpandedModule) {
+            out.append(module)
+            module.children.forEach(walk)
+        }
+        walk(root)
+        return out
+    }
+
+    private static func expand(_ node: ModuleNode, path: String, name: String, origin: [Int], position: [Int],
+                               index: inout [String: [Int]]) throws -> ExpandedModule {
+        index[path] = position
+        let context = "architecture: module '\(ArchitectureParser.displayPath(path))' (\(node.layer.type.rawValue))"
+        // (name, document node, origin) of each expanded child.
+        var parts: [(String, ModuleNode, [Int])] = []
+        var layer = node.layer
+        if case .repeated(let count, let pattern) = node.layer {
+            guard node.children.count == 1 else { throw FormatError("\(context): needs exactly one child, the block it repeats") }
+            parts = (0 ..< count).map { (Layer.repeatedName(pattern: pattern, index: $0), node.children[0], origin + [0]) }
+            layer = .sequential // PyTorch holds the copies in a Sequential named by the pattern
+        } else {
+            parts = node.children.enumerated().map { ($0.element.name, $0.element, origin + [$0.offset]) }
+        }
+        var seen = Set<String>()
+        var children: [ExpandedModule] = []
+        for (offset, (childName, child, childOrigin)) in parts.enumerated() {
+            guard !childName.isEmpty else { throw FormatError("\(context): child \(offset) has an empty name") }
+            guard !childName.contains(".") else {
+                throw FormatError("\(context): child name '\(childName)' holds a dot, which would break dotted tensor names")
+            }
+            guard seen.insert(childName).inserted else { throw FormatError("\(context): two children are named '\(childName)'") }
+            children.append(try expand(child, path: joinPath(path, childName), name: childName, origin: childOrigin,
+                                       position: position + [offset], index: &index))
+        }
+        return ExpandedModule(path: path, name: name, layer: layer, children: children, origin: origin)
+    }
+
+    private func validateSharedTargets() throws {
+        for module in allModules() {
+            guard case .shared(let target) = module.layer else { continue }
+            let context = "architecture: module '\(ArchitectureParser.displayPath(module.path))' (Shared)"
+            guard let found = self.module(at: target) else {
+                throw FormatError("\(context): target '\(target)' is no module of this document")
+            }
+            if case .shared = found.layer {
+                throw FormatError("\(context): target '\(target)' is itself Shared; name the module it shares")
+            }
+            if target.isEmpty || module.path == target || module.path.hasPrefix(target + ".") {
+                throw FormatError("\(context): target '\(ArchitectureParser.displayPath(target))' contains this module, so it would run itself")
+            }
+        }
+    }
+}

@@ -1,0 +1,32 @@
+import ArgumentParser
+import Catalog
+import Foundation
+import Format
+
+struct Checkout: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Write a stored version out as a standalone .ckpt (tensors bit for bit, aliases, architecture, metadata, probes).")
+
+    @Argument(help: "The version: NAME@N, NAME@latest, NAME, a tag or a hash prefix.")
+    var reference: String
+
+    @Option(name: .shortAndLong, help: "The .ckpt to write.")
+    var output: String
+
+    @Option(help: "How tensors are stored in the file: raw, zstd or shuffle-zstd.")
+    var codec: Codec = .default
+
+    @OptionGroup var storeOptions: StoreOptions
+
+    func run() throws {
+        let store = try storeOptions.open()
+        let content = try store.content(reference)
+        let checkpoint = try store.checkpoint(of: content)
+        let bar = ProgressBar("writing")
+        try CheckpointFile.write(checkpoint, to: URL(fileURLWithPath: output), options: WriteOptions(codec: codec)) { done, total in
+            bar.update(done, of: total)
+        }
+        bar.finish()
+        print("\(output): \(content.info.reference) (\(content.info.shortHash)), \(checkpoint.tensors.count) tensors")
+    }
+}

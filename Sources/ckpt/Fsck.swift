@@ -1,0 +1,35 @@
+import ArgumentParser
+import Catalog
+import Foundation
+import Format
+
+struct Fsck: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Check the whole store: every object re-hashed, every reference resolved.",
+        discussion: "Exit status: 0 the store is sound, 1 damage was found (each problem names the version and tensor), 2 usage error.")
+
+    @Flag(help: "Print JSON for scripts.")
+    var json = false
+
+    @OptionGroup var storeOptions: StoreOptions
+
+    func run() throws {
+        let store = try storeOptions.open()
+        let bar = ProgressBar("checking")
+        let report = try store.fsck { done, total in bar.update(done, of: total) }
+        bar.finish()
+        if json {
+            print(try Terminal.json(report))
+        } else {
+            for problem in report.problems { print("\(store.path): \(problem)") }
+            var line = "\(store.path): \(report.ok ? "ok" : "DAMAGED (\(report.problems.count) problem\(report.problems.count == 1 ? "" : "s"))")"
+            line += " (\(report.versions) versions, \(report.objectsChecked) objects, \(Terminal.bytes(report.bytesChecked)) re-hashed)"
+            if report.unreferencedObjects > 0 || report.temporaryFiles > 0 {
+                line += "; \(report.unreferencedObjects) unreferenced objects (\(Terminal.bytes(report.unreferencedBytes)))"
+                    + " and \(report.temporaryFiles) temporary files: ckpt gc removes them"
+            }
+            print(line)
+        }
+        if !report.ok { throw ExitCode(1) }
+    }
+}

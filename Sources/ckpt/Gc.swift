@@ -1,0 +1,32 @@
+import ArgumentParser
+import Catalog
+import Foundation
+import Format
+
+struct Gc: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "gc",
+        abstract: "Delete stored tensors that no version references, and leftovers of interrupted saves.")
+
+    @Flag(name: .customLong("dry-run"), help: "Only report what would be freed.")
+    var dryRun = false
+
+    @Flag(help: "Print JSON for scripts.")
+    var json = false
+
+    @OptionGroup var storeOptions: StoreOptions
+
+    func run() throws {
+        let store = try storeOptions.open()
+        let report = try store.gc(dryRun: dryRun)
+        if json {
+            print(try Terminal.json(report))
+            return
+        }
+        let verb = dryRun ? "would remove" : "removed"
+        var line = "\(store.path): \(verb) \(report.removedObjects) unreferenced object\(report.removedObjects == 1 ? "" : "s")"
+        if report.removedTemporaries > 0 { line += " and \(report.removedTemporaries) temporary file\(report.removedTemporaries == 1 ? "" : "s")" }
+        line += ", \(Terminal.bytes(report.freedBytes)) freed; \(report.keptObjects) objects (\(Terminal.bytes(report.keptBytes))) kept"
+        print(line)
+    }
+}

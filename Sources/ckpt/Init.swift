@@ -1,0 +1,21 @@
+import ArgumentParser
+import Catalog
+import Foundation
+import Format
+
+struct Init: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Create a checkpoint store (.ckpt/ in DIR): a SQLite catalog and content-addressed tensors.")
+
+    @Argument(help: "The directory to hold the store (default: the current directory).")
+    var directory: String = "."
+
+    func run() throws {
+        let url = URL(fileURLWithPath: directory).standardizedFileURL
+        guard FileManager.default.fileExists(atPath: url.path) else { throw CLIError.usage("\(directory): no such directory") }
+        let (store, created) = try Store.create(in: url)
+        let schema = try store.schema().count
+        print(created ? "created an empty store in \(store.path) (schema \(schema))"
+                      : "\(store.path): a store is already here (schema \(schema))")
+    }
+}

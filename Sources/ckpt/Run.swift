@@ -1,0 +1,49 @@
+import ArgumentParser
+import Engine
+import Foundation
+import Format
+
+/// Where a network runs. Only the CPU for now; the Backend protocol leaves room for OpenCL.
+enum Device: String, ExpressibleByArgument, CaseIterable {
+    case cpu
+
+    func backend() -> Backend {
+        switch self {
+        case .cpu: return CPUBackend()
+        }
+    }
+}
+
+struct Run: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Run a checkpoint's network on an input (.npy) and write the output (.npy, float32).")
+
+    @Argument(help: "A .ckpt that carries an architecture document.")
+    var file: String
+
+    @Option(help: "The input, a .npy of any float dtype, batch axis included.")
+    var input: String
+
+    @Option(help: "Where to write the output (.npy).")
+    var output: String
+
+    @Option(help: "cpu")
+    var device: Device = .cpu
+
+    func run() throws {
+        let checkpoint = try Importer.load(contentsOf: URL(fileURLWithPath: file))
+        let x = try Npy.read(contentsOf: URL(fileURLWithPath: input))
+        let y: Tensor
+        let started = Date()
+        do {
+            y = try Network(checkpoint: checkpoint, backend: device.backend()).run(x)
+        } catch let error as EngineError {
+            throw FormatError(error.message, file: file)
+        } catch {
+            throw error.attributed(to: file)
+        }
+        let seconds = Date().timeIntervalSince(started)
+        try Npy.write(y, to: URL(fileURLWithPath: output))
+        print("\(output): f32\(Tensor.describe(y.shape)) from \(Tensor.describe(x.shape)) on \(device.rawValue) in \(String(format: "%.2f", seconds * 1000)) ms (load included)")
+    }
+}

@@ -1,0 +1,57 @@
+import ArgumentParser
+import Catalog
+import Foundation
+import Format
+
+struct Save: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Save a checkpoint into the store as a new version; prints its reference.",
+        discussion: """
+            FILE is a .ckpt or anything `ckpt import` reads. Tensors the store already holds are \
+            not stored again. The parent is the model's latest version unless --parent says \
+            otherwise; give --parent twice for a merge. REF is NAME@N, NAME@latest, NAME, a tag \
+            or a version-hash prefix.
+            """)
+
+    @Argument(help: "The checkpoint to save.")
+    var file: String
+
+    @Option(help: "The model it is a version of (default: the file's name without extension).")
+    var model: String?
+
+    @Option(name: .shortAndLong, help: "What this version is.")
+    var message: String = ""
+
+    @Option(help: "Tag the new version (may be repeated).")
+    var tag: [String] = []
+
+    @Option(help: ArgumentHelp("A parent version (may be repeated: a merge).", valueName: "REF"))
+    var parent: [String] = []
+
+    @Option(help: "How new tensors are stored: raw, zstd or shuffle-zstd.")
+    var codec: Codec = .default
+
+    @OptionGroup var storeOptions: StoreOptions
+
+    func run() throws {
+        let url = URL(fileURLWithPath: file)
+        guard FileManager.default.fileExists(atPath: file) else { throw CLIError.usage("\(file): no such file") }
+        let store = try storeOptions.open()
+        let name = model ?? Self.modelName(for: url)
+        let checkpoint = try Importer.load(contentsOf: url)
+        let result = try store.save(SaveRequest(checkpoint: checkpoint, model: name, message: message, tags: tag,
+                                                parents: parent.isEmpty ? nil : parent, codec: codec))
+        let version = result.version
+        var line = "\(version.reference) \(version.shortHash)\(StoreText.decoration(version)): \(result.tensors) tensors, "
+            + "\(result.newObjects) new (\(Terminal.bytes(result.writtenBytes)) written), \(result.reusedObjects) already stored"
+        if !version.parents.isEmpty { line += "; parent \(version.parents.map(\.reference).joined(separator: ", "))" }
+        if let same = result.sameContentAs { line += "; same content as \(same)" }
+        print(line)
+    }
+
+    /// `runs/bert-base.safetensors` -> `bert-base`.
+    static func modelName(for url: URL) -> String {
+        let base = url.deletingPathExtension().lastPathComponent
+        return base.isEmpty ? url.lastPathComponent : base
+    }
+}

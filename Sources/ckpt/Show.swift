@@ -1,0 +1,58 @@
+import ArgumentParser
+import Catalog
+import Foundation
+import Format
+
+struct Show: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Show what a stored version holds, as inspect shows a file, with its history.")
+
+    @Argument(help: "The version: NAME@N, NAME@latest, NAME, a tag or a hash prefix.")
+    var reference: String
+
+    @Flag(help: "Print JSON for scripts.")
+    var json = false
+
+    @OptionGroup var storeOptions: StoreOptions
+
+    struct Report: Encodable {
+        var version: VersionInfo
+        var contents: Inspect.Report
+    }
+
+    func run() throws {
+        let store = try storeOptions.open()
+        let content = try store.content(reference)
+        let report = Self.inspectReport(content)
+        if json {
+            print(try Terminal.json(Report(version: content.info, contents: report)))
+            return
+        }
+        let info = content.info
+        print("version \(info.hash)\(StoreText.decoration(info))")
+        print("model   \(info.reference)")
+        if !info.parents.isEmpty {
+            print("parents \(info.parents.map { "\($0.reference) (\($0.hash.prefix(12)))" }.joined(separator: ", "))")
+        }
+        print("date    \(StoreText.date(info.created))")
+        if !info.message.isEmpty { print("message \(info.message)") }
+        print("")
+        print(Inspect.render(report))
+        if content.architecture == nil { print("architecture: none") }
+    }
+
+    /// The report `inspect` prints for a file, built from the catalog: sizes are the
+    /// objects' own (shared objects count in full in every version that uses them).
+    static func inspectReport(_ content: VersionContent) -> Inspect.Report {
+        let rows = content.tensors.map {
+            Inspect.Row(name: $0.name, aliases: $0.aliases, dtype: $0.dtype.rawValue, shape: $0.shape,
+                        codec: $0.codec.rawValue, stored: $0.storedBytes, raw: $0.rawBytes)
+        }
+        let raw = rows.reduce(0) { $0 + $1.raw }, stored = rows.reduce(0) { $0 + $1.stored }
+        return Inspect.Report(
+            file: "\(content.info.reference) (\(content.info.shortHash))", kind: "store version", version: nil, writer: nil,
+            tensors: rows, raw: raw, stored: stored, ratio: raw > 0 ? Double(stored) / Double(raw) : nil,
+            metadata: content.metadataValue, architecture: content.architecture.flatMap { try? JSONValue.parse($0) },
+            probes: content.probes.map { "\($0.name) (\($0.origin.rawValue), \($0.inputs.count) in, \($0.outputs.count) out, rtol \($0.rtol))" })
+    }
+}

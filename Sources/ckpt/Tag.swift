@@ -1,0 +1,43 @@
+import ArgumentParser
+import Catalog
+import Foundation
+import Format
+
+struct Tag: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Name a version with a tag (usable wherever a REF is), or list or delete tags.")
+
+    @Argument(help: "The version to tag (omit both arguments to list tags).")
+    var reference: String?
+
+    @Argument(help: "The tag.")
+    var name: String?
+
+    @Flag(name: .shortAndLong, help: "Move the tag if it already names another version.")
+    var force = false
+
+    @Option(name: .shortAndLong, help: ArgumentHelp("Delete this tag.", valueName: "TAG"))
+    var delete: String?
+
+    @OptionGroup var storeOptions: StoreOptions
+
+    func validate() throws {
+        if delete != nil, reference != nil { throw ValidationError("give either --delete TAG or REF NAME") }
+        if delete == nil, reference != nil, name == nil { throw ValidationError("give the tag name after the version: ckpt tag REF NAME") }
+    }
+
+    func run() throws {
+        let store = try storeOptions.open()
+        if let delete {
+            let version = try store.untag(delete)
+            print("deleted tag \(delete) (was \(version.reference))")
+        } else if let reference, let name {
+            let version = try store.tag(reference, as: name, force: force)
+            print("\(name) -> \(version.reference) (\(version.shortHash))")
+        } else {
+            for version in try store.history() {
+                for tag in version.tags { print("\(tag)\t\(version.reference)\t\(version.shortHash)") }
+            }
+        }
+    }
+}
