@@ -2,7 +2,9 @@
 # Installs the system libraries ckpt builds against (Debian 12). Idempotent; needs root or sudo.
 set -euo pipefail
 packages=(pkg-config libzstd-dev libxxhash-dev libsqlite3-dev libopenblas-dev libkissfft-dev
-          ocl-icd-opencl-dev opencl-headers pocl-opencl-icd libclblast-dev)
+          ocl-icd-opencl-dev opencl-headers pocl-opencl-icd libclblast-dev
+          # the browser test of `ckpt report` (StatsVerbTests): a headless browser and a font
+          chromium fonts-dejavu-core)
 missing=()
 for p in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

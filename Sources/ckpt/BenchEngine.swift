@@ -3,14 +3,13 @@ import Engine
 import Foundation
 import Format
 
-/// `ckpt bench-engine`: forward-pass timings of the CPU engine on the networks, with
+/// `ckpt bench engine`: forward-pass timings of the CPU engine on the networks, with
 /// the bare cblas_sgemm time of the same products from the same run. bench/engine/run.sh
 /// prints them beside PyTorch and numpy.
 struct BenchEngine: ParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "bench-engine",
-        abstract: "Time the CPU engine's forward pass (see bench/engine/run.sh).",
-        shouldDisplay: false)
+        commandName: "engine",
+        abstract: "Time the CPU engine's forward pass (see bench/engine/run.sh).")
 
     @Option(help: "Seconds to spend measuring each case (after warm-up).")
     var seconds: Double = 1
@@ -46,16 +45,24 @@ struct BenchEngine: ParsableCommand {
                 let plan = try network.plan(inputShape: [batch] + features)
                 let input = (0 ..< plan.inputCount).map { Float($0 % 17) * 0.05 - 0.4 }
                 var output = [Float](repeating: 0, count: plan.outputCount)
-                let microseconds = try input.withUnsafeBufferPointer { x in
-                    try output.withUnsafeMutableBufferPointer { y in
-                        try BenchEngine.median(seconds: seconds) { try plan.run(x, into: y) }
-                    }
-                } * 1e6
+                let forward = {
+                    try input.withUnsafeBufferPointer { x in try output.withUnsafeMutableBufferPointer { y in try plan.run(x, into: y) } }
+                }
+                let microseconds: Double
                 var sgemm: Double?
                 if batch > 1, !sizes.isEmpty {
+                    // The network and its bare products take turns, so that both see the same machine.
                     let products = zip(sizes, sizes.dropFirst()).map { (m: batch, n: $0.1, k: $0.0) }
                     let bare = BareGemm(products: products, threads: CPUBackend().threads)
-                    sgemm = BenchEngine.median(seconds: seconds) { bare.run() } * 1e6
+                    var ours: [Double] = [], theirs: [Double] = []
+                    for _ in 0 ..< 5 {
+                        ours += try BenchEngine.samples(seconds: seconds / 5, forward)
+                        theirs += BenchEngine.samples(seconds: seconds / 5) { bare.run() }
+                    }
+                    microseconds = BenchEngine.median(ours) * 1e6
+                    sgemm = BenchEngine.median(theirs) * 1e6
+                } else {
+                    microseconds = BenchEngine.median(try BenchEngine.samples(seconds: seconds, forward)) * 1e6
                 }
                 let flops = 2.0 * Double(try BenchEngine.multiplyAdds(document, batch: batch, features: features))
                 cases.append(Case(name: "\(name) batch \(batch)", network: name, batch: batch, microseconds: microseconds,
@@ -73,8 +80,10 @@ struct BenchEngine: ParsableCommand {
         }
     }
 
-    /// Median time per call in seconds: calls are grouped into batches of about 10 ms.
-    static func median(seconds: Double, _ body: () throws -> Void) rethrows -> Double {
+    static func median(_ samples: [Double]) -> Double { samples.sorted()[samples.count / 2] }
+
+    /// Seconds per call, one sample per group of calls lasting about 10 ms, after a warm-up.
+    static func samples(seconds: Double, _ body: () throws -> Void) rethrows -> [Double] {
         let clock = { Double(DispatchTime.now().uptimeNanoseconds) / 1e9 }
         var start = clock()
         var calls = 0
@@ -87,7 +96,7 @@ struct BenchEngine: ParsableCommand {
             for _ in 0 ..< perGroup { try body() }
             samples.append((clock() - t0) / Double(perGroup))
         }
-        return samples.sorted()[samples.count / 2]
+        return samples
     }
 
     static func mlp(_ sizes: [Int]) throws -> ArchitectureDocument {

@@ -8,7 +8,7 @@ import Format
 struct BenchTorch: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "torch",
-        abstract: "Time importing a torch .pt file: parse, parse + read all bytes, parse + write .ckpt.")
+        abstract: "Time importing a torch .pt file: parse, parse + read all bytes, parse + write .ckpt (disk and tmpfs).")
 
     @Argument(help: "A torch.save file, e.g. MiniLM-L6 resaved with torch.save.")
     var file: String
@@ -32,6 +32,7 @@ struct BenchTorch: ParsableCommand {
         var parseSeconds: Double
         var parseReadSeconds: Double
         var parseWriteSeconds: Double
+        var parseWriteTmpfsSeconds: Double?
         var codec: String
     }
 
@@ -59,8 +60,15 @@ struct BenchTorch: ParsableCommand {
         let parseWrite = try best {
             try CheckpointFile.write(try TorchFile.read(contentsOf: url), to: target, options: WriteOptions(codec: codec))
         }
+        let tmpfs = FileManager.default.fileExists(atPath: "/dev/shm") ? "/dev/shm" : nil
+        let parseWriteTmpfs = try tmpfs.map { dir -> Double in
+            let target = URL(fileURLWithPath: dir).appendingPathComponent("ckpt-bench-torch-\(getpid()).ckpt")
+            defer { try? FileManager.default.removeItem(at: target) }
+            return try best { try CheckpointFile.write(try TorchFile.read(contentsOf: url), to: target, options: WriteOptions(codec: codec)) }
+        }
         let result = Result(file: file, tensors: first.tensors.count, bytes: bytes, parseSeconds: parse,
-                            parseReadSeconds: parseRead, parseWriteSeconds: parseWrite, codec: codec.rawValue)
+                            parseReadSeconds: parseRead, parseWriteSeconds: parseWrite, parseWriteTmpfsSeconds: parseWriteTmpfs,
+                            codec: codec.rawValue)
         if json {
             print(try Terminal.json(result))
             return
@@ -69,6 +77,9 @@ struct BenchTorch: ParsableCommand {
         print(String(format: "parse (tensors are views of the mapped file)  %8.2f ms", parse * 1000))
         print(String(format: "parse + read every byte                      %8.2f ms", parseRead * 1000))
         print(String(format: "parse + write .ckpt (%@, fsync)             %8.2f ms", codec.rawValue, parseWrite * 1000))
+        if let parseWriteTmpfs {
+            print(String(format: "parse + write .ckpt (%@, tmpfs)             %8.2f ms", codec.rawValue, parseWriteTmpfs * 1000))
+        }
     }
 
     private func best(_ body: () throws -> Void) throws -> Double {

@@ -20,7 +20,6 @@ struct Ckpt: ParsableCommand {
             Arch.self,
             ProbeCommand.self,
             Init.self, Save.self, Log.self, Show.self, Diff.self, Checkout.self, Tag.self, Rm.self, Gc.self, Fsck.self,
-            BenchEngine.self,
             Stats.self, ReportCommand.self,
         ]
     )

@@ -1,4 +1,5 @@
 import ArgumentParser
+import Engine
 import Foundation
 import Format
 
@@ -26,12 +27,23 @@ struct Import: ParsableCommand {
     @Option(name: .customLong("strip-prefix"), help: "Remove this prefix from every tensor name (e.g. module.); repeatable.")
     var stripPrefix: [String] = []
 
+    @Option(help: "An architecture document (spec/ARCH.md) to store with the weights; every parameter must match it in name and shape.")
+    var arch: String?
+
     func validate() throws {
         guard (-7...22).contains(level) else { throw ValidationError("--level must be between -7 and 22") }
     }
 
     func run() throws {
-        let checkpoint = try Importer.load(contentsOf: URL(fileURLWithPath: source), options: ImportOptions(key: key, stripPrefixes: stripPrefix))
+        var checkpoint = try Importer.load(contentsOf: URL(fileURLWithPath: source), options: ImportOptions(key: key, stripPrefixes: stripPrefix))
+        if let arch {
+            let document = try ArchitectureDocument.read(contentsOf: URL(fileURLWithPath: arch))
+            do {
+                checkpoint = try attachArchitecture(document, to: checkpoint)
+            } catch {
+                throw error.attributed(to: source)
+            }
+        }
         let bar = ProgressBar("importing")
         let destination = URL(fileURLWithPath: output)
         try CheckpointFile.write(checkpoint, to: destination, options: WriteOptions(codec: codec, level: level)) { done, total in

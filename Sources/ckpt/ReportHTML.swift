@@ -169,15 +169,15 @@ struct ReportPage {
             return out + "<text class=\"empty\" x=\"\(fmt(width / 2))\" y=\"\(fmt(height / 2))\" text-anchor=\"middle\">\(htmlEscape(why))</text></svg>\n"
         }
         var lo = tensor.histogram.lo, hi = tensor.histogram.hi
-        var counts = tensor.histogram.counts
-        var otherCounts: [Int]?
+        var counts = tensor.histogram.counts.map(Double.init)
+        var otherCounts: [Double]?
         if let other, other.computed, other.histogram.total > 0 {
             lo = Swift.min(lo, other.histogram.lo)
             hi = Swift.max(hi, other.histogram.hi)
             counts = tensor.histogram.rebinned(lo: lo, hi: hi, bins: counts.count)
             otherCounts = other.histogram.rebinned(lo: lo, hi: hi, bins: counts.count)
         }
-        let top = Double(Swift.max(counts.max() ?? 0, otherCounts?.max() ?? 0))
+        let top = Swift.max(counts.max() ?? 0, otherCounts?.max() ?? 0)
         let step = width / Double(counts.count)
         if lo < 0, hi > 0 {
             let x = (0 - lo) / (hi - lo) * width
@@ -185,23 +185,24 @@ struct ReportPage {
         }
         var bars = ""
         for (k, count) in counts.enumerated() where count > 0 {
-            let h = Swift.max(Double(count) / top * height, 1)
+            let h = Swift.max(count / top * height, 1)
             bars += "M\(fmt(Double(k) * step)),\(fmt(height))v-\(fmt(h))h\(fmt(step))v\(fmt(h))z"
         }
         out += "<path class=\"bars\" d=\"\(bars)\"/>"
         if let otherCounts {
             var line = "M0,\(fmt(height))"
             for (k, count) in otherCounts.enumerated() {
-                let h = count > 0 ? Swift.max(Double(count) / top * height, 1) : 0
+                let h = count > 0 ? Swift.max(count / top * height, 1) : 0
                 line += "V\(fmt(height - h))H\(fmt(Double(k + 1) * step))"
             }
             line += "V\(fmt(height))"
             out += "<path class=\"outline\" d=\"\(line)\"/>"
         }
         out += "<line class=\"axis\" x1=\"0\" y1=\"\(fmt(height))\" x2=\"\(fmt(width))\" y2=\"\(fmt(height))\"/>"
-        out += "<text x=\"0\" y=\"\(fmt(height + 15))\">\(htmlEscape(StatsText.number(lo)))</text>"
-        out += "<text x=\"\(fmt(width))\" y=\"\(fmt(height + 15))\" text-anchor=\"end\">\(htmlEscape(StatsText.number(hi)))</text>"
-        out += "<text x=\"\(fmt(width / 2))\" y=\"\(fmt(height + 15))\" text-anchor=\"middle\" class=\"dim\">μ \(htmlEscape(StatsText.number(tensor.mean))) σ \(htmlEscape(StatsText.number(tensor.std)))</text>"
+        let digits = StatsText.digits(lo: lo, hi: hi)
+        out += "<text x=\"0\" y=\"\(fmt(height + 15))\">\(htmlEscape(StatsText.number(lo, digits: digits)))</text>"
+        out += "<text x=\"\(fmt(width))\" y=\"\(fmt(height + 15))\" text-anchor=\"end\">\(htmlEscape(StatsText.number(hi, digits: digits)))</text>"
+        out += "<text x=\"\(fmt(width / 2))\" y=\"\(fmt(height + 15))\" text-anchor=\"middle\" class=\"dim\">μ \(htmlEscape(StatsText.number(tensor.mean, digits: digits))) σ \(htmlEscape(StatsText.number(tensor.std)))</text>"
         return out + "</svg>\n"
     }
 
@@ -218,8 +219,9 @@ struct ReportPage {
             if !tensor.aliases.isEmpty { out += "<br><small>also \(htmlEscape(tensor.aliases.joined(separator: ", ")))</small>" }
             out += "</td><td>\(tensor.dtype.rawValue)</td><td>\(Tensor.describe(tensor.shape))</td>"
             out += "<td class=\"n\">\(ArchitecturePrinter.grouped(tensor.elements))</td>"
-            for value in [tensor.mean, tensor.std, tensor.min, tensor.max, tensor.l2Norm] {
-                out += "<td class=\"n\">\(htmlEscape(StatsText.number(value)))</td>"
+            let digits = StatsText.digits(lo: tensor.min, hi: tensor.max)
+            for (value, precise) in [(tensor.mean, true), (tensor.std, false), (tensor.min, true), (tensor.max, true), (tensor.l2Norm, false)] {
+                out += "<td class=\"n\">\(htmlEscape(StatsText.number(value, digits: precise ? digits : 4)))</td>"
             }
             out += "<td class=\"n\">\(htmlEscape(StatsText.share(tensor.zeroShare)))</td><td class=\"n\">\(tensor.nan)</td><td class=\"n\">\(tensor.inf)</td>"
             out += "<td>\(htmlEscape(StatsText.flagText(tensor)))</td></tr>\n"

@@ -61,11 +61,19 @@ struct Stats: ParsableCommand {
 enum StatsText {
     static let histogramWidth = 16
 
-    /// 4 significant digits; "-" when unknown.
-    static func number(_ value: Double?) -> String {
+    /// `digits` significant digits (4 unless told); "-" when unknown.
+    static func number(_ value: Double?, digits: Int = 4) -> String {
         guard let value else { return "-" }
         if value == 0 { return "0" }
-        return String(format: "%.4g", value)
+        return String(format: "%.\(digits)g", value)
+    }
+
+    /// Significant digits enough to tell `lo` from `hi` apart (4 at least): a tensor of
+    /// values near 10000 that spread by 0.001 shows 9999.997 and 10000 rather than 1e+04 twice.
+    static func digits(lo: Double?, hi: Double?) -> Int {
+        guard let lo, let hi, lo != hi else { return 4 }
+        for digits in 4...17 where number(lo, digits: digits) != number(hi, digits: digits) { return digits }
+        return 17
     }
 
     static func share(_ value: Double?) -> String {
@@ -89,10 +97,12 @@ enum StatsText {
     static let header = ["mean", "std", "min", "max", "L2 norm", "zeros", "NaN", "Inf", "histogram"]
 
     /// The figure cells of one tensor, in `header`'s order; `counts` overrides the histogram.
-    static func cells(_ stats: TensorStats, histogram counts: [Int]? = nil) -> [String] {
+    static func cells(_ stats: TensorStats, histogram counts: [Double]? = nil) -> [String] {
         guard stats.computed else { return ["-", "-", "-", "-", "-", "-", "-", "-", "(no figures for \(stats.dtype.rawValue))"] }
         let line = counts.map(Histogram.sparkline) ?? stats.histogram.sparkline(width: histogramWidth)
-        return [number(stats.mean), number(stats.std), number(stats.min), number(stats.max), number(stats.l2Norm),
+        let digits = digits(lo: stats.min, hi: stats.max)
+        return [number(stats.mean, digits: digits), number(stats.std), number(stats.min, digits: digits), number(stats.max, digits: digits),
+                number(stats.l2Norm),
                 share(stats.zeroShare), String(stats.nan), String(stats.inf), line]
     }
 

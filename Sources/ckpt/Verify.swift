@@ -1,4 +1,5 @@
 import ArgumentParser
+import Engine
 import Foundation
 import Format
 
@@ -13,6 +14,9 @@ struct Verify: ParsableCommand {
     @Flag(help: "Print JSON for scripts.")
     var json = false
 
+    @Flag(name: .customLong("no-run"), help: "Check checksums and structure only: neither match the architecture against the tensors nor run the probes.")
+    var noRun = false
+
     struct Report: Encodable {
         var file: String
         var ok: Bool
@@ -20,6 +24,17 @@ struct Verify: ParsableCommand {
         var tensors: Int
         var chunks: Int
         var bytes: Int
+        var probes: [ProbeResult] = []
+    }
+
+    struct ProbeResult: Encodable {
+        var name: String
+        var origin: String
+        var maxAbsoluteError: Double
+        var maxRelativeError: Double
+        var rtol: Double
+        var atol: Double
+        var passed: Bool
     }
 
     func run() throws {
@@ -33,11 +48,13 @@ struct Verify: ParsableCommand {
         var report = Report(file: file, ok: true, problems: [], tensors: 0, chunks: 0, bytes: 0)
         do {
             if try FileKind.detect(url) == .ckpt {
-                let found = try ContainerReader(contentsOf: url).verify()
+                let reader = try ContainerReader(contentsOf: url)
+                let found = reader.verify()
                 report.problems = found.problems
                 report.tensors = found.tensorsChecked
                 report.chunks = found.chunksChecked
                 report.bytes = found.bytesDecoded
+                if found.ok, !noRun { report.problems += try functionalProblems(reader, into: &report) }
             } else {
                 // Other formats have no checksums: reading them checks their structure.
                 let checkpoint = try Importer.load(contentsOf: url)
@@ -51,7 +68,43 @@ struct Verify: ParsableCommand {
         try emit(report)
     }
 
+    /// The checks that need the engine: the document matches the tensors, and every
+    /// probe's outputs are reproduced within its tolerance on the CPU.
+    private func functionalProblems(_ reader: ContainerReader, into report: inout Report) throws -> [String] {
+        guard reader.manifest.sections[Manifest.architectureSection] != nil else { return [] }
+        let checkpoint = try reader.checkpoint()
+        var problems: [String] = []
+        if let bytes = checkpoint.architecture {
+            do {
+                try checkArchitecture(ArchitectureDocument.parse(bytes), against: checkpoint)
+            } catch {
+                problems.append("architecture: \((error as? FormatError)?.message ?? "\(error)")")
+                return problems
+            }
+        }
+        do {
+            for probe in try verifyProbes(of: checkpoint) {
+                let worstAbsolute = probe.outputs.map(\.maxAbsoluteError).max() ?? 0
+                let worstRelative = probe.outputs.map(\.maxRelativeError).max() ?? 0
+                report.probes.append(ProbeResult(name: probe.name, origin: probe.origin.rawValue, maxAbsoluteError: worstAbsolute,
+                                                 maxRelativeError: worstRelative, rtol: probe.rtol, atol: probe.atol, passed: probe.passed))
+                if !probe.passed {
+                    problems.append("probe '\(probe.name)': outputs differ beyond rtol \(probe.rtol), atol \(probe.atol) (max abs error \(worstAbsolute), max rel error \(worstRelative))")
+                }
+            }
+        } catch {
+            if !checkpoint.probes.isEmpty { problems.append("cannot run probes: \(error)") }
+        }
+        return problems
+    }
+
     private func emit(_ report: Report) throws {
+        if !json {
+            for probe in report.probes {
+                print("\(report.file): probe '\(probe.name)' (\(probe.origin)) \(probe.passed ? "ok" : "FAILED"): max abs error "
+                      + String(format: "%.3g, max rel error %.3g (rtol %g, atol %g)", probe.maxAbsoluteError, probe.maxRelativeError, probe.rtol, probe.atol))
+            }
+        }
         if json {
             print(try Terminal.json(report))
         } else if report.ok {

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """The engine benchmark's peers: the same forward passes in PyTorch (CPU, eager, no_grad)
 and numpy (matmul on its own BLAS), timed as ckpt times itself (median of ~10 ms groups).
-Given ckpt's figures (`ckpt bench-engine --json`), prints one side-by-side table.
+Given ckpt's figures (`ckpt bench engine --json`), prints one side-by-side table.
 Usage: python3 peers.py [--ckpt ckpt.json] [--seconds 1]   (torch is optional)
 """
 import argparse
@@ -78,7 +78,7 @@ CASES = [('mlp 20-256-10', 1), ('mlp 20-256-10', 64), ('mlp 1024-4096-4096-1024'
 
 def main():
     parser = argparse.ArgumentParser()
-    parser.add_argument('--ckpt', help="ckpt bench-engine --json output")
+    parser.add_argument('--ckpt', help="ckpt bench engine --json output")
     parser.add_argument('--seconds', type=float, default=1.0)
     args = parser.parse_args()
     ours = {}
@@ -88,22 +88,30 @@ def main():
     rows = []
     for name, batch in CASES:
         mine = ours.get((name, batch))
-        t = median_seconds(torch_net(name, batch), args.seconds) * 1e6 if torch is not None else None
+        t = t1 = None
+        if torch is not None:
+            t = median_seconds(torch_net(name, batch), args.seconds) * 1e6
+            threads = torch.get_num_threads()
+            torch.set_num_threads(1)   # one thread: immune to oversubscription on a busy machine
+            t1 = median_seconds(torch_net(name, batch), args.seconds) * 1e6
+            torch.set_num_threads(threads)
         n = median_seconds(numpy_mlp([int(s) for s in name.split()[1].split('-')], batch), args.seconds) * 1e6 \
             if name.startswith('mlp') else None
         sgemm = mine.get('sgemmMicroseconds') if mine else None
         rows.append([f'{name} batch {batch}',
                      f"{mine['microseconds']:.1f}" if mine else '-',
                      f'{t:.1f}' if t is not None else '-',
+                     f'{t1:.1f}' if t1 is not None else '-',
                      f'{n:.1f}' if n is not None else '-',
                      f"{sgemm:.1f} ({100 * sgemm / mine['microseconds']:.0f}%)" if sgemm else '-'])
-    header = ['case (us per forward, median)', 'ckpt', 'torch' if torch is not None else 'torch (absent)', 'numpy',
+    header = ['case (us per forward, median)', 'ckpt', 'torch' if torch is not None else 'torch (absent)', 'torch 1 thread', 'numpy',
               'bare sgemm (ckpt share of its rate)']
     widths = [max(len(r[i]) for r in rows + [header]) for i in range(len(header))]
     for r in [header] + rows:
         print('  '.join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(r, widths))))
     threads = torch.get_num_threads() if torch is not None else '-'
-    print(f"\ncpus {os.cpu_count()}, torch {torch.__version__ if torch is not None else '-'} threads {threads}, numpy {np.__version__}")
+    print(f"\ncpus {os.cpu_count()}, load average {os.getloadavg()[0]:.1f}, torch {torch.__version__ if torch is not None else '-'} "
+          f"threads {threads}, numpy {np.__version__}")
 
 
 if __name__ == '__main__':

@@ -12,5 +12,5 @@ scratch="${SCRATCH:-.build-engine}"
 swift build -c release --scratch-path "$scratch" --product ckpt >&2
 ours="$(mktemp)"
 trap 'rm -f "$ours"' EXIT
-"$scratch/release/ckpt" bench-engine --json --seconds "$seconds" >"$ours"
+"$scratch/release/ckpt" bench engine --json --seconds "$seconds" >"$ours"
 "$python" bench/engine/peers.py --ckpt "$ours" --seconds "$seconds"

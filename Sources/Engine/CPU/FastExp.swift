@@ -26,7 +26,8 @@ func fastExp(_ value: Float) -> Float {
 /// LLVM's loop vectoriser gives up on the scalar loop.
 @inline(__always)
 func fastExp(_ value: SIMD8<Float>) -> SIMD8<Float> {
-    let x = pointwiseMin(pointwiseMax(value, SIMD8(repeating: -87)), SIMD8(repeating: 88.376_26))
+    // replacing(with:where:) inlines where pointwiseMin/Max stay calls.
+    let x = value.replacing(with: -87, where: value .< -87).replacing(with: 88.376_26, where: value .> 88.376_26)
     let shifted = x * 1.442_695_04 + 12_582_912
     let n = shifted - 12_582_912
     let r = x - n * 0.693_359_375 + n * 2.121_944_4e-4

@@ -79,7 +79,7 @@ public final class ContainerWriter {
         try file.pad(to: UInt64(ContainerLimits.alignment))
         let wire = ManifestWire(writer: "ckpt \(ckptVersion)", tensors: tensors, sections: sections, probes: probes)
         let encoder = JSONEncoder()
-        encoder.outputFormatting = [.withoutEscapingSlashes]
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
         let index = try encoder.encode(wire)
         guard index.count <= ContainerLimits.maxIndexSize else {
             throw FormatError("the index would be \(index.count) bytes, over the \(ContainerLimits.maxIndexSize)-byte limit", file: destination.path)

@@ -9,9 +9,11 @@ import Foundation
 /// Double. Pass 2 sums (x - mean)² about the chunk's own mean, which is exact where the
 /// textbook Σx² - n·mean² cancels, and bins each element into `fineBins` bins over the
 /// chunk's own [min, max]. The tensor's histogram is then drawn from these fine bins once
-/// its global min and max are known (see `StatsPartial.display`): a fine bin is at most
-/// 1/`fineBins` of the tensor's range wide, so the picture is off by at most a sliver of a
-/// display bin, while the data is read once and never held whole.
+/// its global min and max are known (see `StatsPartial.display`): each fine bin's count
+/// goes to the display bin holding the fine bin's centre. A fine bin is at most 1/1024 of
+/// the tensor's range wide, so an element is placed as if moved by at most 1/32 of a
+/// display bin (of 64): it lands in numpy's bin or, within that sliver of an edge, in the
+/// neighbouring one. In exchange the data is read once, and never held whole.
 struct StatsPartial {
     static let fineBins = 1024
 

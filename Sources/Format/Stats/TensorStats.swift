@@ -97,20 +97,35 @@ public struct Histogram: Codable, Equatable, Sendable {
         return out
     }
 
-    /// These counts moved onto `bins` bins over [lo, hi] (each bin's count goes where its
-    /// centre falls): two histograms put on one range can be drawn side by side.
-    public func rebinned(lo newLo: Double, hi newHi: Double, bins: Int) -> [Int] {
-        var out = [Int](repeating: 0, count: Swift.max(bins, 0))
+    /// These counts moved onto `bins` bins over [lo, hi] ⊇ [self.lo, self.hi], each bin's
+    /// count shared among the new bins it overlaps (so that two histograms put on one
+    /// range can be drawn together without comb artefacts). A constant tensor's count
+    /// goes whole to the bin holding its value.
+    public func rebinned(lo newLo: Double, hi newHi: Double, bins: Int) -> [Double] {
+        var out = [Double](repeating: 0, count: Swift.max(bins, 0))
         guard bins > 0, !counts.isEmpty else { return out }
-        let halfSpan = newHi * 0.5 - newLo * 0.5
+        let span = newHi - newLo
+        let scale = span > 0 && span.isFinite ? Double(bins) / span : 0
+        func position(_ value: Double) -> Double { Swift.min(Swift.max((value - newLo) * scale, 0), Double(bins)) }
+        let width = (hi - lo) / Double(counts.count)
         for (k, count) in counts.enumerated() where count > 0 {
-            let centreHalf = hi > lo ? lo * 0.5 + (Double(k) + 0.5) * (hi * 0.5 - lo * 0.5) / Double(counts.count) : lo * 0.5
-            var index = bins / 2
-            if halfSpan > 0 {
-                let t = (centreHalf - newLo * 0.5) / halfSpan * Double(bins)
-                index = t.isFinite ? Int(Swift.min(Swift.max(t, 0), Double(bins - 1))) : (t > 0 ? bins - 1 : 0)
+            guard width > 0, width.isFinite, scale > 0 else {
+                out[scale > 0 ? Swift.min(Int(position(lo)), bins - 1) : bins / 2] += Double(count)
+                continue
             }
-            out[index] += count
+            let from = position(lo + Double(k) * width), to = position(lo + Double(k + 1) * width)
+            guard to > from else {
+                out[Swift.min(Int(from), bins - 1)] += Double(count)
+                continue
+            }
+            var cursor = from
+            while cursor < to {
+                let bin = Swift.min(Int(cursor), bins - 1)
+                let edge = Swift.min(Double(bin + 1), to)
+                out[bin] += Double(count) * (edge - cursor) / (to - from)
+                if edge <= cursor { break }
+                cursor = edge
+            }
         }
         return out
     }
@@ -118,17 +133,17 @@ public struct Histogram: Codable, Equatable, Sendable {
     /// One line of Unicode blocks (`▁▂▃▄▅▆▇█`), one per group of bins, height by count; a
     /// group holding anything shows at least `▁`, an empty one a space.
     public func sparkline(width: Int = 16) -> String {
-        Histogram.sparkline(resampled(to: width))
+        Histogram.sparkline(resampled(to: width).map(Double.init))
     }
 
     /// Blocks for counts, as `sparkline(width:)` draws them.
-    public static func sparkline(_ counts: [Int]) -> String {
+    public static func sparkline(_ counts: [Double]) -> String {
         let top = counts.max() ?? 0
         guard top > 0 else { return String(repeating: " ", count: counts.count) }
         let blocks: [Character] = ["▁", "▂", "▃", "▄", "▅", "▆", "▇", "█"]
         return String(counts.map { count -> Character in
             guard count > 0 else { return " " }
-            let level = Int((Double(count) / Double(top) * Double(blocks.count)).rounded(.up)) - 1
+            let level = Int((count / top * Double(blocks.count)).rounded(.up)) - 1
             return blocks[Swift.min(Swift.max(level, 0), blocks.count - 1)]
         })
     }
