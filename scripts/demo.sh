@@ -1,17 +1,36 @@
 #!/usr/bin/env bash
-# The main job on a shipped example: install what is missing, build, then import a
-# PyTorch-written model, inspect it, verify it and export it back.
+# The main job on shipped examples: install what is missing, build, then
+#  1. import LeNet as PyTorch wrote it (safetensors and a torch.save pickle, read without
+#     running pickle code), attach its architecture, prove it against PyTorch's own output;
+#  2. keep versions in a store: save, log, diff, checkout, fsck;
+#  3. transplant two layers of one MLP into another and verify the graft.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/install-deps.sh
 swift build -c release --product ckpt
-ckpt=.build/release/ckpt
+ckpt=$PWD/.build/release/ckpt
 out=$(mktemp -d)
 trap 'rm -rf "$out"' EXIT
 set -x
-$ckpt import fixtures/torch/lenet/model.safetensors -o "$out/lenet.ckpt"
+# 1. one file: architecture + compressed parameters + a probe that proves it runs.
+$ckpt import fixtures/torch/lenet/model.safetensors --arch fixtures/arch/lenet.json -o "$out/lenet.ckpt"
+$ckpt probe add "$out/lenet.ckpt" --input fixtures/torch/lenet/x.npy --expect fixtures/torch/lenet/y.npy --name pytorch
 $ckpt inspect "$out/lenet.ckpt"
+$ckpt arch "$out/lenet.ckpt"
 $ckpt verify "$out/lenet.ckpt"
-$ckpt cat "$out/lenet.ckpt" 0.weight -o "$out/conv1.npy"
+$ckpt import fixtures/torch/lenet/module.pt -o "$out/from-pickle.ckpt"
+$ckpt run "$out/from-pickle.ckpt" --input fixtures/torch/lenet/x.npy --output "$out/y.npy"
 $ckpt export "$out/lenet.ckpt" -o "$out/lenet.safetensors"
-cmp "$out/lenet.safetensors" fixtures/torch/lenet/model.safetensors && echo "round trip: identical to the file PyTorch wrote"
+cmp "$out/lenet.safetensors" fixtures/torch/lenet/model.safetensors
+
+# 2. a store: versions share unchanged tensors.
+$ckpt new fixtures/arch/lenet.json -o "$out/init.ckpt" --seed 1
+$ckpt init "$out/store"
+export CKPT_STORE="$out/store"
+$ckpt save "$out/init.ckpt" --model lenet -m "freshly initialised"
+$ckpt save "$out/lenet.ckpt" --model lenet -m "trained in PyTorch" --tag trained
+$ckpt save "$out/from-pickle.ckpt" --model lenet -m "same weights, from torch.save"
+$ckpt log
+$ckpt diff lenet@1 trained
+$ckpt checkout trained -o "$out/back.ckpt"
+$ckpt fsck

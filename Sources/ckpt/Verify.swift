@@ -17,6 +17,9 @@ struct Verify: ParsableCommand {
     @Flag(name: .customLong("no-run"), help: "Check checksums and structure only: neither match the architecture against the tensors nor run the probes.")
     var noRun = false
 
+    @Option(help: "Where the probes run: cpu, opencl, opencl:N, or all (every device, compared with each other).")
+    var device: DeviceChoice = .cpu
+
     struct Report: Encodable {
         var file: String
         var ok: Bool
@@ -25,9 +28,31 @@ struct Verify: ParsableCommand {
         var chunks: Int
         var bytes: Int
         var probes: [ProbeResult] = []
+        /// With `--device all`: per probe output, the largest difference of each device from the first (the CPU).
+        var deviceComparisons: [DeviceComparison] = []
+        var transplants: [TransplantResult] = []
+    }
+
+    /// One transplanted module rerun alone (see `verifyTransplants`).
+    struct TransplantResult: Encodable {
+        var source: String
+        var module: String
+        var target: String
+        var passed: Bool
+        var problem: String?
+    }
+
+    struct DeviceComparison: Encodable {
+        var probe: String
+        var output: Int
+        var device: String
+        var reference: String
+        var maxAbsoluteDifference: Double
+        var maxRelativeDifference: Double
     }
 
     struct ProbeResult: Encodable {
+        var device: String = "cpu"
         var name: String
         var origin: String
         var maxAbsoluteError: Double
@@ -83,26 +108,75 @@ struct Verify: ParsableCommand {
             }
         }
         do {
-            for probe in try verifyProbes(of: checkpoint) {
+            let backends = try device.backends()
+            for backend in backends {
+            for probe in try verifyProbes(of: checkpoint, backend: backend) {
                 let worstAbsolute = probe.outputs.map(\.maxAbsoluteError).max() ?? 0
                 let worstRelative = probe.outputs.map(\.maxRelativeError).max() ?? 0
-                report.probes.append(ProbeResult(name: probe.name, origin: probe.origin.rawValue, maxAbsoluteError: worstAbsolute,
+                report.probes.append(ProbeResult(device: backend.name, name: probe.name, origin: probe.origin.rawValue, maxAbsoluteError: worstAbsolute,
                                                  maxRelativeError: worstRelative, rtol: probe.rtol, atol: probe.atol, passed: probe.passed))
                 if !probe.passed {
                     problems.append("probe '\(probe.name)': outputs differ beyond rtol \(probe.rtol), atol \(probe.atol) (max abs error \(worstAbsolute), max rel error \(worstRelative))")
                 }
             }
+            }
+            if backends.count > 1 { report.deviceComparisons = try compareDevices(checkpoint, backends) }
         } catch {
             if !checkpoint.probes.isEmpty { problems.append("cannot run probes: \(error)") }
+        }
+        problems += transplantProblems(checkpoint, into: &report)
+        return problems
+    }
+
+    /// Each transplanted module (metadata `ckpt.transplant`), run alone, must give its source's output bit for bit.
+    private func transplantProblems(_ checkpoint: Checkpoint, into report: inout Report) -> [String] {
+        let found: [TransplantModuleReport]
+        do { found = try verifyTransplants(of: checkpoint) } catch {
+            return ["transplant: \((error as? FormatError)?.message ?? (error as? EngineError)?.message ?? "\(error)")"]
+        }
+        var problems: [String] = []
+        for module in found {
+            report.transplants.append(TransplantResult(source: module.sourceFile, module: module.source, target: module.target,
+                                                       passed: module.passed, problem: module.problem))
+            if let problem = module.problem {
+                problems.append("transplant '\(module.source)' of \(module.sourceFile) -> '\(module.target)': \(problem)")
+            }
         }
         return problems
     }
 
+    /// Runs each probe's input on every backend and compares each output with the first backend's.
+    private func compareDevices(_ checkpoint: Checkpoint, _ backends: [Backend]) throws -> [DeviceComparison] {
+        let networks = try backends.map { try Network(checkpoint: checkpoint, backend: $0) }
+        var comparisons: [DeviceComparison] = []
+        for probe in checkpoint.probes where probe.inputs.count == 1 {
+            let outputs = try networks.map { try $0.run(probe.inputs[0]) }
+            for (index, output) in outputs.enumerated().dropFirst() {
+                let difference = try compareOutput(output, expected: outputs[0], rtol: 0, atol: 0)
+                comparisons.append(DeviceComparison(probe: probe.name, output: 0, device: backends[index].name, reference: backends[0].name,
+                                                    maxAbsoluteDifference: difference.maxAbsoluteError,
+                                                    maxRelativeDifference: difference.maxRelativeError))
+            }
+        }
+        return comparisons
+    }
+
     private func emit(_ report: Report) throws {
         if !json {
+            for module in report.transplants {
+                print("\(report.file): transplant '\(module.module)' of \(module.source) -> '\(module.target)' \(module.passed ? "ok (same output bit for bit, run alone)" : "FAILED")")
+            }
             for probe in report.probes {
-                print("\(report.file): probe '\(probe.name)' (\(probe.origin)) \(probe.passed ? "ok" : "FAILED"): max abs error "
-                      + String(format: "%.3g, max rel error %.3g (rtol %g, atol %g)", probe.maxAbsoluteError, probe.maxRelativeError, probe.rtol, probe.atol))
+                let place = device == .cpu ? "" : " on \(probe.device)"
+                let errors = String(format: "max abs error %.3g, max rel error %.3g (rtol %g, atol %g)",
+                                    probe.maxAbsoluteError, probe.maxRelativeError, probe.rtol, probe.atol)
+                print("\(report.file): probe '\(probe.name)' (\(probe.origin))\(place) \(probe.passed ? "ok" : "FAILED"): \(errors)")
+            }
+        }
+        if !json {
+            for c in report.deviceComparisons {
+                print("\(report.file): probe '\(c.probe)' output \(c.output): \(c.device) vs \(c.reference): "
+                      + String(format: "max rel difference %.3g, max abs difference %.3g", c.maxRelativeDifference, c.maxAbsoluteDifference))
             }
         }
         if json {
