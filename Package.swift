@@ -25,11 +25,14 @@ let package = Package(
                        providers: [.apt(["libopenblas-dev"])]),
         // No pkgConfig for KissFFT: its .pc file carries -D flags SwiftPM refuses (the shim defines them).
         .systemLibrary(name: "CKissFFT", path: "Sources/CKissFFT", providers: [.apt(["libkissfft-dev"])]),
+        // Thin module maps over the OpenCL ICD loader and CLBlast (the engine's OpenCL backend).
+        .systemLibrary(name: "COpenCL", path: "Sources/COpenCL", providers: [.apt(["ocl-icd-opencl-dev", "opencl-headers"])]),
+        .systemLibrary(name: "CCLBlast", path: "Sources/CCLBlast", pkgConfig: "clblast", providers: [.apt(["libclblast-dev"])]),
         .target(
             name: "Format",
             dependencies: ["CZstd", "CXXHash", .product(name: "ZIPFoundation", package: "ZIPFoundation")]
         ),
-        .target(name: "Engine", dependencies: ["Format", "COpenBLAS", "CKissFFT"]),
+        .target(name: "Engine", dependencies: ["Format", "COpenBLAS", "CKissFFT", "COpenCL", "CCLBlast"]),
         // The store: content-addressed tensor objects and a SQLite catalog. Never depends on Engine.
         .target(name: "Catalog", dependencies: ["Format", .product(name: "GRDB", package: "GRDB.swift"),
                                                 .product(name: "Crypto", package: "swift-crypto")]),

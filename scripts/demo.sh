@@ -34,3 +34,13 @@ $ckpt log
 $ckpt diff lenet@1 trained
 $ckpt checkout trained -o "$out/back.ckpt"
 $ckpt fsck
+
+# 3. surgery: layers 0 and 2 of src into dst, checked, recorded and proved.
+t=fixtures/torch/transplant
+$ckpt transplant $t/src.pt $t/dst.pt --layers 0,2 -o "$out/graft.ckpt"
+$ckpt verify "$out/graft.ckpt"
+$ckpt run "$out/graft.ckpt" --input $t/x.npy --output "$out/graft-y.npy"
+$ckpt save $t/src.pt --model src -m "source network"
+$ckpt save $t/dst.pt --model dst -m "target network"
+$ckpt save "$out/graft.ckpt" --model dst --parent dst@1 --parent src@1 -m "layers 0,2 grafted from src@1"
+$ckpt log dst

@@ -4,5 +4,5 @@ import ArgumentParser
 struct Bench: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Measure ckpt's speed (bench/ runs these beside PyTorch, safetensors and numpy).",
-        subcommands: [BenchFormat.self, BenchEngine.self, BenchTorch.self])
+        subcommands: [BenchFormat.self, BenchEngine.self, BenchTorch.self, BenchDevices.self])
 }

@@ -17,10 +17,12 @@ struct Ckpt: ParsableCommand {
             Bench.self,
             New.self,
             Run.self,
+            Devices.self,
             Arch.self,
             ProbeCommand.self,
             Init.self, Save.self, Log.self, Show.self, Diff.self, Checkout.self, Tag.self, Rm.self, Gc.self, Fsck.self,
             Stats.self, ReportCommand.self,
+            Transplant.self,
         ]
     )
 

@@ -84,14 +84,20 @@ struct ReportPage {
 
     private func architectureSection() -> String {
         var out = "<section id=\"architecture\"><h2>Architecture</h2>\n"
+        /// A long tree starts folded (a native <details>, no script needed).
+        func block(_ text: String, class name: String, summary: String) -> String {
+            let lines = text.split(separator: "\n").count
+            return "<details\(lines <= 60 ? " open" : "")><summary>\(htmlEscape(summary)) (\(lines) lines)</summary>\n"
+                + "<pre class=\"\(name)\">\(htmlEscape(text))</pre></details>\n"
+        }
         switch architecture {
         case .tree(let text):
-            out += "<pre class=\"tree\">\(htmlEscape(text))</pre>\n"
+            out += block(text, class: "tree", summary: "module tree")
         case .invalid(let message):
             out += "<p class=\"note\">The architecture document cannot be read: \(htmlEscape(message))</p>\n"
         case .none(let outline):
-            out += "<p class=\"note\">This checkpoint carries no architecture document. Its tensors, grouped by name:</p>\n"
-            out += "<pre class=\"tree outline\">\(htmlEscape(outline))</pre>\n"
+            out += "<p class=\"note\">This checkpoint carries no architecture document.</p>\n"
+            out += block(outline, class: "tree outline", summary: "tensors grouped by name")
         }
         return out + "</section>\n"
     }
@@ -313,6 +319,7 @@ struct ReportPage {
     table.stats th, table.stats td { border: 1px solid #e0e3ea; padding: 3px 7px; text-align: left; vertical-align: top; }
     table.stats th { background: #eef1f6; position: sticky; top: 0; }
     table.stats td.n { text-align: right; white-space: nowrap; }
+    summary { cursor: pointer; color: #555d6e; margin: 4px 0; }
     footer { margin-top: 30px; color: #8a91a0; font-size: 12px; }
     """
 }

@@ -3,17 +3,6 @@ import Engine
 import Foundation
 import Format
 
-/// Where a network runs. Only the CPU for now; the Backend protocol leaves room for OpenCL.
-enum Device: String, ExpressibleByArgument, CaseIterable {
-    case cpu
-
-    func backend() -> Backend {
-        switch self {
-        case .cpu: return CPUBackend()
-        }
-    }
-}
-
 struct Run: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Run a checkpoint's network on an input (.npy) and write the output (.npy, float32).")
@@ -27,16 +16,17 @@ struct Run: ParsableCommand {
     @Option(help: "Where to write the output (.npy).")
     var output: String
 
-    @Option(help: "cpu")
-    var device: Device = .cpu
+    @Option(help: "cpu, opencl (the first OpenCL device), or opencl:N (see `ckpt devices`).")
+    var device: DeviceChoice = .cpu
 
     func run() throws {
+        let backend = try device.backend()
         let checkpoint = try Importer.load(contentsOf: URL(fileURLWithPath: file))
         let x = try Npy.read(contentsOf: URL(fileURLWithPath: input))
         let y: Tensor
         let started = Date()
         do {
-            y = try Network(checkpoint: checkpoint, backend: device.backend()).run(x)
+            y = try Network(checkpoint: checkpoint, backend: backend).run(x)
         } catch let error as EngineError {
             throw FormatError(error.message, file: file)
         } catch {
@@ -44,6 +34,6 @@ struct Run: ParsableCommand {
         }
         let seconds = Date().timeIntervalSince(started)
         try Npy.write(y, to: URL(fileURLWithPath: output))
-        print("\(output): f32\(Tensor.describe(y.shape)) from \(Tensor.describe(x.shape)) on \(device.rawValue) in \(String(format: "%.2f", seconds * 1000)) ms (load included)")
+        print("\(output): f32\(Tensor.describe(y.shape)) from \(Tensor.describe(x.shape)) on \(backend.name) in \(String(format: "%.2f", seconds * 1000)) ms (load included)")
     }
 }

@@ -1,4 +1,5 @@
 import ArgumentParser
+import Catalog
 import Engine
 import Foundation
 import Format
@@ -40,6 +41,7 @@ struct Verify: ParsableCommand {
         var target: String
         var passed: Bool
         var problem: String?
+        var note: String
     }
 
     struct DeviceComparison: Encodable {
@@ -66,7 +68,12 @@ struct Verify: ParsableCommand {
         let url = URL(fileURLWithPath: file)
         guard FileManager.default.fileExists(atPath: file) else {
             // Not a file: a version in the store (NAME@N, a tag, a hash prefix), checked alike.
-            guard let stored = try StoreVerification.report(for: file) else { throw CLIError.usage("\(file): no such file or stored version") }
+            guard var stored = try StoreVerification.report(for: file) else { throw CLIError.usage("\(file): no such file or stored version") }
+            if stored.ok, !noRun, let store = try? StoreOptions.open(explicit: nil), let content = try? store.content(file),
+               let checkpoint = try? store.checkpoint(of: content) {
+                stored.problems += transplantProblems(checkpoint, into: &stored)
+                stored.ok = stored.problems.isEmpty
+            }
             try emit(stored)
             return
         }
@@ -137,7 +144,7 @@ struct Verify: ParsableCommand {
         var problems: [String] = []
         for module in found {
             report.transplants.append(TransplantResult(source: module.sourceFile, module: module.source, target: module.target,
-                                                       passed: module.passed, problem: module.problem))
+                                                       passed: module.passed, problem: module.problem, note: module.note))
             if let problem = module.problem {
                 problems.append("transplant '\(module.source)' of \(module.sourceFile) -> '\(module.target)': \(problem)")
             }
@@ -164,7 +171,7 @@ struct Verify: ParsableCommand {
     private func emit(_ report: Report) throws {
         if !json {
             for module in report.transplants {
-                print("\(report.file): transplant '\(module.module)' of \(module.source) -> '\(module.target)' \(module.passed ? "ok (same output bit for bit, run alone)" : "FAILED")")
+                print("\(report.file): transplant '\(module.module)' of \(module.source) -> '\(module.target)' \(module.passed ? "ok (\(module.note))" : "FAILED: \(module.problem ?? "")")")
             }
             for probe in report.probes {
                 let place = device == .cpu ? "" : " on \(probe.device)"

@@ -203,6 +203,7 @@ final class StatsVerbTests: CLITestCase {
         try ckpt("report", fixture("stats/synthetic.safetensors"), "-o", path("synthetic.html"))
         let synthetic = try String(contentsOf: work.appendingPathComponent("synthetic.html"), encoding: .utf8)
         XCTAssertTrue(synthetic.contains("carries no architecture document"))
+        XCTAssertTrue(synthetic.contains("<pre class=\"tree outline\">with_nan  f32 [4, 5]\n"), "an outline of the names stands in")
         XCTAssertEqual(synthetic.components(separatedBy: "<svg class=\"histogram\"").count - 1, 14)
         XCTAssertEqual(barPaths(synthetic).count, 13, "every tensor with a finite value has bars (not 'empty')")
         XCTAssertTrue(synthetic.contains(">empty tensor</text>"))
