@@ -18,6 +18,9 @@ struct BenchDevices: ParsableCommand {
     @Option(help: "The largest n on OpenCL devices of type cpu (PoCL); GPUs go to --max-n.")
     var maxCPUDeviceN = 2048
 
+    @Option(help: "How many 100 x 100 products experiment (b) makes.")
+    var products = 1000
+
     @Option(help: "Seconds to spend on each measurement at most (after one warm-up).")
     var seconds = 0.3
 
@@ -25,14 +28,14 @@ struct BenchDevices: ParsableCommand {
         let devices = try OpenCLDevices.list()
         if devices.isEmpty { print("no OpenCL platform or device found: only the CPU is measured\n") }
         let backends = try devices.map { try OpenCLBackend(device: $0.index) }
-        try products(backends)
+        try squareProducts(backends)
         try norms(backends)
         try twoDevices(backends)
     }
 
     // MARK: (a)
 
-    private func products(_ backends: [OpenCLBackend]) throws {
+    private func squareProducts(_ backends: [OpenCLBackend]) throws {
         print("(a) n x n products C = A B: milliseconds per product (GFLOP/s)")
         print("    cpu: OpenBLAS on host memory; 'with transfers': upload A and B, product, download C; 'product only': data already on the device")
         var header = ["n", "cpu"]
@@ -72,11 +75,11 @@ struct BenchDevices: ParsableCommand {
     // MARK: (b)
 
     private func norms(_ backends: [OpenCLBackend]) throws {
-        let (n, count) = (100, 1000)
+        let (n, count) = (100, products)
         print("(b) \(count) products of \(n) x \(n) matrices and the Frobenius norm of each: milliseconds for all \(count)")
         var rows: [[String]] = []
         let bare = BareGemm(products: [(m: n, n: n, k: n)], threads: 1)
-        rows.append(["cpu", ms(time(repeats: 3) { for _ in 0 ..< count { bare.run() } }), "-"])
+        rows.append(["cpu (OpenBLAS, products only)", ms(time(repeats: 3) { for _ in 0 ..< count { bare.run() } }), "-"])
         for backend in backends {
             let values = (0 ..< n * n).map { Float($0 % 13) * 0.01 }
             let a = try backend.makeBuffer(values), b = try backend.makeBuffer(values), c = try backend.makeBuffer(count: n * n)

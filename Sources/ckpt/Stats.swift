@@ -9,7 +9,7 @@ struct Stats: ParsableCommand {
         discussion: """
             One streaming pass over every chunk on every core. mean, std (population, numpy's \
             default), min, max and the L2 norm are over the finite elements; NaN and Inf are \
-            counted apart. Tensors holding NaN or Inf, or only zeros, are flagged. SOURCE is a \
+            counted apart. Tensors holding NaN or Inf, or only zeros, are flagged. FILE|REF is a \
             file (.ckpt, .safetensors, .npz, .npy, torch .pt) or a stored version (NAME@N, \
             NAME, a tag or a hash prefix).
             """)

@@ -116,16 +116,15 @@ struct Verify: ParsableCommand {
         }
         do {
             let backends = try device.backends()
-            for backend in backends {
-            for probe in try verifyProbes(of: checkpoint, backend: backend) {
+            let runs = try backends.flatMap { backend in try verifyProbes(of: checkpoint, backend: backend).map { (backend, $0) } }
+            for (backend, probe) in runs {
                 let worstAbsolute = probe.outputs.map(\.maxAbsoluteError).max() ?? 0
                 let worstRelative = probe.outputs.map(\.maxRelativeError).max() ?? 0
                 report.probes.append(ProbeResult(device: backend.name, name: probe.name, origin: probe.origin.rawValue, maxAbsoluteError: worstAbsolute,
                                                  maxRelativeError: worstRelative, rtol: probe.rtol, atol: probe.atol, passed: probe.passed))
                 if !probe.passed {
-                    problems.append("probe '\(probe.name)': outputs differ beyond rtol \(probe.rtol), atol \(probe.atol) (max abs error \(worstAbsolute), max rel error \(worstRelative))")
+                    problems.append("probe '\(probe.name)'\(device == .cpu ? "" : " on \(backend.name)"): outputs differ beyond rtol \(probe.rtol), atol \(probe.atol) (max abs error \(worstAbsolute), max rel error \(worstRelative))")
                 }
-            }
             }
             if backends.count > 1 { report.deviceComparisons = try compareDevices(checkpoint, backends) }
         } catch {

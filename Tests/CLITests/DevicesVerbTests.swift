@@ -74,4 +74,15 @@ final class OpenCLDevicesVerbTests: CLITestCase {
         let json = try ckpt("verify", file, "--device", "opencl", "--json").stdout
         XCTAssertTrue(json.contains("opencl:0"), json)
     }
+
+    /// The three experiments print their tables (small sizes, to stay quick).
+    func testBenchDevicesPrintsTheThreeExperiments() throws {
+        try requireDevice()
+        let out = try ckpt("bench", "devices", "--max-n", "64", "--products", "50", "--seconds", "0.01").stdout
+        XCTAssertTrue(out.contains("(a) n x n products"), out)
+        XCTAssertTrue(out.contains("opencl:0 with transfers"), out)
+        XCTAssertTrue(out.contains("(b) 50 products of 100 x 100"), out)
+        XCTAssertFalse(out.contains("norms differ"), out)
+        XCTAssertTrue(out.contains("(c) two products on two devices"), out)
+    }
 }

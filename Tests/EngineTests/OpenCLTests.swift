@@ -184,6 +184,18 @@ final class OpenCLTests: XCTestCase {
         try compare("copy", inputs: [10], output: 10) { b, y in [.copy(x: b[0], y: y, count: 10)] }
     }
 
+    /// A batch whose im2col columns exceed the limit goes in several passes, with the same numbers.
+    func testConvolutionInSeveralPasses() throws {
+        let opencl = try OpenCLBackend(device: try backend().info.index)
+        opencl.columnLimit = 2 * 25 * 24 * 24 // two LeNet samples' first-layer columns a pass
+        let checkpoint = try Fixtures.imported(weights: "torch/lenet/model.safetensors", arch: try Fixtures.document("lenet"))
+        let x = try Fixtures.floats(try Fixtures.npy("torch/lenet/x.npy"))
+        let y = try Fixtures.floats(try Fixtures.npy("torch/lenet/y.npy"))
+        let tiled = try Fixtures.tensor([6, 1, 28, 28], (0 ..< 3).flatMap { _ in x })
+        let output = try Network(checkpoint: checkpoint, backend: opencl).run(tiled)
+        try assertClose(output, try Fixtures.tensor([6, 10], (0 ..< 3).flatMap { _ in y }), rtol: 1e-5, atol: 1e-6)
+    }
+
     /// Two backends on one device share its compiled program and do not see each other's queues.
     func testTwoBackendsOnOneDevice() throws {
         let first = try backend()

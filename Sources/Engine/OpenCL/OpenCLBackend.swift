@@ -15,6 +15,8 @@ public final class OpenCLBackend: Backend {
     private var kernels: [String: cl_kernel] = [:]
     /// im2col columns and outer products; reused, as the queue runs kernels in order.
     private var scratch: OpenCLBuffer?
+    /// The most floats of im2col columns made at once; larger batches go in several passes.
+    var columnLimit = 64 << 20
 
     /// The backend on `opencl:index`. Throws "no OpenCL platform found" where there is none.
     public init(device index: Int = 0) throws {
@@ -120,20 +122,27 @@ public final class OpenCLBackend: Backend {
         let groupOutputs = g.outChannels / g.groups
         let depth = groupChannels * g.kernel.h * g.kernel.w
         let outPlane = g.outHeight * g.outWidth
-        let columns = g.batch * g.groups * depth * outPlane
-        let col = try scratch(columns)
-        try launch("im2col", columns, [.buffer(x), .memory(col.memory), .int(g.batch), .int(g.inChannels), .int(g.inHeight), .int(g.inWidth),
-                                       .int(g.outHeight), .int(g.outWidth), .int(g.kernel.h), .int(g.kernel.w), .int(g.stride.h), .int(g.stride.w),
-                                       .int(g.padding.h), .int(g.padding.w), .int(g.dilation.h), .int(g.dilation.w), .int(g.groups)])
-        for group in 0 ..< g.groups where g.batch > 0 && groupOutputs > 0 && outPlane > 0 {
-            var q = queue
-            let (w, c) = (try mem(weight), try mem(y))
-            let status = CLBlastSgemmStridedBatched(
-                CLBlastLayoutRowMajor, CLBlastTransposeNo, CLBlastTransposeNo, groupOutputs, outPlane, depth, 1,
-                w, group * groupOutputs * depth, depth, 0,
-                col.memory, group * depth * outPlane, outPlane, g.groups * depth * outPlane,
-                0, c, group * groupOutputs * outPlane, outPlane, g.outChannels * outPlane, g.batch, &q, nil)
-            try check(status, "CLBlastSgemmStridedBatched")
+        // Samples per im2col pass: the columns stay under 64 Mi floats (256 MiB) and the device's largest allocation.
+        let perSample = max(1, g.groups * depth * outPlane)
+        let limit = min(columnLimit, info.maxAllocationBytes / 4)
+        let chunk = max(1, min(g.batch, limit / perSample))
+        let col = try scratch(chunk * perSample)
+        let (w, c) = (try mem(weight), try mem(y))
+        for first in stride(from: 0, to: g.batch, by: chunk) {
+            let samples = min(chunk, g.batch - first)
+            try launch("im2col", samples * perSample, [.buffer(x), .memory(col.memory), .int(first), .int(samples), .int(g.inChannels),
+                                                      .int(g.inHeight), .int(g.inWidth), .int(g.outHeight), .int(g.outWidth), .int(g.kernel.h),
+                                                      .int(g.kernel.w), .int(g.stride.h), .int(g.stride.w), .int(g.padding.h), .int(g.padding.w),
+                                                      .int(g.dilation.h), .int(g.dilation.w), .int(g.groups)])
+            for group in 0 ..< g.groups where groupOutputs > 0 && outPlane > 0 && depth > 0 {
+                var q = queue
+                let status = CLBlastSgemmStridedBatched(
+                    CLBlastLayoutRowMajor, CLBlastTransposeNo, CLBlastTransposeNo, groupOutputs, outPlane, depth, 1,
+                    w, group * groupOutputs * depth, depth, 0,
+                    col.memory, group * depth * outPlane, outPlane, perSample,
+                    0, c, (first * g.outChannels + group * groupOutputs) * outPlane, outPlane, g.outChannels * outPlane, samples, &q, nil)
+                try check(status, "CLBlastSgemmStridedBatched")
+            }
         }
         if bias != nil || activation != nil {
             let (kind, slope) = activation.map(code) ?? (-1, 0)

@@ -49,8 +49,8 @@ __kernel void bias_activation(__global float* y, __global const float* bias, int
     y[i] = v;
 }
 
-// col[n][g][c·kh·kw + ki·kw + kj][oy·OW + ox] for every sample n and group g
-__kernel void im2col(__global const float* x, __global float* col, int batch, int in_channels, int in_h, int in_w,
+// col[n - first][g][c·kh·kw + ki·kw + kj][oy·OW + ox] for samples first ..< first + batch and every group g
+__kernel void im2col(__global const float* x, __global float* col, int first, int batch, int in_channels, int in_h, int in_w,
                      int out_h, int out_w, int k_h, int k_w, int s_h, int s_w, int p_h, int p_w, int d_h, int d_w, int groups) {
     int i = get_global_id(0);
     int group_channels = in_channels / groups;
@@ -62,7 +62,7 @@ __kernel void im2col(__global const float* x, __global float* col, int batch, in
     int row = (i / out_plane) % depth;
     int ng = i / (out_plane * depth); // n * groups + g
     int g = ng % groups;
-    int n = ng / groups;
+    int n = first + ng / groups;
     int c = row / (k_h * k_w);
     int ki = (row / k_w) % k_h;
     int kj = row % k_w;

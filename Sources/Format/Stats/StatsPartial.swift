@@ -38,99 +38,48 @@ struct StatsPartial {
         partial.count = n
         guard n > 0, let base = bytes.baseAddress else { return partial }
 
-        // Pass 1: counts, extremes, sums. Four lanes, so that the adds do not wait on one
-        // another; a group of four holding a NaN or an Inf is taken one by one.
-        var slow = Lane()
-        var finite = 0, zeros = 0
-        var s0 = 0.0, s1 = 0.0, s2 = 0.0, s3 = 0.0
-        var q0 = 0.0, q1 = 0.0, q2 = 0.0, q3 = 0.0
-        var lo0 = Double.infinity, lo1 = Double.infinity, hi0 = -Double.infinity, hi1 = -Double.infinity
-        var i = 0
-        while i &+ 4 <= n {
-            let a = E.value(base, i), b = E.value(base, i &+ 1), c = E.value(base, i &+ 2), d = E.value(base, i &+ 3)
-            // x - x is 0 for a finite x and NaN for NaN or an infinity.
-            if (a - a) + (b - b) + (c - c) + (d - d) == 0 {
-                finite &+= 4
-                s0 += a; s1 += b; s2 += c; s3 += d
-                q0 += a * a; q1 += b * b; q2 += c * c; q3 += d * d
-                let lab = a < b ? a : b, lcd = c < d ? c : d
-                let hab = a > b ? a : b, hcd = c > d ? c : d
-                lo0 = lab < lo0 ? lab : lo0
-                lo1 = lcd < lo1 ? lcd : lo1
-                hi0 = hab > hi0 ? hab : hi0
-                hi1 = hcd > hi1 ? hcd : hi1
-                zeros &+= (a == 0 ? 1 : 0) &+ (b == 0 ? 1 : 0) &+ (c == 0 ? 1 : 0) &+ (d == 0 ? 1 : 0)
-            } else {
-                slow.add(a); slow.add(b); slow.add(c); slow.add(d)
-            }
-            i &+= 4
-        }
-        while i < n {
-            slow.add(E.value(base, i))
-            i &+= 1
-        }
-        finite &+= slow.finite
-        zeros &+= slow.zeros
-        let nan = slow.nan, inf = slow.inf
-        let sum = ((s0 + s1) + (s2 + s3)) + slow.sum, sumSquares = ((q0 + q1) + (q2 + q3)) + slow.squares
-        let lo = Swift.min(lo0 < lo1 ? lo0 : lo1, slow.lo), hi = Swift.max(hi0 > hi1 ? hi0 : hi1, slow.hi)
-        partial.finite = finite
-        partial.nan = nan
-        partial.inf = inf
-        partial.zeros = zeros
-        guard finite > 0 else { return partial }
+        // Pass 1: counts, extremes, sums.
+        var lane = Lane()
+        for i in 0..<n { lane.add(E.value(base, i)) }
+        partial.finite = lane.finite
+        partial.nan = lane.nan
+        partial.inf = lane.inf
+        partial.zeros = lane.zeros
+        guard lane.finite > 0 else { return partial }
+        let lo = lane.lo, hi = lane.hi
         partial.min = lo
         partial.max = hi
-        partial.sumSquares = sumSquares
-        let mean = sum / Double(finite)
+        partial.sumSquares = lane.squares
+        let mean = lane.sum / Double(lane.finite)
 
-        // Pass 2 (the chunk is still in cache): deviations and fine bins. Two sets of bins
-        // and four lanes of sums, again so that neighbours in one bin do not queue.
-        var fine = [UInt32](repeating: 0, count: 2 * fineBins)
-        var m0 = 0.0, m1 = 0.0, m2 = 0.0, m3 = 0.0
+        // Pass 2 (the chunk is still in cache): deviations and fine bins.
+        var fine = [UInt32](repeating: 0, count: fineBins)
+        var deviations = 0.0
         let last = fineBins - 1
         // Halves keep hi - lo finite even for f64 values near the largest double.
         let halfLo = lo * 0.5
         let halfSpan = hi * 0.5 - halfLo
         // A range too narrow to divide (subnormal) puts everything in the first bin.
         let scale = halfSpan > 0 && (Double(fineBins) / halfSpan).isFinite ? Double(fineBins) / halfSpan : 0
+        let allFinite = lane.finite == n
         fine.withUnsafeMutableBufferPointer { bins in
-            let even = bins.baseAddress!, odd = even + fineBins
-            var i = 0
-            if finite == n {
-                while i &+ 4 <= n {
-                    let a = E.value(base, i), b = E.value(base, i &+ 1), c = E.value(base, i &+ 2), d = E.value(base, i &+ 3)
-                    let da = a - mean, db = b - mean, dc = c - mean, dd = d - mean
-                    m0 += da * da; m1 += db * db; m2 += dc * dc; m3 += dd * dd
-                    let ka = Int((a * 0.5 - halfLo) * scale), kb = Int((b * 0.5 - halfLo) * scale)
-                    let kc = Int((c * 0.5 - halfLo) * scale), kd = Int((d * 0.5 - halfLo) * scale)
-                    even[ka < last ? ka : last] &+= 1
-                    odd[kb < last ? kb : last] &+= 1
-                    even[kc < last ? kc : last] &+= 1
-                    odd[kd < last ? kd : last] &+= 1
-                    i &+= 4
-                }
-            }
-            while i < n {
+            let bins = bins.baseAddress!
+            for i in 0..<n {
                 let x = E.value(base, i)
-                i &+= 1
-                guard x.isFinite else { continue }
+                if !allFinite, !x.isFinite { continue }
                 let d = x - mean
-                m0 += d * d
+                deviations += d * d
                 let k = Int((x * 0.5 - halfLo) * scale)
-                even[k < last ? k : last] &+= 1
+                bins[k < last ? k : last] &+= 1
             }
-            for k in 0..<fineBins { even[k] &+= odd[k] }
         }
-        fine.removeLast(fineBins)
-        let deviations = (m0 + m1) + (m2 + m3)
         partial.mean = mean
         partial.m2 = deviations
         partial.fine = fine
         return partial
     }
 
-    /// Pass 1 for elements taken one at a time (a group holding NaN or Inf, the tail).
+    /// Pass 1's running figures.
     struct Lane {
         var finite = 0, nan = 0, inf = 0, zeros = 0
         var sum = 0.0, squares = 0.0
