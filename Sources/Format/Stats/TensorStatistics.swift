@@ -84,7 +84,7 @@ public enum TensorStatistics {
                 var start = 0
                 while start < tensor.data.count {
                     let end = Swift.min(start + step, tensor.data.count)
-                    jobs.append(Job(input: i, chunk: jobs.count, range: start..<end))
+                    jobs.append(Job(input: i, chunk: 0, range: start..<end))
                     start = end
                 }
             }
