@@ -123,7 +123,7 @@ enum ArchitectureSummary {
             }
         }
         walk(document)
-        let root = document["type"]?.stringValue ?? document["root"]?["type"]?.stringValue ?? "document"
+        let root = document["type"]?.stringValue ?? document["module"]?["type"]?.stringValue ?? document["root"]?["type"]?.stringValue ?? "document"
         let total = counts.values.reduce(0, +)
         let top = counts.sorted { $0.value > $1.value || ($0.value == $1.value && $0.key < $1.key) }.prefix(6)
             .map { "\($0.key) x\($0.value)" }.joined(separator: ", ")

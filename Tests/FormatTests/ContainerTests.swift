@@ -106,6 +106,19 @@ final class ContainerTests: XCTestCase {
         XCTAssertLessThan(Double(sizes[.shuffleZstd]!) / Double(tensor.data.count), 0.9)
     }
 
+    /// Planes of 256 KiB and more are judged by a sample before compression: both the
+    /// compressed (exponent) and the raw (mantissa) paths must give the bytes back.
+    func testLargeChunksRoundTripThroughSampledPlanes() throws {
+        let tensor = try Self.sampleTensor(.f32, count: 1 << 19, seed: 7)
+        for codec in [Codec.shuffleZstd, .zstd] {
+            let url = try write(Checkpoint(tensors: [NamedTensor(name: "w", tensor: tensor)]), codec: codec, name: "big-\(codec.rawValue).ckpt")
+            let reader = try ContainerReader(contentsOf: url)
+            XCTAssertEqual(reader.manifest.tensors[0].codec, codec)
+            XCTAssertEqual(try reader.tensor(named: "w").data, tensor.data, "\(codec)")
+            XCTAssertTrue(reader.verify().ok)
+        }
+    }
+
     func testAliasesSectionsAndProbesRoundTrip() throws {
         let weight = try Self.sampleTensor(.f32, count: 64)
         let metadata: JSONValue = .object(["epoch": .number(3), "tags": .array([.string("a"), .null]), "nested": .object(["ok": .bool(true)])])

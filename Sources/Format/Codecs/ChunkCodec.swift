@@ -42,15 +42,14 @@ enum ChunkCodec {
                 let target = UnsafeMutableRawBufferPointer(rebasing: buffer[cursor...])
                 var mode: UInt8 = 0
                 var length = planeLength
-                if planeLength > 0 {
+                if planeLength > 0, try samplePromisesSaving(raw, scratch: target, level: level) {
                     let compressed = try Zstd.compress(raw, into: target, level: level)
                     if worthCompressing(compressed, of: planeLength) {
                         mode = 1
                         length = compressed
-                    } else {
-                        target.copyMemory(from: raw)
                     }
                 }
+                if mode == 0 { target.copyMemory(from: raw) }
                 buffer[1 + 5 * plane] = mode
                 withUnsafeBytes(of: UInt32(length).littleEndian) {
                     UnsafeMutableRawBufferPointer(rebasing: buffer[(2 + 5 * plane)..<(6 + 5 * plane)]).copyMemory(from: $0)
@@ -61,6 +60,19 @@ enum ChunkCodec {
         }
         out.count = total
         return out
+    }
+
+    /// Mantissa planes of trained weights are close to random: compressing them only to
+    /// throw the result away cost most of the save time. A 64 KiB sample from the middle
+    /// of a large plane decides; small planes are simply tried whole.
+    private static let sampleSize = 64 << 10
+
+    private static func samplePromisesSaving(_ plane: UnsafeRawBufferPointer, scratch: UnsafeMutableRawBufferPointer, level: Int32) throws -> Bool {
+        guard plane.count >= 4 * sampleSize else { return true }
+        let start = (plane.count / 2) & ~63
+        let sample = UnsafeRawBufferPointer(rebasing: plane[start..<(start + sampleSize)])
+        let compressed = try Zstd.compress(sample, into: scratch, level: level)
+        return worthCompressing(compressed, of: sampleSize)
     }
 
     /// Decodes `stored` into `destination`, which must be exactly the chunk's raw size.
