@@ -12,7 +12,12 @@ struct Init: ParsableCommand {
 
     func run() throws {
         let url = URL(fileURLWithPath: directory).standardizedFileURL
-        guard FileManager.default.fileExists(atPath: url.path) else { throw CLIError.usage("\(directory): no such directory") }
+        // As git init does, a directory that does not exist yet is created.
+        do {
+            try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
+        } catch {
+            throw FormatError("cannot create the directory: \(error.localizedDescription)", file: directory)
+        }
         let (store, created) = try Store.create(in: url)
         let schema = try store.schema().count
         print(created ? "created an empty store in \(store.path) (schema \(schema))"
