@@ -66,59 +66,11 @@ enum F8E8M0Element: StatsElement {
     }
 }
 
-enum I64Element: StatsElement {
-    static var width: Int { 8 }
+/// Every integer dtype: the same little-endian load, one specialised loop per width and sign.
+enum IntegerElement<T: FixedWidthInteger>: StatsElement {
+    static var width: Int { MemoryLayout<T>.size }
     @inline(__always) static func value(_ base: UnsafeRawPointer, _ index: Int) -> Double {
-        Double(Int64(littleEndian: base.loadUnaligned(fromByteOffset: index &* 8, as: Int64.self)))
-    }
-}
-
-enum I32Element: StatsElement {
-    static var width: Int { 4 }
-    @inline(__always) static func value(_ base: UnsafeRawPointer, _ index: Int) -> Double {
-        Double(Int32(littleEndian: base.loadUnaligned(fromByteOffset: index &* 4, as: Int32.self)))
-    }
-}
-
-enum I16Element: StatsElement {
-    static var width: Int { 2 }
-    @inline(__always) static func value(_ base: UnsafeRawPointer, _ index: Int) -> Double {
-        Double(Int16(littleEndian: base.loadUnaligned(fromByteOffset: index &* 2, as: Int16.self)))
-    }
-}
-
-enum I8Element: StatsElement {
-    static var width: Int { 1 }
-    @inline(__always) static func value(_ base: UnsafeRawPointer, _ index: Int) -> Double {
-        Double(base.load(fromByteOffset: index, as: Int8.self))
-    }
-}
-
-enum U64Element: StatsElement {
-    static var width: Int { 8 }
-    @inline(__always) static func value(_ base: UnsafeRawPointer, _ index: Int) -> Double {
-        Double(UInt64(littleEndian: base.loadUnaligned(fromByteOffset: index &* 8, as: UInt64.self)))
-    }
-}
-
-enum U32Element: StatsElement {
-    static var width: Int { 4 }
-    @inline(__always) static func value(_ base: UnsafeRawPointer, _ index: Int) -> Double {
-        Double(UInt32(littleEndian: base.loadUnaligned(fromByteOffset: index &* 4, as: UInt32.self)))
-    }
-}
-
-enum U16Element: StatsElement {
-    static var width: Int { 2 }
-    @inline(__always) static func value(_ base: UnsafeRawPointer, _ index: Int) -> Double {
-        Double(UInt16(littleEndian: base.loadUnaligned(fromByteOffset: index &* 2, as: UInt16.self)))
-    }
-}
-
-enum U8Element: StatsElement {
-    static var width: Int { 1 }
-    @inline(__always) static func value(_ base: UnsafeRawPointer, _ index: Int) -> Double {
-        Double(base.load(fromByteOffset: index, as: UInt8.self))
+        Double(T(littleEndian: base.loadUnaligned(fromByteOffset: index &* MemoryLayout<T>.size, as: T.self)))
     }
 }
 
@@ -150,14 +102,14 @@ enum StatsElements {
         case .f8e4m3: return visitor.visit(F8E4M3Element.self)
         case .f8e5m2: return visitor.visit(F8E5M2Element.self)
         case .f8e8m0: return visitor.visit(F8E8M0Element.self)
-        case .i64: return visitor.visit(I64Element.self)
-        case .i32: return visitor.visit(I32Element.self)
-        case .i16: return visitor.visit(I16Element.self)
-        case .i8: return visitor.visit(I8Element.self)
-        case .u64: return visitor.visit(U64Element.self)
-        case .u32: return visitor.visit(U32Element.self)
-        case .u16: return visitor.visit(U16Element.self)
-        case .u8: return visitor.visit(U8Element.self)
+        case .i64: return visitor.visit(IntegerElement<Int64>.self)
+        case .i32: return visitor.visit(IntegerElement<Int32>.self)
+        case .i16: return visitor.visit(IntegerElement<Int16>.self)
+        case .i8: return visitor.visit(IntegerElement<Int8>.self)
+        case .u64: return visitor.visit(IntegerElement<UInt64>.self)
+        case .u32: return visitor.visit(IntegerElement<UInt32>.self)
+        case .u16: return visitor.visit(IntegerElement<UInt16>.self)
+        case .u8: return visitor.visit(IntegerElement<UInt8>.self)
         case .bool: return visitor.visit(BoolElement.self)
         case .c64: return nil
         }
