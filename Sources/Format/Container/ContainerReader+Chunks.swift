@@ -17,19 +17,14 @@ extension ContainerReader {
         guard chunk.offset >= 0, chunk.length >= 0, chunk.offset + chunk.length <= file.count else {
             throw FormatError("tensor '\(record.name)' chunk \(index) lies outside this file", file: path)
         }
-        let stored = try verifiedBytes(of: chunk, in: record, index: index)
         if record.codec == .raw, chunk.length == chunk.size {
-            return try body(stored)
+            return try body(try verifiedBytes(of: chunk, in: record, index: index))
         }
         guard scratch.count >= chunk.size else {
             throw FormatError("tensor '\(record.name)' chunk \(index): scratch of \(scratch.count) bytes cannot hold \(chunk.size)", file: path)
         }
         let target = UnsafeMutableRawBufferPointer(rebasing: scratch[0..<chunk.size])
-        do {
-            try ChunkCodec.decode(stored, dtype: record.dtype, codec: record.codec, into: target)
-        } catch {
-            throw FormatError("tensor '\(record.name)' chunk \(index): \((error as? FormatError)?.message ?? "\(error)")", file: path)
-        }
+        try decode(chunk: index, of: record, into: target)
         return try body(UnsafeRawBufferPointer(target))
     }
 

@@ -72,6 +72,18 @@ public final class ContainerReader: @unchecked Sendable {
         return stored
     }
 
+    /// Checks chunk `index` of `record` against its checksum, then decodes it into `target`
+    /// (exactly the chunk's size). Errors name the tensor, the chunk and its offset.
+    func decode(chunk index: Int, of record: TensorRecord, into target: UnsafeMutableRawBufferPointer) throws {
+        let chunk = record.chunks[index]
+        let stored = try verifiedBytes(of: chunk, in: record, index: index)
+        do {
+            try ChunkCodec.decode(stored, dtype: record.dtype, codec: record.codec, into: target)
+        } catch {
+            throw FormatError("tensor '\(record.name)' chunk \(index) at offset \(chunk.offset): \((error as? FormatError)?.message ?? "\(error)")", file: path)
+        }
+    }
+
     /// Decodes one tensor, verifying every chunk it touches; chunks decode in parallel.
     public func tensor(_ record: TensorRecord) throws -> Tensor {
         if record.codec == .raw, record.chunks.count > 0 {
@@ -123,12 +135,7 @@ public final class ContainerReader: @unchecked Sendable {
             DispatchQueue.concurrentPerform(iterations: jobs.count) { j in
                 let job = jobs[j]
                 do {
-                    let stored = try verifiedBytes(of: job.record.chunks[job.chunk], in: job.record, index: job.chunk)
-                    do {
-                        try ChunkCodec.decode(stored, dtype: job.record.dtype, codec: job.record.codec, into: job.target)
-                    } catch {
-                        throw FormatError("tensor '\(job.record.name)' chunk \(job.chunk): \((error as? FormatError)?.message ?? "\(error)")", file: path)
-                    }
+                    try decode(chunk: job.chunk, of: job.record, into: job.target)
                 } catch {
                     out[j] = error as? FormatError
                 }

@@ -25,13 +25,7 @@ extension ContainerReader {
                 defer { scratch.deallocate() }
                 for (k, chunk) in record.chunks.enumerated() {
                     do {
-                        let stored = try verifiedBytes(of: chunk, in: record, index: k)
-                        do {
-                            try ChunkCodec.decode(stored, dtype: record.dtype, codec: record.codec,
-                                                  into: UnsafeMutableRawBufferPointer(rebasing: scratch[0..<chunk.size]))
-                        } catch {
-                            throw FormatError("tensor '\(record.name)' chunk \(k) at offset \(chunk.offset): \((error as? FormatError)?.message ?? "\(error)")")
-                        }
+                        try decode(chunk: k, of: record, into: UnsafeMutableRawBufferPointer(rebasing: scratch[0..<chunk.size]))
                     } catch {
                         out[t].append((error as? FormatError)?.message ?? "\(error)")
                     }
