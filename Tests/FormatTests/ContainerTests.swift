@@ -217,6 +217,39 @@ final class ContainerTests: XCTestCase {
         return (url, try Data(contentsOf: url))
     }
 
+    /// `verify` counts the model's tensors and the probes' apart, and with `loading` hands
+    /// back exactly what `checkpoint()` reads, from the same single pass.
+    func testVerifyCountsProbeTensorsApartAndLoadsInTheSamePass() throws {
+        let (url, bytes) = try smallCheckpointBytes()
+        let reader = try ContainerReader(contentsOf: url)
+        let outcome = reader.verify(loading: true)
+        XCTAssertTrue(outcome.report.ok, "\(outcome.report.problems)")
+        XCTAssertEqual(outcome.report.tensorsChecked, 3)
+        XCTAssertEqual(outcome.report.probeTensorsChecked, 2)
+        XCTAssertEqual(outcome.report.chunksChecked, 5)
+        XCTAssertEqual(outcome.report.bytesDecoded, 96 * 4 + 40 * 2 + 3 * 8 + 4 * 4 + 2 * 4)
+        XCTAssertNil(outcome.loadRefusal)
+        let loaded = try XCTUnwrap(outcome.checkpoint)
+        let read = try reader.checkpoint()
+        XCTAssertEqual(loaded.tensors.map(\.allNames), read.tensors.map(\.allNames))
+        XCTAssertEqual(loaded.tensors.map(\.tensor.data), read.tensors.map(\.tensor.data))
+        XCTAssertEqual(loaded.architecture, read.architecture)
+        XCTAssertEqual(loaded.metadata, read.metadata)
+        XCTAssertEqual(loaded.probes.map(\.name), ["p"])
+        XCTAssertEqual(loaded.probes[0].inputs.map(\.data), read.probes[0].inputs.map(\.data))
+        XCTAssertEqual(loaded.probes[0].outputs.map(\.data), read.probes[0].outputs.map(\.data))
+        XCTAssertEqual(outcome.report, reader.verify(), "loading changes nothing in the report")
+        // A damaged chunk: the problem is reported once and nothing is handed back.
+        let record = try XCTUnwrap(reader.record(named: "0.bias"))
+        var damaged = bytes
+        damaged[record.chunks[0].offset] ^= 1
+        let target = directory.appendingPathComponent("damaged.ckpt")
+        try damaged.write(to: target)
+        let bad = try ContainerReader(contentsOf: target).verify(loading: true)
+        XCTAssertNil(bad.checkpoint)
+        XCTAssertEqual(bad.report.failures.map(\.reason.root), [.checksumMismatch(what: "tensor '0.bias' chunk 0 at offset \(record.chunks[0].offset)")])
+    }
+
     /// Opening or verifying must catch a flip of any single byte.
     func testEveryFlippedByteIsCaught() throws {
         let (_, bytes) = try smallCheckpointBytes()

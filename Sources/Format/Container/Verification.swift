@@ -1,7 +1,7 @@
 import Foundation
 
 /// What `verify` found: every problem with where it is, and how much was checked.
-public struct VerificationReport: Codable, Sendable {
+public struct VerificationReport: Codable, Sendable, Equatable {
     /// Each problem's one-line message (escaped), in file order.
     public var problems: [String] = []
     /// The same problems as typed errors, for code that branches on them (not encoded).
