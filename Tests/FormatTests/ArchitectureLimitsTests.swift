@@ -89,6 +89,16 @@ final class ArchitectureLimitsTests: XCTestCase {
         XCTAssertEqual(parse(deep), .tooDeep(what: "the module tree", limit: ArchitectureLimits.maxDepth))
     }
 
+    func testLazySizesReadOffHostileTensorShapesStayLazy() throws {
+        // A checkpoint's weight shapes are from the file: [4, 2^62] used to trap (2^62 x groups).
+        let conv = try ArchitectureDocument.parse(document(#"{"type": "Conv2d", "out_channels": 4, "kernel_size": 1, "groups": 2}"#))
+        let resolved = conv.resolved(tensorShapes: ["weight": [4, 1 << 62, 1, 1]])
+        XCTAssertFalse(resolved.isResolved, "an out-of-bounds size is not taken")
+        XCTAssertTrue(conv.resolved(tensorShapes: ["weight": [4, 3, 1, 1]]).isResolved)
+        let linear = try ArchitectureDocument.parse(document(#"{"type": "Linear", "out_features": 2}"#))
+        XCTAssertFalse(linear.resolved(tensorShapes: ["weight": [2, 1 << 40]]).isResolved)
+    }
+
     func testParameterCountsOfTheLargestAllowedLayers() throws {
         // 2^24 x 2^24 weights and 2^24 biases: counted exactly, no overflow.
         let doc = try ArchitectureDocument.parse(document(#"{"type": "Linear", "in_features": 16777216, "out_features": 16777216}"#))
