@@ -14,7 +14,7 @@ public final class Network {
     /// network holds an Opaque module, and lists every mismatch when tensors and document disagree.
     public convenience init(checkpoint: Checkpoint, backend: Backend = CPUBackend()) throws {
         guard let data = checkpoint.architecture else {
-            throw EngineError("cannot run: the checkpoint has no architecture document (give one with `ckpt import --arch`)")
+            throw EngineError.noArchitecture
         }
         try self.init(document: try ArchitectureDocument.parse(data), checkpoint: checkpoint, backend: backend)
     }
@@ -35,7 +35,7 @@ public final class Network {
     /// Throws "cannot run: module X is Opaque (class Y)" for the first Opaque module.
     public static func refuseOpaque(_ tree: ModuleTree) throws {
         for module in tree.allModules() {
-            if case .opaque(let config) = module.layer { throw EngineError.opaque(path: module.path, className: config.className) }
+            if case .opaque(let config) = module.layer { throw EngineError.opaqueModule(path: module.path, className: config.className) }
         }
     }
 

@@ -26,7 +26,7 @@ public final class Plan {
     /// One forward pass: `input` holds `inputCount` values, `output` receives `outputCount`.
     public func run(_ input: UnsafeBufferPointer<Float>, into output: UnsafeMutableBufferPointer<Float>) throws {
         guard input.count == inputCount, output.count == outputCount else {
-            throw EngineError("the plan takes \(inputCount) values and gives \(outputCount); got buffers of \(input.count) and \(output.count)")
+            throw EngineError.bufferSizeMismatch(expectedInput: inputCount, expectedOutput: outputCount, input: input.count, output: output.count)
         }
         try backend.upload(input, to: self.input, offset: 0)
         for kernel in kernels { try backend.enqueue(kernel) }

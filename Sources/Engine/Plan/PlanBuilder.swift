@@ -23,7 +23,7 @@ struct PlanBuilder {
 
     mutating func build(inputShape: [Int]) throws -> Plan {
         guard !inputShape.isEmpty, inputShape.allSatisfy({ $0 > 0 }) else {
-            throw EngineError("input shape \(Tensor.describe(inputShape)) must be one or more positive sizes")
+            throw EngineError.invalidInputShape(inputShape)
         }
         let input = Value(buffer: try backend.makeBuffer(count: inputShape.reduce(1, *)), shape: inputShape)
         let output = try emit(tree.root, input)
@@ -70,9 +70,9 @@ struct PlanBuilder {
             kernels.append(.concat(parts: parts.map { ($0.buffer, $0.count / outer) }, y: y.buffer, outer: outer))
             return y
         case .opaque(let config):
-            throw EngineError.opaque(path: target.path, className: config.className)
+            throw EngineError.opaqueModule(path: target.path, className: config.className)
         case .shared:
-            throw EngineError("\(context(module, target.layer)): a Shared target must not be Shared")
+            throw EngineError.unsupportedLayer(module: module.path, type: target.layer.type.rawValue, why: "a Shared target must not be Shared")
         case .linear:
             return try linear(target, x, activation: nil)
         default:
@@ -81,7 +81,9 @@ struct PlanBuilder {
     }
 
     private mutating func linear(_ module: ExpandedModule, _ x: Value, activation: Activation?) throws -> Value {
-        guard case .linear(let config) = module.layer else { throw EngineError("not a Linear") }
+        guard case .linear(let config) = module.layer else {
+            throw EngineError.unsupportedLayer(module: module.path, type: module.layer.type.rawValue, why: "not a Linear")
+        }
         let (_, shape) = try ShapeRules.leaf(module.layer, input: x.shape, context: context(module, module.layer))
         let inFeatures = x.shape.last!
         let y = try fresh(shape)
@@ -162,7 +164,7 @@ struct PlanBuilder {
             kernels.append(.fourierHalf(x: x.buffer, y: y.buffer, rows: x.count / length, length: length))
             return y
         case .linear, .sequential, .parallel, .repeated, .shared, .opaque:
-            throw EngineError("\(context(module, layer)): not a leaf")
+            throw EngineError.unsupportedLayer(module: module.path, type: layer.type.rawValue, why: "not a leaf")
         }
     }
 }
