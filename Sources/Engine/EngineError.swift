@@ -31,6 +31,8 @@ public enum EngineError: Error, Equatable, Sendable {
     case unsupportedDType(DType)
     /// A probe with other than one input and one output (the network takes one, gives one).
     case probeArity(probe: String, inputs: Int, outputs: Int)
+    /// A layer whose output (or an input) has a size that is not positive.
+    case emptyOutput(what: String, shape: [Int])
     /// A size the plan computes (elements or bytes of `what`) does not fit in an Int.
     case arithmeticOverflow(what: String)
     /// A buffer of `bytes` for `what` is refused by the memory budget (`inUse` of `limit` already reserved).
@@ -109,6 +111,8 @@ extension EngineError: CustomStringConvertible, LocalizedError {
             return "cannot compute with \(dtype.rawValue) values; the engine takes f32, f16, bf16 and f64"
         case let .probeArity(probe, inputs, outputs):
             return "probe '\(probe.escapedForDisplay)' has \(inputs) input\(inputs == 1 ? "" : "s") and \(outputs) output\(outputs == 1 ? "" : "s"); the network takes one and gives one"
+        case let .emptyOutput(what, shape):
+            return "\(what.escapedForDisplay): shape \(Tensor.describe(shape)) has a size that is not positive"
         case let .arithmeticOverflow(what):
             return "\(what.escapedForDisplay): the size overflows"
         case let .allocationRefused(what, bytes, inUse, limit):

@@ -78,7 +78,7 @@ public enum ModuleRunner {
     /// A seeded float32 input in [-1, 1) (SplitMix64): the same seed gives the same bits everywhere.
     public static func seededInput(shape: [Int], seed: UInt64 = 0x5eed) throws -> Tensor {
         var state = seed
-        let count = shape.reduce(1, *)
+        let count = try PlanArithmetic.elementCount(shape, of: "a seeded input of shape \(Tensor.describe(shape))")
         var values = [Float](repeating: 0, count: count)
         for i in 0 ..< count {
             state &+= 0x9E37_79B9_7F4A_7C15
