@@ -144,4 +144,145 @@ final class HostileInteropTests: XCTestCase {
         let outline = try TorchFile.tree(data: data)
         XCTAssertTrue(outline.contains("nested too deep"), outline)
     }
+
+    // MARK: 2. Unchecked arithmetic on values from a file
+
+    /// A legacy (pre-1.6) torch file: magic, protocol version, system info, `object`
+    /// (persistent ids are 6-tuples), the storage keys, then each storage's count and bytes.
+    static func legacyFile(_ object: PickleScript, storages: [(String, [Float])]) -> Data {
+        var magic = PickleScript()
+        magic.op(0x8A, 10); magic.bytes += TorchArchive.legacyMagicNumber; magic.stop()
+        var version = PickleScript()
+        version.int(1001); version.stop()
+        var info = PickleScript()
+        info.emptyDict(); info.string("little_endian"); info.bool(true); info.op(0x73); info.stop()
+        var keys = PickleScript()
+        keys.emptyList(); keys.mark(); storages.forEach { keys.string($0.0) }; keys.appends(); keys.stop()
+        var data = Data(magic.bytes + version.bytes + info.bytes + object.bytes + keys.bytes)
+        for (_, values) in storages {
+            data.append(contentsOf: withUnsafeBytes(of: Int64(values.count).littleEndian, Array.init))
+            data.append(floats(values))
+        }
+        return data
+    }
+
+    /// `_rebuild_tensor_v2` with a legacy 6-field persistent id.
+    static func legacyTensor(_ p: inout PickleScript, key: String, numel: Int, size: [Int], stride: [Int]) {
+        p.global("torch._utils", "_rebuild_tensor_v2")
+        p.mark()
+        p.mark(); p.string("storage"); p.global("torch", "FloatStorage"); p.string(key); p.string("cpu"); p.int(numel); p.none(); p.tuple()
+        p.op(0x51)
+        p.int(0); p.ints(size); p.ints(stride); p.bool(false); p.orderedDict()
+        p.tuple()
+        p.reduce()
+    }
+
+    /// A size-1 axis may carry any stride (torch never steps along it): Int.max there made
+    /// the byte strides of the copy overflow. Read in both formats, with the right values.
+    func testHugeStrideOnASizeOneAxisReadsTheRightElements() throws {
+        let values: [Float] = [1, 2, 3, 4, 5]
+        for (size, stride, expected) in [([1, 3], [Int.max, 1], [Float(1), 2, 3]), ([1, 3], [Int.max, 2], [1, 3, 5]),
+                                         ([3, 1], [2, Int.max], [1, 3, 5])] {
+            var p = PickleScript()
+            p.orderedDict()
+            p.mark(); p.string("w"); p.floatTensor(key: "0", numel: 5, size: size, stride: stride); p.setItems()
+            p.stop()
+            let zip = try TorchFile.read(data: Self.torchZip(p, storages: [("0", Self.floats(values))]))
+            XCTAssertEqual(Self.floats(of: zip.tensor(named: "w")), expected, "zip \(stride)")
+            XCTAssertEqual(zip.tensor(named: "w")?.shape, size)
+
+            var legacy = PickleScript()
+            legacy.orderedDict()
+            legacy.mark(); legacy.string("w"); Self.legacyTensor(&legacy, key: "0", numel: 5, size: size, stride: stride); legacy.setItems()
+            legacy.stop()
+            let old = try TorchFile.read(data: Self.legacyFile(legacy, storages: [("0", values)]))
+            XCTAssertEqual(Self.floats(of: old.tensor(named: "w")), expected, "legacy \(stride)")
+        }
+    }
+
+    /// A whole-module pickle of a Conv2d with padding='same' and a dilation of 2^62: the
+    /// padding dilation x (kernel - 1) overflowed. The module stays opaque, its weight comes through.
+    func testSamePaddingWithHugeDilationKeepsTheModuleOpaque() throws {
+        var p = PickleScript()
+        p.global("torch.nn.modules.conv", "Conv2d"); p.emptyTuple(); p.newObj()
+        p.emptyDict(); p.mark()
+        p.string("training"); p.bool(true)
+        p.string("_parameters"); p.emptyDict(); p.mark(); p.string("weight")
+        p.floatTensor(key: "0", numel: 9, size: [1, 1, 3, 3], stride: [9, 9, 3, 1]); p.setItems()
+        p.string("_buffers"); p.emptyDict()
+        p.string("_modules"); p.emptyDict()
+        p.string("in_channels"); p.int(1)
+        p.string("out_channels"); p.int(1)
+        p.string("kernel_size"); p.ints([3, 3])
+        p.string("stride"); p.ints([1, 1])
+        p.string("padding"); p.string("same")
+        p.string("dilation"); p.ints([1 << 62, 1 << 62])
+        p.string("groups"); p.int(1)
+        p.string("padding_mode"); p.string("zeros")
+        p.setItems(); p.build()
+        p.stop()
+        let weights = (1 ... 9).map(Float.init)
+        let checkpoint = try TorchFile.read(data: Self.torchZip(p, storages: [("0", Self.floats(weights))]))
+        XCTAssertEqual(checkpoint.tensors.map(\.name), ["weight"])
+        XCTAssertEqual(Self.floats(of: checkpoint.tensor(named: "weight")), weights)
+        let text = String(decoding: try XCTUnwrap(checkpoint.architecture), as: UTF8.self)
+        XCTAssertTrue(text.contains("torch.nn.modules.conv.Conv2d"), text) // an opaque node naming the class
+    }
+
+    /// Zero-element tensors [0, 2^62, 2^62] whose strides are the contiguous ones: the outline's
+    /// contiguity check multiplied the sizes and overflowed, at the top level and in a module's child dict.
+    func testOutlineOfZeroElementTensorWithHugeSizes() throws {
+        let huge = 1 << 62
+        var p = PickleScript()
+        p.emptyDict(); p.mark()
+        p.string("top"); p.floatTensor(key: "0", numel: 0, size: [0, huge, huge], stride: [0, huge, 1])
+        p.string("net"); p.global("__main__", "Net"); p.emptyTuple(); p.newObj()
+        p.emptyDict(); p.mark()
+        p.string("_parameters"); p.emptyDict()
+        p.string("_modules"); p.emptyDict(); p.mark(); p.string("child")
+        p.floatTensor(key: "1", numel: 0, size: [0, huge, huge], stride: [0, huge, 1]); p.setItems()
+        p.setItems(); p.build()
+        p.setItems()
+        p.stop()
+        let data = try Self.torchZip(p, storages: [("0", Data()), ("1", Data())])
+        let outline = try TorchFile.tree(data: data)
+        XCTAssertTrue(outline.contains("top: tensor f32[0, \(huge), \(huge)]"), outline)
+        XCTAssertTrue(outline.contains("child: tensor f32[0, \(huge), \(huge)]"), outline)
+        let checkpoint = try TorchFile.read(data: data)
+        XCTAssertEqual(checkpoint.tensor(named: "top")?.shape, [0, huge, huge])
+        XCTAssertEqual(checkpoint.tensor(named: "top")?.data.count, 0)
+    }
+
+    /// A 111-byte safetensors file declaring a zero-element f32[0, 2^62, 2^62]: exporting it
+    /// as .pt computed torch's strides, whose product overflowed.
+    func testExportOfZeroElementTensorWithHugeSizesIsRefused() throws {
+        let json = #"{"a":{"dtype":"F32","shape":[0,4611686018427387904,4611686018427387904],"data_offsets":[0,0]}}"#
+        var file = Data(withUnsafeBytes(of: UInt64(json.utf8.count).littleEndian, Array.init))
+        file.append(contentsOf: Array(json.utf8))
+        let checkpoint = try Safetensors.read(data: file)
+        XCTAssertEqual(checkpoint.tensor(named: "a")?.shape, [0, 1 << 62, 1 << 62])
+        assertReason(try TorchFile.encode(checkpoint)) {
+            if case .arithmeticOverflow = $0 { return true }
+            return false
+        }
+    }
+
+    /// Offsets and sizes near Int.max in safetensors and zip headers are refused by checks, not traps.
+    func testOffsetsNearIntMaxAreRefused() throws {
+        let json = #"{"a":{"dtype":"F32","shape":[0],"data_offsets":[9223372036854775807,9223372036854775807]}}"#
+        var file = Data(withUnsafeBytes(of: UInt64(json.utf8.count).littleEndian, Array.init))
+        file.append(contentsOf: Array(json.utf8))
+        assertReason(try Safetensors.read(data: file)) {
+            if case .malformed = $0 { return true }
+            return false
+        }
+        // A zip entry whose local header offset is 2^63 - 1.
+        var p = PickleScript()
+        p.none(); p.stop()
+        var zip = try Self.torchZip(p)
+        let signature = Data([0x50, 0x4B, 0x01, 0x02])
+        let central = try XCTUnwrap(zip.range(of: signature)).lowerBound
+        zip.replaceSubrange((central + 42) ..< (central + 46), with: [0xFF, 0xFF, 0xFF, 0xFF])
+        assertReason(try TorchFile.read(data: zip)) { _ in true }
+    }
 }

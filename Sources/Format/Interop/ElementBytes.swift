@@ -3,6 +3,21 @@ import Foundation
 /// Byte-level rearrangements that bring foreign tensor layouts to ckpt's
 /// little-endian C order. Callers have already checked `data.count` against the shape.
 enum ElementBytes {
+    /// True when `stride` (in elements) lays `shape` out in C order with no gaps. Axes of
+    /// size 1 may have any stride (no step is ever taken along them). Sizes and strides come
+    /// from files: the running product is checked, and a product that overflows cannot be a
+    /// stride that matches, so the layout is then simply not contiguous.
+    static func isCContiguous(shape: [Int], stride: [Int]) -> Bool {
+        guard shape.count == stride.count else { return false }
+        var expected: Int? = 1
+        for axis in shape.indices.reversed() where shape[axis] != 1 {
+            guard let step = expected, stride[axis] == step else { return false }
+            let (next, overflow) = step.multipliedReportingOverflow(by: shape[axis])
+            expected = overflow ? nil : next
+        }
+        return true
+    }
+
     /// Reverses the bytes of every `unit`-byte group (a big-endian element, or one
     /// half of a complex number, whose parts are swapped separately).
     static func byteSwapped(_ data: Data, unit: Int) -> Data {

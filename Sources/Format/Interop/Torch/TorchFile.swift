@@ -206,7 +206,7 @@ struct TorchCheckpointBuilder {
         var names = Set<String>()
         for (name, tensor) in found {
             guard names.insert(name).inserted else { throw FormatError(.duplicateName(kind: "tensor", name: name)) }
-            let key = tensor.viewKey
+            let key = try tensor.viewKey()
             if let index = byView[key] {
                 result[index].aliases.append(name)
                 continue

@@ -104,9 +104,19 @@ final class TorchTensor: PickleNode {
         var negative: Bool
     }
 
-    var viewKey: ViewKey {
-        ViewKey(storage: storage.key, byteOffset: storage.viewByteOffset &+ offset &* dtype.size, dtype: dtype, shape: shape,
-                stride: stride, conjugate: conjugate, negative: negative)
+    /// The view's identity. Strides of size-1 axes are never stepped along, so they do not
+    /// tell views apart; the byte offset is checked (it comes from the file).
+    func viewKey() throws -> ViewKey {
+        let byteOffset = try checkedAdd(storage.viewByteOffset, try checkedMultiply(offset, dtype.size, "tensor offset"), "tensor offset")
+        return ViewKey(storage: storage.key, byteOffset: byteOffset, dtype: dtype, shape: shape,
+                       stride: TorchTensor.steppedStrides(shape: shape, stride: stride), conjugate: conjugate, negative: negative)
+    }
+
+    /// `stride` with 0 for every axis of size 1, whose stride (any value a file likes) is
+    /// never stepped along: what addresses the same elements, and keeps arithmetic on
+    /// strides within the bounds checked for the view.
+    static func steppedStrides(shape: [Int], stride: [Int]) -> [Int] {
+        zip(shape, stride).map { $0 == 1 ? 0 : $1 }
     }
 
     var summary: String { "\(dtype.rawValue)\(Tensor.describe(shape))" }
@@ -209,14 +219,8 @@ final class TorchTensor: PickleNode {
                                   "needs \(last + 1) elements, but storage '\(storage.key)' holds \(storageElements)")
         }
         let base = record.startIndex + storage.viewByteOffset
-        var contiguous = true
-        var expected = 1
-        for axis in shape.indices.reversed() where shape[axis] != 1 {
-            if stride[axis] != expected { contiguous = false; break }
-            expected *= shape[axis]
-        }
         var bytes: Data
-        if contiguous {
+        if ElementBytes.isCContiguous(shape: shape, stride: stride) {
             let start = base + offset * elementSize
             bytes = record[start ..< start + count * elementSize]
         } else {
@@ -228,8 +232,13 @@ final class TorchTensor: PickleNode {
                                     "it repeats the elements of its \(storageBytes)-byte storage into \(outputBytes) bytes")
 
             }
+            // Every axis longer than 1 has (size - 1) x stride within the storage (checked
+            // above), so these byte strides and the walk over them cannot overflow.
+            let byteStrides = try TorchTensor.steppedStrides(shape: shape, stride: stride).map {
+                try checkedMultiply($0, elementSize, "tensor '\(name)' stride")
+            }
             bytes = TorchTensor.gather(record, base: base + offset * elementSize, shape: shape,
-                                       stride: stride.map { $0 * elementSize }, elementSize: elementSize, count: count)
+                                       stride: byteStrides, elementSize: elementSize, count: count)
         }
         if bigEndian, elementSize > 1 {
             bytes = ElementBytes.byteSwapped(bytes, unit: dtype == .c64 ? 4 : elementSize)
