@@ -42,34 +42,60 @@ enum ElementBytes {
     static func cOrder(fromFortran data: Data, shape: [Int], elementSize: Int) -> Data {
         guard shape.count > 1, !data.isEmpty, !shape.contains(0) else { return data }
         // Byte stride of each axis in the Fortran layout: the first axis varies fastest.
+        // The caller checked that the whole array fits in `data`, so no product overflows.
         var strides = [Int](repeating: 0, count: shape.count)
         var stride = elementSize
         for axis in shape.indices {
             strides[axis] = stride
             stride *= shape[axis]
         }
-        let last = shape.count - 1
-        var result = Data(count: data.count)
-        data.withUnsafeBytes { (source: UnsafeRawBufferPointer) in
-            result.withUnsafeMutableBytes { (target: UnsafeMutableRawBufferPointer) in
-                guard let from = source.baseAddress, let to = target.baseAddress else { return }
-                var index = [Int](repeating: 0, count: last)
-                var rowStart = 0
+        return gather(data, origin: 0, shape: shape, byteStrides: strides, elementSize: elementSize, count: data.count / elementSize)
+    }
+
+    /// The `count` elements of a strided view copied into C order: the one strided copy of
+    /// the importers (torch views, Fortran-order npy). `origin` is the byte offset of the first
+    /// element from `source.startIndex`; strides are in bytes. Bounds are the caller's:
+    /// every address the view reaches lies inside `source`.
+    static func gather(_ source: Data, origin: Int, shape: [Int], byteStrides stride: [Int], elementSize: Int, count: Int) -> Data {
+        var out = Data(count: count * elementSize)
+        guard count > 0 else { return out }
+        if shape.isEmpty {
+            out.withUnsafeMutableBytes { to in
+                source.withUnsafeBytes { from in to.baseAddress!.copyMemory(from: from.baseAddress! + origin, byteCount: elementSize) }
+            }
+            return out
+        }
+        source.withUnsafeBytes { (from: UnsafeRawBufferPointer) in
+            out.withUnsafeMutableBytes { (to: UnsafeMutableRawBufferPointer) in
+                guard let src = from.baseAddress, let dst = to.baseAddress else { return }
+                let last = shape.count - 1
+                var index = [Int](repeating: 0, count: shape.count)
+                var rowStart = origin
                 var written = 0
+                let innerSize = shape[last], innerStride = stride[last]
                 while true {
-                    var offset = rowStart
-                    for _ in 0 ..< shape[last] {
-                        (to + written).copyMemory(from: from + offset, byteCount: elementSize)
-                        written += elementSize
-                        offset += strides[last]
+                    var at = rowStart
+                    switch elementSize {
+                    case 4:
+                        for _ in 0 ..< innerSize {
+                            (dst + written).storeBytes(of: (src + at).loadUnaligned(as: UInt32.self), as: UInt32.self)
+                            written += 4
+                            at += innerStride
+                        }
+                    default:
+                        for _ in 0 ..< innerSize {
+                            (dst + written).copyMemory(from: src + at, byteCount: elementSize)
+                            written += elementSize
+                            at += innerStride
+                        }
                     }
-                    // Advance the odometer over the outer axes, last outer axis fastest.
+                    // Advance the odometer over the outer axes, the last outer axis fastest.
                     var axis = last - 1
                     while axis >= 0 {
                         index[axis] += 1
-                        rowStart += strides[axis]
+                        rowStart += stride[axis]
                         if index[axis] < shape[axis] { break }
-                        rowStart -= strides[axis] * shape[axis]
+                        rowStart -= stride[axis] * shape[axis]
                         index[axis] = 0
                         axis -= 1
                     }
@@ -77,7 +103,7 @@ enum ElementBytes {
                 }
             }
         }
-        return result
+        return out
     }
 }
 

@@ -237,8 +237,8 @@ final class TorchTensor: PickleNode {
             let byteStrides = try TorchTensor.steppedStrides(shape: shape, stride: stride).map {
                 try checkedMultiply($0, elementSize, "tensor '\(name)' stride")
             }
-            bytes = TorchTensor.gather(record, base: base + offset * elementSize, shape: shape,
-                                       stride: byteStrides, elementSize: elementSize, count: count)
+            bytes = ElementBytes.gather(record, origin: base - record.startIndex + offset * elementSize, shape: shape,
+                                        byteStrides: byteStrides, elementSize: elementSize, count: count)
         }
         if bigEndian, elementSize > 1 {
             bytes = ElementBytes.byteSwapped(bytes, unit: dtype == .c64 ? 4 : elementSize)
@@ -247,50 +247,6 @@ final class TorchTensor: PickleNode {
             bytes = TorchTensor.flippingSigns(bytes, dtype: dtype, real: negative, imaginary: conjugate != negative)
         }
         return try Tensor(dtype: dtype, shape: shape, data: bytes)
-    }
-
-    /// A strided view copied into C order (strides in bytes, all bounds already checked).
-    static func gather(_ source: Data, base: Int, shape: [Int], stride: [Int], elementSize: Int, count: Int) -> Data {
-        var out = Data(count: count * elementSize)
-        source.withUnsafeBytes { (from: UnsafeRawBufferPointer) in
-            out.withUnsafeMutableBytes { (to: UnsafeMutableRawBufferPointer) in
-                guard let src = from.baseAddress, let dst = to.baseAddress else { return }
-                let origin = base - source.startIndex
-                let last = shape.count - 1
-                var index = [Int](repeating: 0, count: shape.count)
-                var rowStart = origin
-                var written = 0
-                let innerSize = shape[last], innerStride = stride[last]
-                while true {
-                    var at = rowStart
-                    switch elementSize {
-                    case 4:
-                        for _ in 0 ..< innerSize {
-                            (dst + written).storeBytes(of: (src + at).loadUnaligned(as: UInt32.self), as: UInt32.self)
-                            written += 4
-                            at += innerStride
-                        }
-                    default:
-                        for _ in 0 ..< innerSize {
-                            (dst + written).copyMemory(from: src + at, byteCount: elementSize)
-                            written += elementSize
-                            at += innerStride
-                        }
-                    }
-                    var axis = last - 1
-                    while axis >= 0 {
-                        index[axis] += 1
-                        rowStart += stride[axis]
-                        if index[axis] < shape[axis] { break }
-                        rowStart -= stride[axis] * shape[axis]
-                        index[axis] = 0
-                        axis -= 1
-                    }
-                    if axis < 0 { break }
-                }
-            }
-        }
-        return out
     }
 
     /// Applies torch's lazy negation and conjugation bits: flips the sign bit of real
