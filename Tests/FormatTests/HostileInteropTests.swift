@@ -285,4 +285,86 @@ final class HostileInteropTests: XCTestCase {
         zip.replaceSubrange((central + 42) ..< (central + 46), with: [0xFF, 0xFF, 0xFF, 0xFF])
         assertReason(try TorchFile.read(data: zip)) { _ in true }
     }
+
+    // MARK: 3. Totals never bounded
+
+    /// Twelve stride-0 views of one 16-byte storage, each expanding to about 4,000 bytes: each is
+    /// within the per-tensor cap, the total is what the input's budget bounds.
+    func testManyRepeatingViewsShareOneMemoryBudget() throws {
+        var p = PickleScript()
+        p.orderedDict()
+        p.mark()
+        for index in 0 ..< 12 {
+            p.string("v\(index)")
+            p.floatTensor(key: "0", numel: 4, offset: index % 4, size: [1000 + index], stride: [0])
+        }
+        p.setItems()
+        p.stop()
+        let file = try Self.torchZip(p, storages: [("0", Self.floats([1, 2, 3, 4]))])
+        assertReason(try TorchFile.read(data: file, budget: MemoryBudget(limit: 40_000))) {
+            if case .memoryBudgetExceeded(_, _, _, 40_000) = $0 { return true }
+            return false
+        }
+        let total = (0 ..< 12).reduce(0) { $0 + 4 * (1000 + $1) }
+        let budget = MemoryBudget(limit: UInt64(total))
+        let checkpoint = try TorchFile.read(data: file, budget: budget)
+        XCTAssertEqual(budget.inUse, UInt64(total))
+        XCTAssertEqual(Self.floats(of: checkpoint.tensor(named: "v5")), Array(repeating: 2, count: 1005))
+    }
+
+    /// A stored zip written field by field: `entries` name a local record each (by index),
+    /// so several directory entries may point at one local header.
+    static func storedZip(records: [(name: String, data: Data, crc: UInt32?)], entries: [(name: String, record: Int)]) -> Data {
+        var out = ZipBytes()
+        var offsets: [Int] = []
+        for record in records {
+            offsets.append(out.bytes.count)
+            out.u32(0x0403_4B50); out.u16(20); out.u16(0); out.u16(0); out.u16(0); out.u16(0x21)
+            out.u32(record.crc ?? CRC32.checksum(record.data))
+            out.u32(UInt32(record.data.count)); out.u32(UInt32(record.data.count))
+            out.u16(UInt16(record.name.utf8.count)); out.u16(0)
+            out.bytes += Array(record.name.utf8) + Array(record.data)
+        }
+        let directory = out.bytes.count
+        for entry in entries {
+            let record = records[entry.record]
+            out.u32(0x0201_4B50); out.u16(20); out.u16(20); out.u16(0); out.u16(0); out.u16(0); out.u16(0x21)
+            out.u32(record.crc ?? CRC32.checksum(record.data))
+            out.u32(UInt32(record.data.count)); out.u32(UInt32(record.data.count))
+            out.u16(UInt16(entry.name.utf8.count)); out.u16(0); out.u16(0); out.u16(0); out.u16(0); out.u32(0)
+            out.u32(UInt32(offsets[entry.record]))
+            out.bytes += Array(entry.name.utf8)
+        }
+        let size = out.bytes.count - directory
+        out.u32(0x0605_4B50); out.u16(0); out.u16(0); out.u16(UInt16(entries.count)); out.u16(UInt16(entries.count))
+        out.u32(UInt32(size)); out.u32(UInt32(directory)); out.u16(0)
+        return Data(out.bytes)
+    }
+
+    func temporaryFile(_ data: Data, _ name: String) throws -> URL {
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("ckpt-hostile-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        addTeardownBlock { try? FileManager.default.removeItem(at: folder) }
+        let url = folder.appendingPathComponent(name)
+        try data.write(to: url)
+        return url
+    }
+
+    /// Sixteen directory entries over one local header of a 10 KB member: each entry alone
+    /// is plausible, together they demand sixteen times the member, which the budget bounds.
+    func testNpzEntriesOverOneLocalHeaderShareOneBudget() throws {
+        let values = (0 ..< 2500).map(Float.init)
+        let member = try Npy.encode(try Tensor(dtype: .f32, shape: [2500], data: Self.floats(values)))
+        let names = (0 ..< 16).map { String(format: "%x.npy", $0) }
+        let file = Self.storedZip(records: [(names[0], member, nil)], entries: names.map { ($0, 0) })
+        let url = try temporaryFile(file, "shared.npz")
+        assertReason(try Npz.read(contentsOf: url, budget: MemoryBudget(limit: UInt64(member.count) * 4))) {
+            if case .memoryBudgetExceeded = $0 { return true }
+            return false
+        }
+        // Within a budget that allows them, the sixteen entries are sixteen tensors with the member's values.
+        let checkpoint = try Npz.read(contentsOf: url, budget: MemoryBudget(limit: UInt64(member.count) * 16))
+        XCTAssertEqual(checkpoint.tensors.count, 16)
+        XCTAssertEqual(Self.floats(of: checkpoint.tensor(named: "f")), values)
+    }
 }

@@ -3,6 +3,18 @@ import Foundation
 /// Byte-level rearrangements that bring foreign tensor layouts to ckpt's
 /// little-endian C order. Callers have already checked `data.count` against the shape.
 enum ElementBytes {
+    /// `bytes` of zeroed memory sized from a file: reserved in the input's budget first, then
+    /// allocated so that a refusal by the system is an error (`allocationFailed`), not an abort.
+    static func allocate(_ bytes: Int, budget: MemoryBudget, for what: @autoclosure () -> String) throws -> Data {
+        guard bytes > 0 else { return Data() }
+        try budget.reserve(bytes, for: what())
+        guard let memory = calloc(bytes, 1) else {
+            budget.release(UInt64(bytes))
+            throw FormatError(.allocationFailed(what: what(), bytes: UInt64(bytes)))
+        }
+        return Data(bytesNoCopy: memory, count: bytes, deallocator: .free)
+    }
+
     /// True when `stride` (in elements) lays `shape` out in C order with no gaps. Axes of
     /// size 1 may have any stride (no step is ever taken along them). Sizes and strides come
     /// from files: the running product is checked, and a product that overflows cannot be a
@@ -20,9 +32,9 @@ enum ElementBytes {
 
     /// Reverses the bytes of every `unit`-byte group (a big-endian element, or one
     /// half of a complex number, whose parts are swapped separately).
-    static func byteSwapped(_ data: Data, unit: Int) -> Data {
+    static func byteSwapped(_ data: Data, unit: Int, budget: MemoryBudget, what: @autoclosure () -> String) throws -> Data {
         guard unit > 1 else { return data }
-        var swapped = Data(count: data.count)
+        var swapped = try allocate(data.count, budget: budget, for: what())
         data.withUnsafeBytes { (source: UnsafeRawBufferPointer) in
             swapped.withUnsafeMutableBytes { (target: UnsafeMutableRawBufferPointer) in
                 var element = 0
@@ -39,7 +51,7 @@ enum ElementBytes {
 
     /// Reorders column-major (Fortran) elements into row-major (C) order: a transpose
     /// of every axis, done by walking the C-order output and striding through the input.
-    static func cOrder(fromFortran data: Data, shape: [Int], elementSize: Int) -> Data {
+    static func cOrder(fromFortran data: Data, shape: [Int], elementSize: Int, budget: MemoryBudget) throws -> Data {
         guard shape.count > 1, !data.isEmpty, !shape.contains(0) else { return data }
         // Byte stride of each axis in the Fortran layout: the first axis varies fastest.
         // The caller checked that the whole array fits in `data`, so no product overflows.
@@ -49,15 +61,17 @@ enum ElementBytes {
             strides[axis] = stride
             stride *= shape[axis]
         }
-        return gather(data, origin: 0, shape: shape, byteStrides: strides, elementSize: elementSize, count: data.count / elementSize)
+        return try gather(data, origin: 0, shape: shape, byteStrides: strides, elementSize: elementSize, count: data.count / elementSize,
+                          budget: budget, what: "a Fortran-order array of \(data.count) bytes")
     }
 
     /// The `count` elements of a strided view copied into C order: the one strided copy of
     /// the importers (torch views, Fortran-order npy). `origin` is the byte offset of the first
     /// element from `source.startIndex`; strides are in bytes. Bounds are the caller's:
     /// every address the view reaches lies inside `source`.
-    static func gather(_ source: Data, origin: Int, shape: [Int], byteStrides stride: [Int], elementSize: Int, count: Int) -> Data {
-        var out = Data(count: count * elementSize)
+    static func gather(_ source: Data, origin: Int, shape: [Int], byteStrides stride: [Int], elementSize: Int, count: Int,
+                       budget: MemoryBudget, what: @autoclosure () -> String) throws -> Data {
+        var out = try allocate(try checkedMultiply(count, elementSize, what()), budget: budget, for: what())
         guard count > 0 else { return out }
         if shape.isEmpty {
             out.withUnsafeMutableBytes { to in

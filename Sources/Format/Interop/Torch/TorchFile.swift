@@ -19,15 +19,17 @@ public enum TorchFile {
     /// The legacy format's first bytes (a protocol-2 pickle of its magic number).
     public static var legacyMagic: [UInt8] { TorchArchive.legacyMagic }
 
-    public static func read(contentsOf url: URL, key: String? = nil) throws -> Checkpoint {
+    public static func read(contentsOf url: URL, key: String? = nil, budget: MemoryBudget = MemoryBudget()) throws -> Checkpoint {
         let data = try InteropFile.mapped(url)
-        return try read(data: data, key: key, name: url.deletingPathExtension().lastPathComponent)
+        return try read(data: data, key: key, name: url.deletingPathExtension().lastPathComponent, budget: budget)
     }
 
     /// `key` is a dotted path into nested dicts, lists and modules (`model`, `model.encoder`):
     /// only that subtree is imported, its names relative to it. `name` names a file that
-    /// holds a single tensor.
-    public static func read(data: Data, key: String? = nil, name: String? = nil) throws -> Checkpoint {
+    /// holds a single tensor. Tensors that are not slices of `data` (strided views, big-endian
+    /// or sign-flipped ones) are reserved in `budget` before they are allocated: one total for
+    /// the whole file, so many views of one storage cannot add up past it.
+    public static func read(data: Data, key: String? = nil, name: String? = nil, budget: MemoryBudget = MemoryBudget()) throws -> Checkpoint {
         let archive = try TorchArchive.load(data)
         let walk = PickleWalk()
         var value = archive.root
@@ -36,7 +38,7 @@ public enum TorchFile {
             value = try TorchPaths.select(key, in: archive.root, walk: walk)
             rootName = key
         }
-        return try TorchCheckpointBuilder(archive: archive, walk: walk).checkpoint(of: value, rootName: rootName)
+        return try TorchCheckpointBuilder(archive: archive, walk: walk, budget: budget).checkpoint(of: value, rootName: rootName)
     }
 
     /// A readable outline of what the file holds: containers, tensors (dtype and shape),
@@ -135,6 +137,7 @@ enum TorchPaths {
 struct TorchCheckpointBuilder {
     let archive: TorchArchive
     let walk: PickleWalk
+    let budget: MemoryBudget
 
     func checkpoint(of value: PickleValue, rootName: String) throws -> Checkpoint {
         if let (object, parts) = TorchModuleParts.of(value) {
@@ -212,7 +215,7 @@ struct TorchCheckpointBuilder {
                 continue
             }
             let record = try archive.record(for: tensor.storage)
-            let materialized = try tensor.materialize(record: record, bigEndian: archive.bigEndian, name: name)
+            let materialized = try tensor.materialize(record: record, bigEndian: archive.bigEndian, name: name, budget: budget)
 
             byView[key] = result.count
             result.append(NamedTensor(name: name, tensor: materialized))

@@ -198,7 +198,7 @@ final class TorchTensor: PickleNode {
 
     /// The tensor's bytes in little-endian C order, from its storage's bytes (`record`,
     /// the whole root storage). A contiguous little-endian view is a zero-copy slice.
-    func materialize(record: Data, bigEndian: Bool, name: String) throws -> Tensor {
+    func materialize(record: Data, bigEndian: Bool, name: String, budget: MemoryBudget) throws -> Tensor {
         let elementSize = dtype.size
         let count = try Tensor.elementCount(shape)
         let storageBytes = storage.byteCount
@@ -237,22 +237,27 @@ final class TorchTensor: PickleNode {
             let byteStrides = try TorchTensor.steppedStrides(shape: shape, stride: stride).map {
                 try checkedMultiply($0, elementSize, "tensor '\(name)' stride")
             }
-            bytes = ElementBytes.gather(record, origin: base - record.startIndex + offset * elementSize, shape: shape,
-                                        byteStrides: byteStrides, elementSize: elementSize, count: count)
+            bytes = try ElementBytes.gather(record, origin: base - record.startIndex + offset * elementSize, shape: shape,
+                                            byteStrides: byteStrides, elementSize: elementSize, count: count,
+                                            budget: budget, what: "tensor '\(name)' (a strided view)")
         }
         if bigEndian, elementSize > 1 {
-            bytes = ElementBytes.byteSwapped(bytes, unit: dtype == .c64 ? 4 : elementSize)
+            bytes = try ElementBytes.byteSwapped(bytes, unit: dtype == .c64 ? 4 : elementSize, budget: budget,
+                                                 what: "tensor '\(name)' (big-endian)")
         }
         if conjugate || negative {
-            bytes = TorchTensor.flippingSigns(bytes, dtype: dtype, real: negative, imaginary: conjugate != negative)
+            bytes = try TorchTensor.flippingSigns(bytes, dtype: dtype, real: negative, imaginary: conjugate != negative, budget: budget,
+                                                  what: "tensor '\(name)' (sign bits)")
         }
         return try Tensor(dtype: dtype, shape: shape, data: bytes)
     }
 
     /// Applies torch's lazy negation and conjugation bits: flips the sign bit of real
     /// parts (`real`) and of imaginary parts (`imaginary`) of little-endian elements.
-    static func flippingSigns(_ data: Data, dtype: DType, real: Bool, imaginary: Bool) -> Data {
-        var out = Data(data)
+    static func flippingSigns(_ data: Data, dtype: DType, real: Bool, imaginary: Bool, budget: MemoryBudget,
+                              what: @autoclosure () -> String) throws -> Data {
+        var out = try ElementBytes.allocate(data.count, budget: budget, for: what())
+        out.withUnsafeMutableBytes { to in data.withUnsafeBytes { from in to.copyMemory(from: from) } }
         let (unit, top): (Int, Int) = {
             switch dtype {
             case .c64: return (8, 3)
