@@ -367,4 +367,56 @@ final class HostileInteropTests: XCTestCase {
         XCTAssertEqual(checkpoint.tensors.count, 16)
         XCTAssertEqual(Self.floats(of: checkpoint.tensor(named: "f")), values)
     }
+
+    // MARK: 4. Exponential walks
+
+    /// Forty modules where each one's two children are the same next module: 2^40 paths
+    /// from a few KB. The outline names each shared module once; reading replays a shared
+    /// module's names under each path until the name budget refuses it.
+    func testModuleDAGIsWalkedOnce() throws {
+        var p = PickleScript()
+        // The deepest module first, memoised as 0; each next one holds the previous twice.
+        for level in 0 ..< 40 {
+            p.global("__main__", "Block"); p.emptyTuple(); p.newObj()
+            p.emptyDict(); p.mark()
+            p.string("_parameters"); p.emptyDict(); p.mark(); p.string("w")
+            p.floatTensor(key: "0", numel: 1, size: [1], stride: [1]); p.setItems()
+            p.string("_modules"); p.emptyDict()
+            if level > 0 { p.mark(); p.string("a"); p.get(0); p.string("b"); p.get(0); p.setItems() }
+            p.setItems(); p.build()
+            p.put(0)
+            if level < 39 { p.pop() }
+        }
+        p.stop()
+        let file = try Self.torchZip(p, storages: [("0", Self.floats([7]))])
+        let outline = try TorchFile.tree(data: file)
+        XCTAssertTrue(outline.contains("same module as"), outline)
+        assertReason(try TorchFile.read(data: file)) {
+            if case .walkBudgetExceeded = $0 { return true }
+            return false
+        }
+        // A shallow DAG reads, every path named, all one tensor.
+        let small = try TorchFile.read(data: file, key: String(repeating: "a.", count: 36).dropLast() + "")
+        XCTAssertEqual(small.tensors.count, 1)
+        XCTAssertEqual(small.allNames.count, 15) // w, a.w, b.w, a.a.w, ... over three levels
+        XCTAssertEqual(Self.floats(of: small.tensor(named: "b.a.w")), [7])
+    }
+
+    /// Sixty lists, each holding the next one twice, no tensors: the metadata walk memoises
+    /// each list, and the expanded document is refused by its budget.
+    func testListDAGIsWalkedOnce() throws {
+        var p = PickleScript()
+        p.emptyList()
+        for _ in 0 ..< 60 {
+            p.put(0); p.pop()
+            p.emptyList(); p.mark(); p.get(0); p.get(0); p.appends()
+        }
+        p.stop()
+        let file = try Self.torchZip(p)
+        assertReason(try TorchFile.read(data: file)) {
+            if case .walkBudgetExceeded = $0 { return true }
+            return false
+        }
+        XCTAssertFalse(try TorchFile.tree(data: file).isEmpty)
+    }
 }
