@@ -42,7 +42,7 @@ let package = Package(
         ),
         .testTarget(name: "FormatTests", dependencies: ["Format"]),
         .testTarget(name: "CLITests", dependencies: ["Format", "ckpt"]),
-        .testTarget(name: "EngineTests", dependencies: ["Engine", "Format"]),
+        .testTarget(name: "EngineTests", dependencies: ["Engine", "Format", "Catalog"]),
         .testTarget(name: "CatalogTests", dependencies: ["Catalog", "Format", "ckpt"]),
     ]
 )
