@@ -27,6 +27,6 @@ struct Checkout: ParsableCommand {
             bar.update(done, of: total)
         }
         bar.finish()
-        print("\(output): \(content.info.reference) (\(content.info.shortHash)), \(checkpoint.tensors.count) tensors")
+        print("\(output): \(content.info.reference) (\(content.info.shortHash)), \(StoreText.count(checkpoint.tensors.count, "tensor"))")
     }
 }

@@ -43,7 +43,7 @@ struct Diff: ParsableCommand {
         if !rows.isEmpty {
             print(Terminal.table(["", "tensor", "dtype / shape", "max |b-a|", "||b-a||/||a||"], rows, rightAligned: [3, 4]))
         }
-        print("\(diff.tensors.count) tensors: \(diff.count(.changed)) changed, \(diff.count(.added)) added, "
+        print("\(StoreText.count(diff.tensors.count, "tensor")): \(diff.count(.changed)) changed, \(diff.count(.added)) added, "
               + "\(diff.count(.removed)) removed, \(diff.count(.same)) same")
         if let statsRows, !statsRows.isEmpty { print(DiffStats.render(statsRows, labels: (diff.a, diff.b))) }
         for (title, changes) in [("architecture", diff.architecture), ("metadata", diff.metadata)] {

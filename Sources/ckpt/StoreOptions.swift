@@ -33,6 +33,11 @@ enum StoreText {
         info.tags.isEmpty ? "" : " (" + info.tags.map { "tag: \($0)" }.joined(separator: ", ") + ")"
     }
 
+    /// `1 tensor`, `2 tensors`: a count with its noun in the right number.
+    static func count(_ value: Int, _ noun: String, plural: String? = nil) -> String {
+        "\(value) \(value == 1 ? noun : plural ?? noun + "s")"
+    }
+
     static func number(_ value: Double?) -> String {
         guard let value else { return "-" }
         if value == 0 { return "0" }
