@@ -80,20 +80,4 @@ extension Store {
             return version
         }
     }
-
-    /// Removes a version from the catalog (its tags with it). Its objects stay until
-    /// `gc`. A version that is another's parent stays: history would lose a link.
-    @discardableResult
-    public func remove(_ reference: String) throws -> VersionInfo {
-        try write { db in
-            let version = try Reference.resolve(reference, in: db)
-            let children = try CatalogQueries.versions(db, where: "v.id IN (SELECT version_id FROM version_parent WHERE parent_id = ?)",
-                                                       arguments: [version.id]).reversed()
-            guard children.isEmpty else {
-                throw CatalogError.versionHasChildren(version: version.reference, children: children.map(\.reference))
-            }
-            try db.execute(sql: "DELETE FROM version WHERE id = ?", arguments: [version.id])
-            return version
-        }
-    }
 }

@@ -40,6 +40,7 @@ struct Log: ParsableCommand {
             if !version.message.isEmpty { text += "  \(version.message)" }
             let outside = version.parents.filter { !shown.contains($0.id) }
             if !outside.isEmpty { text += "  (from \(outside.map(\.reference).joined(separator: ", ")))" }
+            text += StoreText.pruned(version)
             print(line.graph + " " + text)
         }
     }
