@@ -27,9 +27,12 @@ struct Diff: ParsableCommand {
 
     func run() throws {
         let store = try storeOptions.open()
-        let contentA = try store.content(a), contentB = try store.content(b)
-        let diff = try store.diff(contentA, contentB)
-        let statsRows = stats ? try DiffStats.rows(diff, all: all, store: store, contentA, contentB) : nil
+        // Under the shared lock: a concurrent rm + gc cannot delete the objects mid-read.
+        let (diff, statsRows) = try store.reading {
+            let contentA = try store.content(a), contentB = try store.content(b)
+            let diff = try store.diff(contentA, contentB)
+            return (diff, stats ? try DiffStats.rows(diff, all: all, store: store, contentA, contentB) : nil)
+        }
         if json {
             print(try statsRows.map { try Terminal.json(DiffStats.Output(diff: diff, stats: $0)) } ?? Terminal.json(diff))
             return
