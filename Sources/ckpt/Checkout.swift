@@ -30,6 +30,6 @@ struct Checkout: ParsableCommand {
             bar.update(done, of: total)
         }
         bar.finish()
-        print("\(output): \(content.info.reference) (\(content.info.shortHash)), \(StoreText.count(checkpoint.tensors.count, "tensor"))")
+        print("\(output): \(content.info.reference) (\(content.info.shortHash)), \(StoreText.count(checkpoint.tensors.count, "tensor"))".escapedForDisplay)
     }
 }

@@ -37,10 +37,10 @@ struct Diff: ParsableCommand {
             print(try statsRows.map { try Terminal.json(DiffStats.Output(diff: diff, stats: $0)) } ?? Terminal.json(diff))
             return
         }
-        print("diff \(diff.a) \(diff.b)")
+        print("diff \(diff.a) \(diff.b)".escapedForDisplay)
         var rows: [[String]] = []
         for change in diff.tensors where all || change.status != .same {
-            rows.append([change.status.rawValue, change.name, Self.what(change),
+            rows.append([change.status.rawValue, change.name.escapedForDisplay, Self.what(change).escapedForDisplay,
                          StoreText.number(change.maxAbsDifference), StoreText.number(change.relativeNorm)])
         }
         if !rows.isEmpty {
@@ -57,15 +57,15 @@ struct Diff: ParsableCommand {
             print("\(title): \(changes.count) difference\(changes.count == 1 ? "" : "s")")
             for change in changes {
                 switch change.kind {
-                case .added: print("  + \(change.path): \(change.new ?? "")")
-                case .removed: print("  - \(change.path): \(change.old ?? "")")
-                case .changed: print("  ~ \(change.path): \(change.old ?? "") -> \(change.new ?? "")")
+                case .added: print("  + \(change.path): \(change.new ?? "")".escapedForDisplay)
+                case .removed: print("  - \(change.path): \(change.old ?? "")".escapedForDisplay)
+                case .changed: print("  ~ \(change.path): \(change.old ?? "") -> \(change.new ?? "")".escapedForDisplay)
                 }
             }
         }
-        for name in diff.probesAdded { print("probe added: \(name)") }
-        for name in diff.probesRemoved { print("probe removed: \(name)") }
-        for name in diff.probesChanged { print("probe changed: \(name)") }
+        for name in diff.probesAdded { print("probe added: \(name.escapedForDisplay)") }
+        for name in diff.probesRemoved { print("probe removed: \(name.escapedForDisplay)") }
+        for name in diff.probesChanged { print("probe changed: \(name.escapedForDisplay)") }
     }
 
     /// `f32 [384, 384]`, or what changed in dtype and shape.

@@ -23,7 +23,7 @@ struct Log: ParsableCommand {
             return
         }
         if versions.isEmpty {
-            print(model.map { "model '\($0)' has no versions" } ?? "the store has no versions yet (ckpt save FILE)")
+            print(model.map { "model '\($0.escapedForDisplay)' has no versions" } ?? "the store has no versions yet (ckpt save FILE)")
             return
         }
         let shown = Set(versions.map(\.id))
@@ -41,7 +41,8 @@ struct Log: ParsableCommand {
             let outside = version.parents.filter { !shown.contains($0.id) }
             if !outside.isEmpty { text += "  (from \(outside.map(\.reference).joined(separator: ", ")))" }
             text += StoreText.pruned(version)
-            print(line.graph + " " + text)
+            // Names, tags and messages come from whoever saved: one line, no escapes obeyed.
+            print(line.graph + " " + text.escapedForDisplay)
         }
     }
 }

@@ -82,3 +82,26 @@ final class CatalogSaveTests: CatalogTestCase {
         XCTAssertTrue(cli.stderr.contains("tag 'm' would shadow the model"), cli.stderr)
     }
 }
+
+/// Names and messages come from whoever saved: the store verbs print them escaped.
+final class CatalogDisplayTests: CatalogTestCase {
+    func testControlCharactersInNamesAndMessagesArePrintedEscaped() throws {
+        try ckpt("init")
+        var one = SmallModel.checkpoint(seed: 1)
+        one.tensors[0].name = "evil\u{1B}[32mOK\u{1B}[0m"
+        var two = one
+        two.tensors[0].tensor = try Tensor(dtype: .f32, shape: [64, 32], data: Data(count: 64 * 32 * 4))
+        try CheckpointFile.write(one, to: url("one.ckpt"))
+        try CheckpointFile.write(two, to: url("two.ckpt"))
+        let save = try ckpt("save", path("one.ckpt"), "--model", "m", "-m", "line one\nfake: ok")
+        try ckpt("save", path("two.ckpt"), "--model", "m", "-m", "second")
+        let outputs = [save.stdout, try ckpt("log").stdout, try ckpt("show", "m@1").stdout, try ckpt("diff", "m@1", "m@2").stdout]
+        for output in outputs {
+            XCTAssertFalse(output.unicodeScalars.contains("\u{1B}"), output)
+        }
+        let log = try ckpt("log").stdout.split(separator: "\n")
+        XCTAssertEqual(log.count, 2, "a message with a newline is one line")
+        XCTAssertTrue(log[1].hasSuffix("line one\\nfake: ok"), String(log[1]))
+        XCTAssertTrue(outputs[3].contains("evil\\u{1B}[32mOK"), outputs[3])
+    }
+}
