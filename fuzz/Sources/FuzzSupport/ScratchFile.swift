@@ -14,8 +14,7 @@ public final class ScratchFile {
         if !FileManager.default.isWritableFile(atPath: directory) { directory = environment["TMPDIR"] ?? "/tmp" }
         url = URL(fileURLWithPath: directory).appendingPathComponent("ckpt-fuzz-\(getpid())\(suffix)")
         // Removed at exit, including the exit libFuzzer takes after a finding.
-        let path = strdup(url.path)
-        ScratchFile.paths.append(path)
+        ScratchFile.paths.append(url.path)
         if ScratchFile.paths.count == 1 { atexit { ScratchFile.paths.forEach { unlink($0) } } }
     }
 
@@ -32,7 +31,7 @@ public final class ScratchFile {
         }
     }
 
-    nonisolated(unsafe) private static var paths: [UnsafeMutablePointer<CChar>?] = []
+    nonisolated(unsafe) private static var paths: [String] = []
 }
 
 /// The fuzzer's input as a buffer (libFuzzer passes a null pointer for the empty input).

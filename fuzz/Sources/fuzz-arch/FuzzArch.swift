@@ -31,7 +31,8 @@ public func fuzzArch(_ data: UnsafePointer<UInt8>?, _ size: Int) -> CInt {
         let document = try ArchitectureDocument.parse(Data(fuzzInput(data, size)))
         let serialized = document.serialized()
         do {
-            expect(try ArchitectureDocument.parse(serialized) == document, "serialized document parses to another document")
+            let reparsed = try ArchitectureDocument.parse(serialized)
+            expect(reparsed == document, "serialized document parses to another document")
         } catch {
             expect(false, "serialized document does not parse: \(error)")
         }
