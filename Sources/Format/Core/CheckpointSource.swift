@@ -14,8 +14,18 @@ public protocol CheckpointSource: AnyObject {
     /// where it is; how much was checked, probe tensors counted apart from tensors.
     func verifyStructure() -> StructureVerification
 
+    /// `verifyStructure()`; with `keepingContents`, a source that decodes everything to
+    /// check it (a `.ckpt`) keeps what it decoded for `checkpoint()`, so the file is decoded
+    /// once, not twice. Without, it checks chunk by chunk in bounded memory.
+    func verifyStructure(keepingContents: Bool) -> StructureVerification
+
     /// The whole checkpoint (tensors, architecture, metadata, probes), every byte checked.
     func checkpoint() throws -> Checkpoint
+}
+
+extension CheckpointSource {
+    /// Sources that cannot share the work check the same way either way.
+    public func verifyStructure(keepingContents: Bool) -> StructureVerification { verifyStructure() }
 }
 
 /// What a structural check found.
@@ -38,9 +48,9 @@ public struct StructureVerification: Codable, Sendable, Equatable {
         self.bytes = bytes
     }
 
-    /// A container's report, whose tensor count includes the `probeTensors` probe tensors.
-    public init(_ report: VerificationReport, probeTensors: Int) {
-        self.init(problems: report.problems, tensors: max(0, report.tensorsChecked - probeTensors), probeTensors: probeTensors,
+    /// A container's report (which counts tensors and probe tensors apart itself).
+    public init(_ report: VerificationReport) {
+        self.init(problems: report.problems, tensors: report.tensorsChecked, probeTensors: report.probeTensorsChecked,
                   chunks: report.chunksChecked, bytes: report.bytesDecoded)
     }
 }
@@ -62,6 +72,8 @@ public final class ContainerFileSource: CheckpointSource {
     public let url: URL
     public let displayName: String
     private var reader: ContainerReader?
+    /// What `verifyStructure(keepingContents: true)` decoded, handed out by `checkpoint()`.
+    private var verified: Checkpoint?
 
     public init(_ url: URL, displayName: String) {
         self.url = url
@@ -75,17 +87,22 @@ public final class ContainerFileSource: CheckpointSource {
         return opened
     }
 
-    public func verifyStructure() -> StructureVerification {
+    public func verifyStructure() -> StructureVerification { verifyStructure(keepingContents: false) }
+
+    public func verifyStructure(keepingContents: Bool) -> StructureVerification {
         do {
-            let reader = try open()
-            let probeTensors = reader.manifest.probes.reduce(0) { $0 + $1.inputs.count + $1.outputs.count }
-            return StructureVerification(reader.verify(), probeTensors: probeTensors)
+            let outcome = try open().verify(loading: keepingContents)
+            verified = outcome.checkpoint
+            return StructureVerification(outcome.report)
         } catch {
             return StructureVerification(problems: [Self.message(error)])
         }
     }
 
-    public func checkpoint() throws -> Checkpoint { try open().checkpoint() }
+    public func checkpoint() throws -> Checkpoint {
+        if let verified { return verified }
+        return try open().checkpoint()
+    }
 
     static func message(_ error: Error) -> String {
         (error as? FormatError)?.message ?? "\(error)".escapedForDisplay
