@@ -419,4 +419,126 @@ final class HostileInteropTests: XCTestCase {
         }
         XCTAssertFalse(try TorchFile.tree(data: file).isEmpty)
     }
+
+    // MARK: 6. Globals named as values are data
+
+    /// `NEWOBJ cls()` then `BUILD` with the dict `fields` writes: how pickle protocol 2 saves
+    /// an instance (`copyreg.__newobj__`), as OmegaConf's containers and nodes are saved.
+    static func instance(_ p: inout PickleScript, _ module: String, _ name: String, _ fields: (inout PickleScript) -> Void) {
+        p.global(module, name); p.emptyTuple(); p.newObj()
+        p.emptyDict(); p.mark(); fields(&p); p.setItems()
+        p.build()
+    }
+
+    /// OmegaConf's `ContainerMetadata`, naming `builtins.dict` or `builtins.list` and `typing.Any`.
+    static func containerMetadata(_ p: inout PickleScript, objectType: String) {
+        instance(&p, "omegaconf.base", "ContainerMetadata") { p in
+            p.string("ref_type"); p.global("typing", "Any")
+            p.string("object_type"); p.global("builtins", objectType)
+            p.string("optional"); p.bool(true)
+            p.string("key"); p.none()
+            p.string("flags"); p.emptyDict()
+            p.string("key_type"); p.global("typing", "Any")
+            p.string("element_type"); p.global("typing", "Any")
+        }
+    }
+
+    /// A checkpoint as Lightning writes one with OmegaConf hparams: a `DictConfig` whose
+    /// nodes point back at it, `hparams_type` naming the class, `defaultdict(list)` in the
+    /// loop state, Enum members built by calling their class, and the state_dict beside them.
+    static func lightningCheckpoint() -> PickleScript {
+        var p = PickleScript()
+        p.emptyDict(); p.mark()
+        p.string("epoch"); p.int(3)
+        p.string("pytorch-lightning_version"); p.string("2.4.0")
+        p.string("state_dict"); p.orderedDict(); p.mark()
+        p.string("layer.weight"); p.floatTensor(key: "0", numel: 2, size: [2], stride: [1])
+        p.string("layer.bias"); p.floatTensor(key: "1", numel: 1, size: [1], stride: [1])
+        p.setItems()
+        p.string("hyper_parameters")
+        instance(&p, "omegaconf.dictconfig", "DictConfig") { p in
+            p.string("_metadata"); containerMetadata(&p, objectType: "dict")
+            p.string("_parent"); p.none()
+        }
+        p.put(10) // the DictConfig, which its nodes name as their parent
+        // BUILD again with its content, as __setstate__ state arrives after the nodes are made.
+        p.emptyDict(); p.mark()
+        p.string("_content"); p.emptyDict(); p.mark()
+        p.string("lr")
+        instance(&p, "omegaconf.nodes", "AnyNode") { p in
+            p.string("_val"); p.float(0.001)
+            p.string("_parent"); p.get(10)
+        }
+        p.string("layers")
+        instance(&p, "omegaconf.listconfig", "ListConfig") { p in
+            p.string("_metadata"); containerMetadata(&p, objectType: "list")
+            p.string("_parent"); p.get(10)
+            p.string("_content"); p.emptyList(); p.mark(); p.int(64); p.int(32); p.appends()
+        }
+        p.setItems()
+        p.setItems()
+        p.build()
+        p.string("hparams_type"); p.global("omegaconf.dictconfig", "DictConfig")
+        p.string("loops"); p.emptyDict(); p.mark()
+        p.string("progress"); p.global("collections", "defaultdict"); p.global("builtins", "list"); p.op(0x85); p.reduce()
+        p.mark(); p.string("fit"); p.emptyList(); p.mark(); p.int(1); p.int(2); p.appends(); p.setItems()
+        p.setItems()
+        p.string("color"); p.global("__main__", "Color"); p.int(2); p.op(0x85); p.reduce()
+        p.string("mode"); p.global("torch.optim.lr_scheduler", "SAVE_STATE_WARNING_MODE"); p.string("max"); p.op(0x85); p.reduce()
+        p.string("attributes"); p.global("lightning.fabric.utilities.data", "AttributeDict"); p.emptyTuple(); p.newObj()
+        p.mark(); p.string("batch_size"); p.int(16); p.setItems()
+        p.setItems()
+        p.stop()
+        return p
+    }
+
+    func testLightningCheckpointWithOmegaConfHparamsAndEnumsLetsTheTensorsThrough() throws {
+        let file = try Self.torchZip(Self.lightningCheckpoint(),
+                                     storages: [("0", Self.floats([1.5, -2])), ("1", Self.floats([0.25]))])
+        let whole = try TorchFile.read(data: file)
+        XCTAssertEqual(whole.tensors.map(\.name), ["state_dict.layer.weight", "state_dict.layer.bias"])
+        XCTAssertEqual(Self.floats(of: whole.tensor(named: "state_dict.layer.weight")), [1.5, -2])
+        guard case .object(let metadata)? = whole.metadata else { return XCTFail("\(String(describing: whole.metadata))") }
+        XCTAssertEqual(metadata["epoch"], .number(3))
+        XCTAssertEqual(metadata["hparams_type"], .string("global:omegaconf.dictconfig.DictConfig"))
+        XCTAssertEqual(metadata["color"], .object(["0": .number(2), "__class__": .string("__main__.Color")]))
+        guard case .object(let loops)? = metadata["loops"], case .object(let progress)? = loops["progress"] else {
+            return XCTFail("\(metadata)")
+        }
+        XCTAssertEqual(progress["fit"], .array([.number(1), .number(2)]))
+        guard case .object(let attributes)? = metadata["attributes"] else { return XCTFail("\(metadata)") }
+        XCTAssertEqual(attributes["batch_size"], .number(16))
+        guard case .object(let hparams)? = metadata["hyper_parameters"], case .object(let content)? = hparams["_content"],
+              case .object(let lr)? = content["lr"] else { return XCTFail("\(metadata)") }
+        XCTAssertEqual(lr["_val"], .number(0.001))
+        XCTAssertEqual(lr["_parent"], .string("cycle")) // the node names its container, which is being written
+
+        let keyed = try TorchFile.read(data: file, key: "state_dict")
+        XCTAssertEqual(keyed.tensors.map(\.name), ["layer.weight", "layer.bias"])
+        XCTAssertEqual(Self.floats(of: keyed.tensor(named: "layer.bias")), [0.25])
+        let outline = try TorchFile.tree(data: file)
+        XCTAssertTrue(outline.contains("builtins.list (global, not resolved)"), outline)
+    }
+
+    /// Dangerous callables stay refused, named or called; a call of an unknown function
+    /// with raw storages, or of an unknown `_rebuild` function, is refused rather than kept inert.
+    func testDangerousGlobalsAndTensorBuildingCallsStayRefused() throws {
+        for (module, name) in [("builtins", "getattr"), ("builtins", "eval"), ("posix", "system"), ("builtins", "__import__")] {
+            var named = PickleScript()
+            named.global(module, name); named.stop()
+            assertReason(try TorchFile.read(data: Self.torchZip(named))) { $0 == .refusedGlobal(module: module, name: name) }
+        }
+        var rebuild = PickleScript()
+        rebuild.global("torch._utils", "_rebuild_future_tensor"); rebuild.int(1); rebuild.op(0x85); rebuild.reduce(); rebuild.stop()
+        assertReason(try TorchFile.read(data: Self.torchZip(rebuild))) {
+            $0 == .refusedGlobal(module: "torch._utils", name: "_rebuild_future_tensor")
+        }
+        var storage = PickleScript()
+        storage.global("mylib", "make")
+        storage.mark(); storage.string("storage"); storage.global("torch", "FloatStorage"); storage.string("0"); storage.string("cpu")
+        storage.int(1); storage.tuple(); storage.op(0x51); storage.op(0x85); storage.reduce(); storage.stop()
+        assertReason(try TorchFile.read(data: Self.torchZip(storage, storages: [("0", Self.floats([1]))]))) {
+            $0 == .refusedGlobal(module: "mylib", name: "make")
+        }
+    }
 }

@@ -98,8 +98,17 @@ enum TorchPaths {
             return (value.sequence ?? []).enumerated().map { (String($0.offset), $0.element) }
         case .object(let object):
             if let parts = TorchModuleParts(object) { return parts.parameters + parts.buffers + parts.children }
-            guard let state = object.stateDict else { return [] }
-            return children(of: .dict(state))
+            // A described instance: the items a dict or list subclass was filled with, then its
+            // state; one with neither is known by its constructor arguments (an Enum's value).
+            var out: [(String, PickleValue)] = []
+            if let items = object.items { out += children(of: .dict(items)) }
+            if let list = object.listItems { out += children(of: .list(list)) }
+            if let state = object.stateDict {
+                out += children(of: .dict(state))
+            } else if object.state == nil, out.isEmpty {
+                out = object.arguments.enumerated().map { (String($0.offset), $0.element) }
+            }
+            return out
         default:
             return []
         }
