@@ -541,4 +541,19 @@ final class HostileInteropTests: XCTestCase {
             $0 == .refusedGlobal(module: "mylib", name: "make")
         }
     }
+
+    // MARK: 5. Accepted when it should be refused
+
+    /// A member whose bytes do not match its CRC-32 (numpy refuses it: "Bad CRC-32"), stored
+    /// or deflated; the same archive with the right CRC reads.
+    func testNpzMemberWithWrongCRCIsRefused() throws {
+        let member = try Npy.encode(try Tensor(dtype: .f32, shape: [3], data: Self.floats([1, 2, 3])))
+        let good = Self.storedZip(records: [("a.npy", member, nil)], entries: [("a.npy", 0)])
+        XCTAssertEqual(Self.floats(of: try Npz.read(contentsOf: temporaryFile(good, "good.npz")).tensor(named: "a")), [1, 2, 3])
+        let wrong = CRC32.checksum(member) ^ 0x0000_0100
+        let bad = Self.storedZip(records: [("a.npy", member, wrong)], entries: [("a.npy", 0)])
+        assertReason(try Npz.read(contentsOf: temporaryFile(bad, "bad.npz"))) {
+            $0 == .checksumMismatch(what: "member 'a.npy'")
+        }
+    }
 }

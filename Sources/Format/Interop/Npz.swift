@@ -121,6 +121,8 @@ public enum Npz {
         guard filled == capacity else {
             throw FormatError(.truncated(what: "member '\(path)'", needed: size, available: UInt64(filled)))
         }
+        // ZIPFoundation does not compare a stored member's CRC-32; numpy (zipfile) refuses a mismatch.
+        guard CRC32.checksum(bytes) == entry.checksum else { throw FormatError(.checksumMismatch(what: "member '\(path)'")) }
         return bytes
     }
 
