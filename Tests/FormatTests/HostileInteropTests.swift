@@ -556,4 +556,22 @@ final class HostileInteropTests: XCTestCase {
             $0 == .checksumMismatch(what: "member 'a.npy'")
         }
     }
+
+    // MARK: 9. Detect once, parse once
+
+    /// Detection of a torch zip maps the file and parses its directory; the load that follows
+    /// uses both, so it succeeds even once the file is gone from the disk, and a key reaches
+    /// the torch reader without a second detection.
+    func testDetectedTorchZipIsReadWithoutReopeningTheFile() throws {
+        let url = try temporaryFile(try Self.torchZip(Self.lightningCheckpoint(),
+                                                      storages: [("0", Self.floats([1.5, -2])), ("1", Self.floats([0.25]))]), "l.pt")
+        let file = try DetectedFile(url)
+        XCTAssertEqual(file.kind, .torch)
+        XCTAssertNotNil(file.torchZip)
+        try FileManager.default.removeItem(at: url)
+        let checkpoint = try Importer.load(file, options: ImportOptions(key: "state_dict"))
+        XCTAssertEqual(checkpoint.tensors.map(\.name), ["layer.weight", "layer.bias"])
+        XCTAssertEqual(Self.floats(of: checkpoint.tensor(named: "layer.weight")), [1.5, -2])
+        XCTAssertTrue(try TorchFile.tree(file).contains("state_dict"))
+    }
 }
