@@ -574,4 +574,46 @@ final class HostileInteropTests: XCTestCase {
         XCTAssertEqual(Self.floats(of: checkpoint.tensor(named: "layer.weight")), [1.5, -2])
         XCTAssertTrue(try TorchFile.tree(file).contains("state_dict"))
     }
+
+    // MARK: 7. Typed reasons through the pickle machine
+
+    /// An error inside the pickle keeps its reason under the opcode's context: callers match
+    /// the case, and no prefix of the message decides anything.
+    func testPickleErrorsKeepTheirReasonUnderTheOpcodeContext() throws {
+        var p = PickleScript()
+        p.global("builtins", "exec"); p.stop()
+        do {
+            _ = try TorchFile.read(data: Self.torchZip(p))
+            XCTFail("accepted")
+        } catch let error as FormatError {
+            guard case .context(let context, let inner) = error.reason else { return XCTFail("\(error.reason)") }
+            XCTAssertTrue(context.hasPrefix("pickle opcode 0x63 at byte 2"), context)
+            XCTAssertEqual(inner, .refusedGlobal(module: "builtins", name: "exec"))
+        }
+    }
+
+    // MARK: 11. Terminal injection
+
+    /// Names from the file with a newline and ANSI escapes: the outline and the messages
+    /// show them escaped, one line each, no escape byte reaching the terminal.
+    func testControlCharactersInNamesAreEscapedInOutlineAndErrors() throws {
+        let name = "w\u{1B}[32m OK\u{1B}[0m\nfake line"
+        var p = PickleScript()
+        p.orderedDict()
+        p.mark(); p.string(name); p.floatTensor(key: "0", numel: 1, size: [4], stride: [1]); p.setItems()
+        p.stop()
+        let file = try Self.torchZip(p, storages: [("0", Self.floats([1]))])
+        let outline = try TorchFile.tree(data: file)
+        XCTAssertFalse(outline.unicodeScalars.contains("\u{1B}"), outline)
+        XCTAssertTrue(outline.contains(#"w\u{1B}[32m OK\u{1B}[0m\nfake line: tensor f32[4]"#), outline)
+        do {
+            _ = try TorchFile.read(data: file)
+            XCTFail("accepted a view past its storage")
+        } catch let error as FormatError {
+            XCTAssertFalse(error.description.unicodeScalars.contains("\u{1B}"), error.description)
+            XCTAssertFalse(error.description.contains("\n"), error.description)
+            guard case .malformed(let what, _) = error.reason.root else { return XCTFail("\(error.reason)") }
+            XCTAssertTrue(what.contains(name), what) // the facts stay raw; only the message escapes them
+        }
+    }
 }

@@ -133,7 +133,7 @@ public enum Npz {
         case Archive.ArchiveError.invalidCRC32: return "CRC-32 mismatch"
         default:
             let name = "\(error)"
-            return name == "corruptedData" || name == "invalidStream" ? "corrupt deflate data" : InteropFile.oneLine(name)
+            return name == "corruptedData" || name == "invalidStream" ? "corrupt deflate data" : name
         }
     }
 
