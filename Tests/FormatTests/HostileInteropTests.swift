@@ -350,19 +350,24 @@ final class HostileInteropTests: XCTestCase {
         return url
     }
 
-    /// Sixteen directory entries over one local header of a 10 KB member: each entry alone
-    /// is plausible, together they demand sixteen times the member, which the budget bounds.
-    func testNpzEntriesOverOneLocalHeaderShareOneBudget() throws {
+    /// Sixteen directory entries over one local header of a 10 KB member would read as
+    /// sixteen members from one: overlapping members are refused (as Python's zipfile does).
+    /// Sixteen real members share one budget: each alone fits, together they do not.
+    func testNpzEntriesOverOneLocalHeaderAreRefusedAndMembersShareOneBudget() throws {
         let values = (0 ..< 2500).map(Float.init)
         let member = try Npy.encode(try Tensor(dtype: .f32, shape: [2500], data: Self.floats(values)))
         let names = (0 ..< 16).map { String(format: "%x.npy", $0) }
-        let file = Self.storedZip(records: [(names[0], member, nil)], entries: names.map { ($0, 0) })
-        let url = try temporaryFile(file, "shared.npz")
+        let shared = Self.storedZip(records: [(names[0], member, nil)], entries: names.map { ($0, 0) })
+        assertReason(try Npz.read(contentsOf: temporaryFile(shared, "shared.npz"))) {
+            if case .malformed(_, let detail) = $0 { return detail.contains("overlap") }
+            return false
+        }
+        let distinct = Self.storedZip(records: names.map { ($0, member, nil) }, entries: names.indices.map { (names[$0], $0) })
+        let url = try temporaryFile(distinct, "distinct.npz")
         assertReason(try Npz.read(contentsOf: url, budget: MemoryBudget(limit: UInt64(member.count) * 4))) {
             if case .memoryBudgetExceeded = $0 { return true }
             return false
         }
-        // Within a budget that allows them, the sixteen entries are sixteen tensors with the member's values.
         let checkpoint = try Npz.read(contentsOf: url, budget: MemoryBudget(limit: UInt64(member.count) * 16))
         XCTAssertEqual(checkpoint.tensors.count, 16)
         XCTAssertEqual(Self.floats(of: checkpoint.tensor(named: "f")), values)

@@ -328,7 +328,7 @@ final class InteropTests: XCTestCase {
         let first = try XCTUnwrap(damaged.range(of: Data(signature))).lowerBound
         let second = try XCTUnwrap(damaged.range(of: Data(signature), in: (first + 4) ..< damaged.endIndex)).lowerBound
         damaged[second] = 0
-        assertReason(.malformed(what: "the zip directory", detail: "it lists 2 members, but only 1 could be read")) { _ = try readNpz(damaged) }
+        assertReason(.malformed(what: "zip central directory entry 1", detail: "missing or damaged")) { _ = try readNpz(damaged) }
 
         // Truncations of a real numpy archive throw, never crash.
         let real = try Data(contentsOf: fixture("deflated.npz"))
