@@ -33,6 +33,25 @@ enum StoreText {
         info.tags.isEmpty ? "" : " (" + info.tags.map { "tag: \($0)" }.joined(separator: ", ") + ")"
     }
 
+    /// `1 tensor`, `2 tensors`: a count with its noun in the right number.
+    static func count(_ value: Int, _ noun: String, plural: String? = nil) -> String {
+        "\(value) \(value == 1 ? noun : plural ?? noun + "s")"
+    }
+
+    /// `m@5 now descends from m@2 (pruned between: m@3, m@4)`.
+    static func reparented(_ version: VersionInfo) -> String {
+        let parents = version.parents.isEmpty ? "no parent (a root)" : version.parents.map(\.reference).joined(separator: ", ")
+        return "\(version.reference) now descends from \(parents)\(pruned(version))"
+    }
+
+    /// ` (pruned between: m@3, m@4)` for a version whose history was pruned, else empty.
+    static func pruned(_ version: VersionInfo) -> String {
+        guard !version.prunedAncestors.isEmpty else { return "" }
+        let shown = version.prunedAncestors.prefix(6).joined(separator: ", ")
+        let more = version.prunedAncestors.count > 6 ? " and \(version.prunedAncestors.count - 6) more" : ""
+        return " (pruned between: \(shown)\(more))"
+    }
+
     static func number(_ value: Double?) -> String {
         guard let value else { return "-" }
         if value == 0 { return "0" }
