@@ -58,19 +58,3 @@ enum StoreText {
         return String(format: abs(value) >= 1e-3 && abs(value) < 1e4 ? "%.4g" : "%.3e", value)
     }
 }
-
-/// `ckpt verify REF`: a store version checked as a file is, in the same report.
-enum StoreVerification {
-    /// The report for `reference`, or nil when no store is found (the caller then says the
-    /// file does not exist).
-    static func report(for reference: String) throws -> Verify.Report? {
-        guard let store = try? StoreOptions.open(explicit: nil) else { return nil }
-        let content: VersionContent
-        do { content = try store.content(reference) } catch let error as CatalogError {
-            throw CLIError.usage("\(reference.escapedForDisplay): no such file, nor a version in \(store.path.escapedForDisplay) (\(error))")
-        }
-        let found = store.verify(content)
-        return Verify.Report(file: "\(content.info.reference) (\(content.info.shortHash))", ok: found.ok, problems: found.problems,
-                             tensors: found.tensorsChecked, chunks: found.chunksChecked, bytes: found.bytesDecoded)
-    }
-}
