@@ -62,6 +62,13 @@ final class CatalogErrorTests: CatalogTestCase {
         assertCatalogError(try store.fsck(), .io(operation: "list", path: objects.path, errno: ENOTDIR))
     }
 
+    func testReferenceErrorsAreTheArgumentsFaultAndStoreErrorsAreNot() {
+        XCTAssertTrue(CatalogError.noSuchReference("x", suggestion: nil).isUnresolvedReference)
+        XCTAssertTrue(CatalogError.ambiguousPrefix("abcd", candidates: [], total: 2).isUnresolvedReference)
+        XCTAssertFalse(CatalogError.database(store: "s", code: 11, message: "database disk image is malformed").isUnresolvedReference)
+        XCTAssertFalse(CatalogError.corruptRow(field: "shape", value: "[").isUnresolvedReference)
+    }
+
     func testMessagesAreDerivedAndEscaped() {
         let error = CatalogError.noSuchModel("a\u{1B}[32mOK\nb", suggestion: nil)
         XCTAssertEqual(error.description, "no model named 'a\\u{1B}[32mOK\\nb'")
