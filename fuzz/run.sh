@@ -15,6 +15,14 @@ targets=(ckpt torch safetensors numpy arch)
 bin=$fuzz/.build/release
 
 build() {
+    # libFuzzer and ASan come with the swift.org toolchain (its own clang's runtimes).
+    local toolchain
+    toolchain=$(dirname "$(dirname "$(readlink -f "$(command -v swift)")")")
+    if ! compgen -G "$toolchain/lib/clang/*/lib/linux/libclang_rt.fuzzer-x86_64.a" >/dev/null ||
+       ! compgen -G "$toolchain/lib/clang/*/lib/linux/libclang_rt.asan-x86_64.a" >/dev/null; then
+        echo "fuzz/run.sh: the Swift toolchain at $toolchain has no libFuzzer/ASan runtime (lib/clang/*/lib/linux/libclang_rt.{fuzzer,asan}-x86_64.a); install the swift.org Linux toolchain" >&2
+        exit 2
+    fi
     # SwiftPM names the path dependency `..` after its folder; a checkout folder called `fuzz`
     # would collide with this package's own name, so such a checkout is built from a copy.
     local source=$root
