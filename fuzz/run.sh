@@ -53,6 +53,11 @@ run() {
     SWIFT_BACKTRACE=enable=no OPENBLAS_NUM_THREADS=1 \
     local mode=()
     if [ -n "${FUZZ_KEEP_GOING:-}" ]; then mode=(-fork=1 -ignore_crashes=1 -ignore_timeouts=1 -ignore_ooms=1); fi
+    # Tokens random mutation rarely writes (JSON keys, pickle globals, sizes that overflow).
+    case $target in
+        ckpt|safetensors|arch) mode+=(-dict="$fuzz/dict/json.dict") ;;
+        torch|numpy) mode+=(-dict="$fuzz/dict/$target.dict") ;;
+    esac
     ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=0:allocator_may_return_null=1:handle_sigill=1:handle_abort=1} \
         "$bin/fuzz-$target" "${mode[@]}" -max_total_time="$seconds" -timeout=10 \
         -rss_limit_mb=2048 -malloc_limit_mb=2048 -print_final_stats=1 \
