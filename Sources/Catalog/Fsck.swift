@@ -47,7 +47,7 @@ extension Store {
             report.problems += try checkObjects(of: contents, into: &report, progress: progress)
 
             let referenced = Set(contents.flatMap { $0.objectReferences.map(\.entry.object) })
-            let files = objects.enumerate()
+            let files = try objects.enumerate()
             for file in files.objects where !referenced.contains(file.hash) {
                 report.unreferencedObjects += 1
                 report.unreferencedBytes += file.size
@@ -65,7 +65,7 @@ extension Store {
         guard digest == info.content else {
             return ["\(info.reference): its tensor list, architecture, metadata or probes no longer match its content digest"]
         }
-        let hash = Digest.version(content: info.content, model: info.model, number: info.number, parents: info.parents.map(\.hash),
+        let hash = Digest.version(content: info.content, model: info.model, number: info.number, parents: info.hashedParentHashes,
                                   createdMilliseconds: info.createdMilliseconds, message: info.message)
         return hash == info.hash ? [] : ["\(info.reference): its catalog row no longer matches its hash \(info.shortHash)"]
     }

@@ -13,7 +13,14 @@ public struct TensorEntry: Sendable, Codable {
     public var codec: Codec
     public var storedBytes: Int
 
-    public var rawBytes: Int { (try? Tensor.byteCount(dtype: dtype, shape: shape)) ?? 0 }
+    /// Decoded bytes. The shape was checked when the row was read (`CatalogQueries`), so the
+    /// product fits; it saturates rather than traps should a caller build an entry by hand.
+    public var rawBytes: Int {
+        shape.reduce(dtype.size) { total, dimension in
+            let (product, overflow) = total.multipliedReportingOverflow(by: dimension)
+            return overflow ? Int.max : product
+        }
+    }
 }
 
 /// A probe of a version: its tolerances and the objects of its input and output tensors.
@@ -47,6 +54,15 @@ public struct VersionInfo: Sendable, Codable {
     public var createdMilliseconds: Int64
     public var parents: [ParentLink]
     public var tags: [String]
+    /// Versions removed by pruning that stood between this one and its parents, oldest
+    /// first (`NAME@N` as they were called). Empty for a history never pruned.
+    public var prunedAncestors: [String] = []
+    /// The parents' hashes this version was saved with, when pruning has re-parented it
+    /// (its hash covers these, spec/CATALOG.md section 4); nil when `parents` are those.
+    public var savedParentHashes: [String]?
+
+    /// The parent hashes the version hash is computed over.
+    public var hashedParentHashes: [String] { savedParentHashes ?? parents.map(\.hash) }
 
     /// `name@3`: how people and other verbs name this version.
     public var reference: String { "\(model)@\(number)" }
@@ -64,7 +80,11 @@ public struct VersionContent: Sendable {
     /// Metadata as compact JSON text.
     public var metadata: Data?
 
-    public var metadataValue: JSONValue? { metadata.flatMap { try? JSONValue.parse($0) } }
+    /// Metadata parsed (the catalog refuses a row that does not parse).
+    public var metadataValue: JSONValue?
+    /// The architecture document parsed, nil when there is none or it is not JSON (the
+    /// catalog keeps the bytes as saved; `diff` then compares them as text).
+    public var architectureValue: JSONValue?
 
     /// Every tensor whose bytes live in an object, with the label a message names it by.
     public var objectReferences: [(label: String, entry: TensorEntry)] {

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import Catalog
 import Format
 
 @main
@@ -20,7 +21,7 @@ struct Ckpt: ParsableCommand {
             Devices.self,
             Arch.self,
             ProbeCommand.self,
-            Init.self, Save.self, Log.self, Show.self, Diff.self, Checkout.self, Tag.self, Rm.self, Gc.self, Fsck.self,
+            Init.self, Save.self, Log.self, Show.self, Diff.self, Checkout.self, Tag.self, Rm.self, Prune.self, Gc.self, Fsck.self,
             Stats.self, ReportCommand.self,
             Transplant.self,
         ]
@@ -32,6 +33,8 @@ struct Ckpt: ParsableCommand {
             var command = try parseAsRoot()
             try command.run()
         } catch let error as FormatError {
+            Terminal.fail(error.description)
+        } catch let error as CatalogError {
             Terminal.fail(error.description)
         } catch let code as ExitCode {
             Foundation.exit(code.rawValue)
