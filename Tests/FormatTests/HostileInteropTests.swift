@@ -229,6 +229,27 @@ final class HostileInteropTests: XCTestCase {
         XCTAssertTrue(text.contains("torch.nn.modules.conv.Conv2d"), text) // an opaque node naming the class
     }
 
+    /// A whole-module Linear whose attributes claim 9e15 x 9e15 features over a 2 x 2 weight:
+    /// the attributes do not fit the tensors, so the module stays opaque; nothing counts them.
+    func testLinearWithAbsurdFeaturesStaysOpaque() throws {
+        var p = PickleScript()
+        p.global("torch.nn.modules.linear", "Linear"); p.emptyTuple(); p.newObj()
+        p.emptyDict(); p.mark()
+        p.string("training"); p.bool(true)
+        p.string("_parameters"); p.emptyDict(); p.mark(); p.string("weight")
+        p.floatTensor(key: "0", numel: 4, size: [2, 2], stride: [2, 1]); p.setItems()
+        p.string("_buffers"); p.emptyDict()
+        p.string("_modules"); p.emptyDict()
+        p.string("in_features"); p.int(9_000_000_000_000_000)
+        p.string("out_features"); p.int(9_000_000_000_000_000)
+        p.setItems(); p.build()
+        p.stop()
+        let checkpoint = try TorchFile.read(data: Self.torchZip(p, storages: [("0", Self.floats([1, 2, 3, 4]))]))
+        XCTAssertEqual(Self.floats(of: checkpoint.tensor(named: "weight")), [1, 2, 3, 4])
+        let text = String(decoding: try XCTUnwrap(checkpoint.architecture), as: UTF8.self)
+        XCTAssertTrue(text.contains("torch.nn.modules.linear.Linear"), text)
+    }
+
     /// Zero-element tensors [0, 2^62, 2^62] whose strides are the contiguous ones: the outline's
     /// contiguity check multiplied the sizes and overflowed, at the top level and in a module's child dict.
     func testOutlineOfZeroElementTensorWithHugeSizes() throws {
