@@ -48,7 +48,8 @@ public final class StoredVersionSource: CheckpointSource {
     /// `mlp@2 (1a2b3c4d5e6f)`.
     public var displayName: String { "\(content.info.reference) (\(content.info.shortHash))" }
 
-    public func verifyStructure() -> StructureVerification {
+    /// Each object is checked chunk by chunk; nothing is kept (`checkpoint()` reads again).
+    public func verifyStructure(keepingContents: Bool) -> StructureVerification {
         let found = store.verify(content)
         let probeTensors = content.probes.reduce(0) { $0 + $1.inputs.count + $1.outputs.count }
         return StructureVerification(problems: found.problems, tensors: max(0, found.tensorsChecked - probeTensors),
