@@ -18,8 +18,8 @@ extension CheckpointResolverError: CustomStringConvertible, LocalizedError {
         switch self {
         case let .noSuchFileOrStore(argument, why):
             return "\(argument.escapedForDisplay): no such file, and no store to look it up in (\(why.escapedForDisplay))"
-        case let .storeUnreadable(store, error):
-            return "\(store.escapedForDisplay): the store cannot be opened: \(error)"
+        case let .storeUnreadable(_, error):
+            return "the store cannot be used: \(error)" // the store's error names its path
         case let .unresolvedReference(argument, store, error):
             return "\(argument.escapedForDisplay): no such file, nor a version in \(store.escapedForDisplay) (\(error))"
         }
