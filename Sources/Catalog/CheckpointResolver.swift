@@ -9,7 +9,8 @@ public enum CheckpointResolverError: Error, Equatable, Sendable {
     case noSuchFileOrStore(argument: String, why: String)
     /// A store was located at `store` (or given) but cannot be opened: damaged, not a store.
     case storeUnreadable(store: String, error: CatalogError)
-    /// The store opened, but `argument` names no version in it (`error`: what resolving said).
+    /// The store opened, but `argument` names no version in it (`error`: what resolving said,
+    /// always a case with `CatalogError.isUnresolvedReference`).
     case unresolvedReference(argument: String, store: String, error: CatalogError)
 }
 
@@ -91,6 +92,8 @@ public struct CheckpointResolver {
         do {
             return .version(try store.content(argument), in: store)
         } catch let error as CatalogError {
+            // A reference that names nothing is the argument's fault; a store failing while resolving it is the store's.
+            guard error.isUnresolvedReference else { throw CheckpointResolverError.storeUnreadable(store: store.path, error: error) }
             throw CheckpointResolverError.unresolvedReference(argument: argument, store: store.path, error: error)
         }
     }
