@@ -12,11 +12,8 @@ public protocol CheckpointSource: AnyObject {
 
     /// Every checksum and structural rule this kind of source has, each problem named with
     /// where it is; how much was checked, probe tensors counted apart from tensors.
-    func verifyStructure() -> StructureVerification
-
-    /// `verifyStructure()`; with `keepingContents`, a source that decodes everything to
-    /// check it (a `.ckpt`) keeps what it decoded for `checkpoint()`, so the file is decoded
-    /// once, not twice. Without, it checks chunk by chunk in bounded memory.
+    /// `keepingContents`: the caller goes on to `checkpoint()`, so a source that decodes
+    /// everything to check it may keep what it decoded (memory for one decode less).
     func verifyStructure(keepingContents: Bool) -> StructureVerification
 
     /// The whole checkpoint (tensors, architecture, metadata, probes), every byte checked.
@@ -24,8 +21,8 @@ public protocol CheckpointSource: AnyObject {
 }
 
 extension CheckpointSource {
-    /// Sources that cannot share the work check the same way either way.
-    public func verifyStructure(keepingContents: Bool) -> StructureVerification { verifyStructure() }
+    /// The structural check alone (nothing kept for a later `checkpoint()`).
+    public func verifyStructure() -> StructureVerification { verifyStructure(keepingContents: false) }
 }
 
 /// What a structural check found.
@@ -48,7 +45,7 @@ public struct StructureVerification: Codable, Sendable, Equatable {
         self.bytes = bytes
     }
 
-    /// A container's report (which counts tensors and probe tensors apart itself).
+    /// A container's report (which counts probe tensors apart already).
     public init(_ report: VerificationReport) {
         self.init(problems: report.problems, tensors: report.tensorsChecked, probeTensors: report.probeTensorsChecked,
                   chunks: report.chunksChecked, bytes: report.bytesDecoded)
@@ -67,13 +64,14 @@ public enum FileCheckpointSource {
     }
 }
 
-/// A `.ckpt` file: every chunk checksum, every section, the exact layout.
+/// A `.ckpt` file: every chunk checksum, every section, the exact layout. The structural
+/// check decodes every chunk once and keeps what it decoded (`verify(loading:)`), so
+/// `checkpoint()` after it does not decode the file again.
 public final class ContainerFileSource: CheckpointSource {
     public let url: URL
     public let displayName: String
     private var reader: ContainerReader?
-    /// What `verifyStructure(keepingContents: true)` decoded, handed out by `checkpoint()`.
-    private var verified: Checkpoint?
+    private var loaded: Checkpoint?
 
     public init(_ url: URL, displayName: String) {
         self.url = url
@@ -87,12 +85,10 @@ public final class ContainerFileSource: CheckpointSource {
         return opened
     }
 
-    public func verifyStructure() -> StructureVerification { verifyStructure(keepingContents: false) }
-
     public func verifyStructure(keepingContents: Bool) -> StructureVerification {
         do {
             let outcome = try open().verify(loading: keepingContents)
-            verified = outcome.checkpoint
+            loaded = outcome.checkpoint
             return StructureVerification(outcome.report)
         } catch {
             return StructureVerification(problems: [Self.message(error)])
@@ -100,7 +96,7 @@ public final class ContainerFileSource: CheckpointSource {
     }
 
     public func checkpoint() throws -> Checkpoint {
-        if let verified { return verified }
+        if let loaded { return loaded }
         return try open().checkpoint()
     }
 
@@ -121,7 +117,8 @@ public final class ImportedFileSource: CheckpointSource {
         self.displayName = displayName
     }
 
-    public func verifyStructure() -> StructureVerification {
+    /// Reading is the check; what was read is kept either way (it is already in memory).
+    public func verifyStructure(keepingContents: Bool) -> StructureVerification {
         do {
             let checkpoint = try self.checkpoint()
             let probeTensors = checkpoint.probes.reduce(0) { $0 + $1.inputs.count + $1.outputs.count }
