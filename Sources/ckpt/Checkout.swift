@@ -21,12 +21,16 @@ struct Checkout: ParsableCommand {
     func run() throws {
         let store = try storeOptions.open()
         let content = try store.content(reference)
-        let checkpoint = try store.checkpoint(of: content)
-        let bar = ProgressBar("writing")
-        try CheckpointFile.write(checkpoint, to: URL(fileURLWithPath: output), options: WriteOptions(codec: codec)) { done, total in
-            bar.update(done, of: total)
+        let reading = ProgressBar("reading")
+        let checkpoint: Checkpoint
+        do {
+            defer { reading.finish() }
+            checkpoint = try store.checkpoint(of: content, progress: reading.callback)
         }
-        bar.finish()
+        let writing = ProgressBar("writing")
+        defer { writing.finish() }
+        try CheckpointFile.write(checkpoint, to: URL(fileURLWithPath: output), options: WriteOptions(codec: codec), progress: writing.callback)
+        writing.finish()
         print("\(output): \(content.info.reference) (\(content.info.shortHash)), \(checkpoint.tensors.count) tensors")
     }
 }

@@ -25,7 +25,10 @@ struct Export: ParsableCommand {
             case "safetensors": try Safetensors.write(checkpoint, to: destination)
             case "npz": try Npz.write(checkpoint, to: destination)
             case _ where torch: try TorchFile.write(checkpoint, to: destination)
-            default: try CheckpointFile.write(checkpoint, to: destination)
+            default:
+                let bar = ProgressBar("exporting")
+                defer { bar.finish() }
+                try CheckpointFile.write(checkpoint, to: destination, progress: bar.callback)
             }
         } catch {
             throw error.attributed(to: output)

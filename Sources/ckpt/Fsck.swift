@@ -16,8 +16,11 @@ struct Fsck: ParsableCommand {
     func run() throws {
         let store = try storeOptions.open()
         let bar = ProgressBar("checking")
-        let report = try store.fsck { done, total in bar.update(done, of: total) }
-        bar.finish()
+        let report: FsckReport
+        do {
+            defer { bar.finish() }
+            report = try store.fsck(progress: bar.callback)
+        }
         if json {
             print(try Terminal.json(report))
         } else {

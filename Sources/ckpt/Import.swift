@@ -46,9 +46,8 @@ struct Import: ParsableCommand {
         }
         let bar = ProgressBar("importing")
         let destination = URL(fileURLWithPath: output)
-        try CheckpointFile.write(checkpoint, to: destination, options: WriteOptions(codec: codec, level: level)) { done, total in
-            bar.update(done, of: total)
-        }
+        defer { bar.finish() }
+        try CheckpointFile.write(checkpoint, to: destination, options: WriteOptions(codec: codec, level: level), progress: bar.callback)
         bar.finish()
         let reader = try ContainerReader(contentsOf: destination)
         let raw = reader.manifest.tensors.reduce(0) { $0 + $1.byteCount }

@@ -30,8 +30,11 @@ struct ReportCommand: ParsableCommand {
         let a = try CheckpointSource.open(source, store: storeOptions.store)
         let b = try against.map { try CheckpointSource.open($0, store: storeOptions.store) }
         let progress = ProgressBar("report")
-        let stats = try TensorStatistics.compute(a.inputs + (b?.inputs ?? []), progress: { progress.update($0, of: $1) })
-        progress.finish()
+        let stats: [TensorStats]
+        do {
+            defer { progress.finish() }
+            stats = try TensorStatistics.compute(a.inputs + (b?.inputs ?? []), progress: progress.callback)
+        }
         var page = ReportPage(source: a.label, kind: a.kind, architecture: Self.architecture(a, stats: Array(stats.prefix(a.inputs.count))),
                               stats: Array(stats.prefix(a.inputs.count)))
         if let b {

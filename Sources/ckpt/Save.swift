@@ -39,8 +39,13 @@ struct Save: ParsableCommand {
         let store = try storeOptions.open()
         let name = model ?? Self.modelName(for: url)
         let checkpoint = try Importer.load(contentsOf: url)
-        let result = try store.save(SaveRequest(checkpoint: checkpoint, model: name, message: message, tags: tag,
-                                                parents: parent.isEmpty ? nil : parent, codec: codec))
+        let bar = ProgressBar("saving")
+        let result: SaveResult
+        do {
+            defer { bar.finish() }
+            result = try store.save(SaveRequest(checkpoint: checkpoint, model: name, message: message, tags: tag,
+                                                parents: parent.isEmpty ? nil : parent, codec: codec), progress: bar.callback)
+        }
         let version = result.version
         var line = "\(version.reference) \(version.shortHash)\(StoreText.decoration(version)): \(result.tensors) tensors, "
             + "\(result.newObjects) new (\(Terminal.bytes(result.writtenBytes)) written), \(result.reusedObjects) already stored"

@@ -39,8 +39,11 @@ struct Stats: ParsableCommand {
         let checkpoint = try CheckpointSource.open(source, store: storeOptions.store)
         let inputs = try checkpoint.selecting(globs)
         let progress = ProgressBar("stats")
-        let stats = try TensorStatistics.compute(inputs, progress: { progress.update($0, of: $1) })
-        progress.finish()
+        let stats: [TensorStats]
+        do {
+            defer { progress.finish() }
+            stats = try TensorStatistics.compute(inputs, progress: progress.callback)
+        }
         let report = Report(source: checkpoint.label, kind: checkpoint.kind, tensors: stats,
                             elements: stats.reduce(0) { $0 + $1.elements }, flagged: stats.filter(\.isFlagged).map(\.name))
         if json {

@@ -49,34 +49,3 @@ enum Terminal {
         return String(decoding: try encoder.encode(value), as: UTF8.self)
     }
 }
-
-/// A one-line progress bar on stderr, drawn only when stderr is a terminal and the
-/// work lasts long enough to be worth watching.
-final class ProgressBar {
-    private let label: String
-    private let enabled: Bool
-    private let started = Date()
-    private var lastDraw = Date.distantPast
-    private var drawn = false
-
-    init(_ label: String) {
-        self.label = label
-        enabled = Terminal.stderrIsTerminal
-    }
-
-    func update(_ done: Int, of total: Int) {
-        guard enabled, total > 0 else { return }
-        let now = Date()
-        guard now.timeIntervalSince(started) > 0.3, now.timeIntervalSince(lastDraw) > 0.1 else { return }
-        lastDraw = now
-        let width = 30
-        let filled = min(width, width * done / total)
-        let bar = String(repeating: "#", count: filled) + String(repeating: "-", count: width - filled)
-        FileHandle.standardError.write(Data("\r\(label) [\(bar)] \(100 * done / total)%".utf8))
-        drawn = true
-    }
-
-    func finish() {
-        if drawn { FileHandle.standardError.write(Data("\r\u{1B}[K".utf8)) }
-    }
-}

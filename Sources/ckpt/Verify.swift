@@ -81,7 +81,9 @@ struct Verify: ParsableCommand {
         do {
             if try FileKind.detect(url) == .ckpt {
                 let reader = try ContainerReader(contentsOf: url)
-                let found = reader.verify()
+                let bar = ProgressBar("verifying")
+                let found = reader.verify(progress: bar.callback)
+                bar.finish()
                 report.problems = found.problems
                 report.tensors = found.tensorsChecked
                 report.chunks = found.chunksChecked

@@ -12,10 +12,14 @@ public struct VerificationReport: Codable, Sendable {
 extension ContainerReader {
     /// Checks everything opening does not: every checksum, every chunk decoding to its
     /// size, the sections parsing, and the exact layout (each blob where the writer puts
-    /// it, padding all zero), so that no byte of the file goes unchecked.
-    public func verify() -> VerificationReport {
+    /// it, padding all zero), so that no byte of the file goes unchecked. `progress` gets
+    /// (bytes decoded, bytes of every tensor), from several threads at once.
+    public func verify(progress: ((_ done: Int, _ total: Int) -> Void)? = nil) -> VerificationReport {
         var report = VerificationReport()
         let records = manifest.tensors + manifest.probes.flatMap { $0.inputs + $0.outputs }
+        let total = records.reduce(0) { $0 + $1.byteCount }
+        let counting = NSLock()
+        var done = 0
         var problems = [[String]](repeating: [], count: records.count)
         problems.withUnsafeMutableBufferPointer { out in
             let out = out
@@ -28,6 +32,10 @@ extension ContainerReader {
                         try decode(chunk: k, of: record, into: UnsafeMutableRawBufferPointer(rebasing: scratch[0..<chunk.size]))
                     } catch {
                         out[t].append((error as? FormatError)?.message ?? "\(error)")
+                    }
+                    if let progress {
+                        counting.lock(); done += chunk.size; let now = done; counting.unlock()
+                        progress(now, total)
                     }
                 }
             }
