@@ -32,10 +32,10 @@ struct Arch: ParsableCommand {
             if shape == nil, document.inputShape == nil { shape = checkpoint.probes.first?.inputs.first?.shape }
         }
         if json {
-            print(String(decoding: document.serialized(), as: UTF8.self), terminator: "")
+            print(Terminal.jsonSafe(String(decoding: document.serialized(), as: UTF8.self)), terminator: "")
             return
         }
-        do { print(try ArchitecturePrinter.render(document, inputShape: shape), terminator: "") } catch { throw error.attributed(to: file) }
+        do { Terminal.say(block: try ArchitecturePrinter.render(document, inputShape: shape)) } catch { throw error.attributed(to: file) }
     }
 }
 

@@ -32,7 +32,7 @@ struct Cat: ParsableCommand {
             tensor = found
         }
         do { try Npy.write(tensor, to: URL(fileURLWithPath: output)) } catch { throw error.attributed(to: output) }
-        print("\(output): \(name) \(tensor.dtype.rawValue)\(Tensor.describe(tensor.shape))")
+        Terminal.say("\(output): \(name) \(tensor.dtype.rawValue)\(Tensor.describe(tensor.shape))")
     }
 
     /// "; did you mean ...?" with the names that share the longest prefix.

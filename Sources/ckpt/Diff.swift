@@ -34,35 +34,35 @@ struct Diff: ParsableCommand {
             print(try statsRows.map { try Terminal.json(DiffStats.Output(diff: diff, stats: $0)) } ?? Terminal.json(diff))
             return
         }
-        print("diff \(diff.a) \(diff.b)")
+        Terminal.say("diff \(diff.a) \(diff.b)")
         var rows: [[String]] = []
         for change in diff.tensors where all || change.status != .same {
             rows.append([change.status.rawValue, change.name, Self.what(change),
                          StoreText.number(change.maxAbsDifference), StoreText.number(change.relativeNorm)])
         }
         if !rows.isEmpty {
-            print(Terminal.table(["", "tensor", "dtype / shape", "max |b-a|", "||b-a||/||a||"], rows, rightAligned: [3, 4]))
+            Terminal.say(block: Terminal.table(["", "tensor", "dtype / shape", "max |b-a|", "||b-a||/||a||"], rows, rightAligned: [3, 4]))
         }
-        print("\(diff.tensors.count) tensors: \(diff.count(.changed)) changed, \(diff.count(.added)) added, "
+        Terminal.say("\(diff.tensors.count) tensors: \(diff.count(.changed)) changed, \(diff.count(.added)) added, "
               + "\(diff.count(.removed)) removed, \(diff.count(.same)) same")
-        if let statsRows, !statsRows.isEmpty { print(DiffStats.render(statsRows, labels: (diff.a, diff.b))) }
+        if let statsRows, !statsRows.isEmpty { Terminal.say(block: DiffStats.render(statsRows, labels: (diff.a, diff.b))) }
         for (title, changes) in [("architecture", diff.architecture), ("metadata", diff.metadata)] {
             if changes.isEmpty {
-                print("\(title): same")
+                Terminal.say("\(title): same")
                 continue
             }
-            print("\(title): \(changes.count) difference\(changes.count == 1 ? "" : "s")")
+            Terminal.say("\(title): \(changes.count) difference\(changes.count == 1 ? "" : "s")")
             for change in changes {
                 switch change.kind {
-                case .added: print("  + \(change.path): \(change.new ?? "")")
-                case .removed: print("  - \(change.path): \(change.old ?? "")")
-                case .changed: print("  ~ \(change.path): \(change.old ?? "") -> \(change.new ?? "")")
+                case .added: Terminal.say("  + \(change.path): \(change.new ?? "")")
+                case .removed: Terminal.say("  - \(change.path): \(change.old ?? "")")
+                case .changed: Terminal.say("  ~ \(change.path): \(change.old ?? "") -> \(change.new ?? "")")
                 }
             }
         }
-        for name in diff.probesAdded { print("probe added: \(name)") }
-        for name in diff.probesRemoved { print("probe removed: \(name)") }
-        for name in diff.probesChanged { print("probe changed: \(name)") }
+        for name in diff.probesAdded { Terminal.say("probe added: \(name)") }
+        for name in diff.probesRemoved { Terminal.say("probe removed: \(name)") }
+        for name in diff.probesChanged { Terminal.say("probe changed: \(name)") }
     }
 
     /// `f32 [384, 384]`, or what changed in dtype and shape.

@@ -46,7 +46,7 @@ struct Export: ParsableCommand {
                 : ext == "npz" ? ", \(aliases) alias(es) written as copies"
                 : torch ? ", \(aliases) alias(es) sharing their tensor's storage" : ", \(aliases) alias(es)"
         }
-        print(line)
+        Terminal.say(line)
         if !dropped.isEmpty { Terminal.warn("note: .\(ext)\(torch ? " (a state_dict)" : "") cannot hold \(dropped.joined(separator: " or ")); left out") }
     }
 }

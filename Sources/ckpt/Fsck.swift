@@ -24,14 +24,14 @@ struct Fsck: ParsableCommand {
         if json {
             print(try Terminal.json(report))
         } else {
-            for problem in report.problems { print("\(store.path): \(problem)") }
+            for problem in report.problems { Terminal.say("\(store.path): \(problem)") }
             var line = "\(store.path): \(report.ok ? "ok" : "DAMAGED (\(report.problems.count) problem\(report.problems.count == 1 ? "" : "s"))")"
             line += " (\(report.versions) versions, \(report.objectsChecked) objects, \(Terminal.bytes(report.bytesChecked)) re-hashed)"
             if report.unreferencedObjects > 0 || report.temporaryFiles > 0 {
                 line += "; \(report.unreferencedObjects) unreferenced objects (\(Terminal.bytes(report.unreferencedBytes)))"
                     + " and \(report.temporaryFiles) temporary files: ckpt gc removes them"
             }
-            print(line)
+            Terminal.say(line)
         }
         if !report.ok { throw ExitCode(1) }
     }

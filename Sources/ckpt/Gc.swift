@@ -32,6 +32,6 @@ struct Gc: ParsableCommand {
         var line = "\(store.path): \(verb) \(report.removedObjects) unreferenced object\(report.removedObjects == 1 ? "" : "s")"
         if report.removedTemporaries > 0 { line += " and \(report.removedTemporaries) temporary file\(report.removedTemporaries == 1 ? "" : "s")" }
         line += ", \(Terminal.bytes(report.freedBytes)) freed; \(report.keptObjects) objects (\(Terminal.bytes(report.keptBytes))) kept"
-        print(line)
+        Terminal.say(line)
     }
 }

@@ -20,7 +20,7 @@ struct Init: ParsableCommand {
         }
         let (store, created) = try Store.create(in: url)
         let schema = try store.schema().count
-        print(created ? "created an empty store in \(store.path) (schema \(schema))"
+        Terminal.say(created ? "created an empty store in \(store.path) (schema \(schema))"
                       : "\(store.path): a store is already here (schema \(schema))")
     }
 }

@@ -43,7 +43,7 @@ struct Inspect: ParsableCommand {
         if json {
             print(try Terminal.json(report))
         } else {
-            print(Self.render(report))
+            Terminal.say(lines: Self.render(report))
         }
     }
 
@@ -78,7 +78,8 @@ struct Inspect: ParsableCommand {
         return report
     }
 
-    static func render(_ report: Report) -> String {
+    /// The report as lines to print with `Terminal.say(lines:)` (which escapes each one).
+    static func render(_ report: Report) -> [String] {
         var lines: [String] = []
         var title = "\(report.file): \(report.kind)"
         if let version = report.version { title += " format \(version)" }
@@ -88,8 +89,8 @@ struct Inspect: ParsableCommand {
             [row.name, row.dtype, Tensor.describe(row.shape), row.codec, Terminal.bytes(row.stored), Terminal.bytes(row.raw),
              Terminal.ratio(row.stored, row.raw), row.aliases.joined(separator: ", ")]
         }
-        lines.append(Terminal.table(["name", "dtype", "shape", "codec", "stored", "raw", "ratio", "aliases"], rows,
-                                    rightAligned: [4, 5, 6]))
+        lines += Terminal.lines(of: Terminal.table(["name", "dtype", "shape", "codec", "stored", "raw", "ratio", "aliases"], rows,
+                                                   rightAligned: [4, 5, 6])).map(String.init)
         let aliasCount = report.tensors.reduce(0) { $0 + $1.aliases.count }
         lines.append("\(report.tensors.count) tensors\(aliasCount > 0 ? " (+\(aliasCount) aliases)" : ""), "
                      + "\(Terminal.bytes(report.raw)) raw, \(Terminal.bytes(report.stored)) stored, ratio \(Terminal.ratio(report.stored, report.raw))")
@@ -103,9 +104,10 @@ struct Inspect: ParsableCommand {
         }
         for probe in report.probes { lines.append("probe: \(probe)") }
         if let tree = report.tree {
-            lines.append("tree: " + tree.split(separator: "\n", omittingEmptySubsequences: false).joined(separator: "\n  "))
+            // The outline's own line breaks are kept; everything else in a line is escaped.
+            for (k, line) in Terminal.lines(of: tree).enumerated() { lines.append((k == 0 ? "tree: " : "  ") + line) }
         }
-        return lines.joined(separator: "\n")
+        return lines
     }
 }
 

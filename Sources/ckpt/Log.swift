@@ -23,7 +23,7 @@ struct Log: ParsableCommand {
             return
         }
         if versions.isEmpty {
-            print(model.map { "model '\($0)' has no versions" } ?? "the store has no versions yet (ckpt save FILE)")
+            Terminal.say(model.map { "model '\($0)' has no versions" } ?? "the store has no versions yet (ckpt save FILE)")
             return
         }
         let shown = Set(versions.map(\.id))
@@ -32,7 +32,7 @@ struct Log: ParsableCommand {
         }
         for line in LineageGraph.draw(nodes) {
             guard let index = line.node else {
-                print(line.graph)
+                Terminal.say(line.graph)
                 continue
             }
             let version = versions[index]
@@ -40,7 +40,7 @@ struct Log: ParsableCommand {
             if !version.message.isEmpty { text += "  \(version.message)" }
             let outside = version.parents.filter { !shown.contains($0.id) }
             if !outside.isEmpty { text += "  (from \(outside.map(\.reference).joined(separator: ", ")))" }
-            print(line.graph + " " + text)
+            Terminal.say(line.graph + " " + text)
         }
     }
 }

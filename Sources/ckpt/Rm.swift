@@ -16,6 +16,6 @@ struct Rm: ParsableCommand {
     func run() throws {
         let store = try storeOptions.open()
         let version = try store.remove(reference)
-        print("removed \(version.reference) (\(version.shortHash)); `ckpt gc` frees the tensors no other version uses")
+        Terminal.say("removed \(version.reference) (\(version.shortHash)); `ckpt gc` frees the tensors no other version uses")
     }
 }

@@ -51,7 +51,7 @@ struct Save: ParsableCommand {
             + "\(result.newObjects) new (\(Terminal.bytes(result.writtenBytes)) written), \(result.reusedObjects) already stored"
         if !version.parents.isEmpty { line += "; parent \(version.parents.map(\.reference).joined(separator: ", "))" }
         if let same = result.sameContentAs { line += "; same content as \(same)" }
-        print(line)
+        Terminal.say(line)
     }
 
     /// `runs/bert-base.safetensors` -> `bert-base`.

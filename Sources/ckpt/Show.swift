@@ -29,16 +29,16 @@ struct Show: ParsableCommand {
             return
         }
         let info = content.info
-        print("version \(info.hash)\(StoreText.decoration(info))")
-        print("model   \(info.reference)")
+        Terminal.say("version \(info.hash)\(StoreText.decoration(info))")
+        Terminal.say("model   \(info.reference)")
         if !info.parents.isEmpty {
-            print("parents \(info.parents.map { "\($0.reference) (\($0.hash.prefix(12)))" }.joined(separator: ", "))")
+            Terminal.say("parents \(info.parents.map { "\($0.reference) (\($0.hash.prefix(12)))" }.joined(separator: ", "))")
         }
-        print("date    \(StoreText.date(info.created))")
-        if !info.message.isEmpty { print("message \(info.message)") }
-        print("")
-        print(Inspect.render(report))
-        if content.architecture == nil { print("architecture: none") }
+        Terminal.say("date    \(StoreText.date(info.created))")
+        if !info.message.isEmpty { Terminal.say("message \(info.message)") }
+        Terminal.say("")
+        Terminal.say(lines: Inspect.render(report))
+        if content.architecture == nil { Terminal.say("architecture: none") }
     }
 
     /// The report `inspect` prints for a file, built from the catalog: sizes are the

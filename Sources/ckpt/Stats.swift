@@ -50,13 +50,13 @@ struct Stats: ParsableCommand {
             print(try Terminal.json(report))
             return
         }
-        print("\(report.source): \(checkpoint.kind), \(stats.count) tensor\(stats.count == 1 ? "" : "s"), "
+        Terminal.say("\(report.source): \(checkpoint.kind), \(stats.count) tensor\(stats.count == 1 ? "" : "s"), "
               + "\(ArchitecturePrinter.grouped(report.elements)) elements")
-        print(StatsText.table(stats))
+        Terminal.say(block: StatsText.table(stats))
         for tensor in stats where tensor.isFlagged {
-            print("flagged: \(tensor.name): \(StatsText.flagText(tensor))")
+            Terminal.say("flagged: \(tensor.name): \(StatsText.flagText(tensor))")
         }
-        if report.flagged.isEmpty { print("flagged: none") }
+        if report.flagged.isEmpty { Terminal.say("flagged: none") }
     }
 }
 

@@ -30,13 +30,13 @@ struct Tag: ParsableCommand {
         let store = try storeOptions.open()
         if let delete {
             let version = try store.untag(delete)
-            print("deleted tag \(delete) (was \(version.reference))")
+            Terminal.say("deleted tag \(delete) (was \(version.reference))")
         } else if let reference, let name {
             let version = try store.tag(reference, as: name, force: force)
-            print("\(name) -> \(version.reference) (\(version.shortHash))")
+            Terminal.say("\(name) -> \(version.reference) (\(version.shortHash))")
         } else {
             for version in try store.history() {
-                for tag in version.tags { print("\(tag)\t\(version.reference)\t\(version.shortHash)") }
+                for tag in version.tags { Terminal.say(fields: [tag, version.reference, version.shortHash]) }
             }
         }
     }

@@ -172,28 +172,28 @@ struct Verify: ParsableCommand {
     private func emit(_ report: Report) throws {
         if !json {
             for module in report.transplants {
-                print("\(report.file): transplant '\(module.module)' of \(module.source) -> '\(module.target)' \(module.passed ? "ok (\(module.note))" : "FAILED: \(module.problem ?? "")")")
+                Terminal.say("\(report.file): transplant '\(module.module)' of \(module.source) -> '\(module.target)' \(module.passed ? "ok (\(module.note))" : "FAILED: \(module.problem ?? "")")")
             }
             for probe in report.probes {
                 let place = device == .cpu ? "" : " on \(probe.device)"
                 let errors = String(format: "max abs error %.3g, max rel error %.3g (rtol %g, atol %g)",
                                     probe.maxAbsoluteError, probe.maxRelativeError, probe.rtol, probe.atol)
-                print("\(report.file): probe '\(probe.name)' (\(probe.origin))\(place) \(probe.passed ? "ok" : "FAILED"): \(errors)")
+                Terminal.say("\(report.file): probe '\(probe.name)' (\(probe.origin))\(place) \(probe.passed ? "ok" : "FAILED"): \(errors)")
             }
         }
         if !json {
             for c in report.deviceComparisons {
-                print("\(report.file): probe '\(c.probe)' output \(c.output): \(c.device) vs \(c.reference): "
+                Terminal.say("\(report.file): probe '\(c.probe)' output \(c.output): \(c.device) vs \(c.reference): "
                       + String(format: "max rel difference %.3g, max abs difference %.3g", c.maxRelativeDifference, c.maxAbsoluteDifference))
             }
         }
         if json {
             print(try Terminal.json(report))
         } else if report.ok {
-            print("\(report.file): ok (\(report.tensors) tensors, \(report.chunks) chunks, \(Terminal.bytes(report.bytes)) checked)")
+            Terminal.say("\(report.file): ok (\(report.tensors) tensors, \(report.chunks) chunks, \(Terminal.bytes(report.bytes)) checked)")
         } else {
-            for problem in report.problems { print("\(report.file): \(problem)") }
-            print("\(report.file): BAD (\(report.problems.count) problem\(report.problems.count == 1 ? "" : "s"))")
+            for problem in report.problems { Terminal.say("\(report.file): \(problem)") }
+            Terminal.say("\(report.file): BAD (\(report.problems.count) problem\(report.problems.count == 1 ? "" : "s"))")
         }
         if !report.ok { throw ExitCode(1) }
     }
