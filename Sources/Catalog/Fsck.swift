@@ -48,7 +48,7 @@ extension Store {
             report.problems += try checkObjects(of: contents, into: &report, progress: progress)
 
             let referenced = Set(contents.flatMap { $0.objectReferences.map(\.entry.object) })
-            let files = objects.enumerate()
+            let files = try objects.enumerate()
             for file in files.objects where !referenced.contains(file.hash) {
                 report.unreferencedObjects += 1
                 report.unreferencedBytes += file.size

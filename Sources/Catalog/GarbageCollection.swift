@@ -24,7 +24,7 @@ extension Store {
         try lock.exclusive {
             var report = GCReport()
             let referenced = try read { try CatalogQueries.referencedObjects($0) }
-            let files = objects.enumerate()
+            let files = try objects.enumerate()
             let total = (files.objects + files.temporaries).reduce(0) { $0 + $1.size }
             var done = 0
             for file in files.objects {
@@ -37,7 +37,7 @@ extension Store {
                 }
                 if !dryRun {
                     guard unlink(file.path) == 0 || errno == ENOENT else {
-                        throw FormatError("cannot remove an unreferenced object: \(String(cString: strerror(errno)))", file: file.path)
+                        throw CatalogError.io(operation: "remove the unreferenced object", path: file.path, errno: errno)
                     }
                 }
                 report.removedObjects += 1
@@ -46,16 +46,25 @@ extension Store {
             for file in files.temporaries {
                 done += file.size
                 defer { progress?(done, total) }
-                if !dryRun { unlink(file.path) }
+                if !dryRun {
+                    guard unlink(file.path) == 0 || errno == ENOENT else {
+                        throw CatalogError.io(operation: "remove the temporary file", path: file.path, errno: errno)
+                    }
+                }
                 report.removedTemporaries += 1
                 report.freedBytes += file.size
             }
             if !dryRun {
-                // Empty fan-out directories go too; rmdir refuses non-empty ones.
-                if let fans = try? FileManager.default.contentsOfDirectory(atPath: objects.directory.path) {
-                    for fan in fans { rmdir(objects.directory.appendingPathComponent(fan).path) }
+                // Empty fan-out directories go too; rmdir refuses non-empty ones (ENOTEMPTY
+                // is the answer for every directory still in use, not a failure).
+                for fan in Set((files.objects + files.temporaries).map { ($0.path as NSString).deletingLastPathComponent }) {
+                    rmdir(fan)
                 }
-                try? checkpointLog()   // best effort: busy readers may hold the log
+                do {
+                    try checkpointLog()
+                } catch CatalogError.database(_, let code, _) where code & 0xFF == 5 || code & 0xFF == 6 {
+                    // SQLITE_BUSY or SQLITE_LOCKED: a reader holds the log; it is emptied next time.
+                }
             }
             return report
         }

@@ -11,13 +11,8 @@ struct Init: ParsableCommand {
     var directory: String = "."
 
     func run() throws {
+        // As git init does, a directory that does not exist yet is created (Store.create).
         let url = URL(fileURLWithPath: directory).standardizedFileURL
-        // As git init does, a directory that does not exist yet is created.
-        do {
-            try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
-        } catch {
-            throw FormatError("cannot create the directory: \(error.localizedDescription)", file: directory)
-        }
         let (store, created) = try Store.create(in: url)
         let schema = try store.schema().count
         Terminal.say(created ? "created an empty store in \(store.path) (schema \(schema))"

@@ -13,13 +13,20 @@ import Glibc
 enum Terminal {
     /// `ckpt: MESSAGE` on stderr, then exit with `code`.
     static func fail(_ message: String, code: Int32 = 1) -> Never {
-        FileHandle.standardError.write(Data(("ckpt: " + message.escapedForDisplay + "\n").utf8))
+        FileHandle.standardError.write(Data(("ckpt: " + errorText(message) + "\n").utf8))
         exit(code)
     }
 
     /// `ckpt: MESSAGE` on stderr; the command goes on.
     static func warn(_ message: String) {
-        FileHandle.standardError.write(Data(("ckpt: " + message.escapedForDisplay + "\n").utf8))
+        FileHandle.standardError.write(Data(("ckpt: " + errorText(message) + "\n").utf8))
+    }
+
+    /// An error message as printed: the line breaks of the message itself are kept (a typed
+    /// error listing every mismatch, one a line, whose description escaped each name), and
+    /// every other control character is escaped.
+    static func errorText(_ message: String) -> String {
+        lines(of: message).map { String($0).escapedForDisplay }.joined(separator: "\n")
     }
 
     /// Prints `line` on stdout as exactly one line: a newline inside it is shown as `\n`.
