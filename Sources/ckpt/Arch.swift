@@ -26,7 +26,7 @@ struct Arch: ParsableCommand {
         } else {
             let checkpoint = try Importer.load(contentsOf: url)
             guard let data = checkpoint.architecture else {
-                throw FormatError("has no architecture document (attach one with `ckpt import SRC --arch ARCH -o OUT`)", file: file)
+                throw CLIError.noArchitecture(file: file)
             }
             do { document = try ArchitectureDocument.parse(data) } catch { throw error.attributed(to: file) }
             if shape == nil, document.inputShape == nil { shape = checkpoint.probes.first?.inputs.first?.shape }

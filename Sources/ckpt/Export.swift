@@ -17,7 +17,7 @@ struct Export: ParsableCommand {
         let ext = destination.pathExtension.lowercased()
         let torch = ["pt", "pth", "bin"].contains(ext)
         guard ["safetensors", "npz", "ckpt"].contains(ext) || torch else {
-            throw CLIError.usage("\(output): cannot tell the format from the extension '.\(ext)' (use .safetensors, .npz, .ckpt or .pt)")
+            throw CLIError.unknownExtension(path: output, extension: ext, accepted: ["safetensors", "npz", "ckpt", "pt"])
         }
         let checkpoint = try Importer.load(contentsOf: URL(fileURLWithPath: source))
         do {

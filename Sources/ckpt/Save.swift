@@ -35,7 +35,7 @@ struct Save: ParsableCommand {
 
     func run() throws {
         let url = URL(fileURLWithPath: file)
-        guard FileManager.default.fileExists(atPath: file) else { throw CLIError.usage("\(file): no such file") }
+        guard FileManager.default.fileExists(atPath: file) else { throw CLIError.noSuchFile(file) }
         let store = try storeOptions.open()
         let name = model ?? Self.modelName(for: url)
         let checkpoint = try Importer.load(contentsOf: url)

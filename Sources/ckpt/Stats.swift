@@ -201,7 +201,7 @@ struct CheckpointSource {
         guard !globs.isEmpty else { return inputs }
         let patterns = globs.map(NameGlob.init)
         for pattern in patterns where !inputs.contains(where: { pattern.matches(any: $0.allNames) }) {
-            throw CLIError(message: "\(label): no tensor matches '\(pattern)'")
+            throw CLIError.noTensorMatches(source: label, pattern: "\(pattern)")
         }
         return inputs.filter { input in patterns.contains { $0.matches(any: input.allNames) } }
     }
