@@ -31,6 +31,6 @@ struct Checkout: ParsableCommand {
         defer { writing.finish() }
         try CheckpointFile.write(checkpoint, to: URL(fileURLWithPath: output), options: WriteOptions(codec: codec), progress: writing.callback)
         writing.finish()
-        Terminal.say("\(output): \(content.info.reference) (\(content.info.shortHash)), \(checkpoint.tensors.count) tensors")
+        Terminal.say("\(output): \(content.info.reference) (\(content.info.shortHash)), \(Terminal.count(checkpoint.tensors.count, "tensor"))")
     }
 }

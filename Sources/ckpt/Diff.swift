@@ -43,7 +43,7 @@ struct Diff: ParsableCommand {
         if !rows.isEmpty {
             Terminal.say(block: Terminal.table(["", "tensor", "dtype / shape", "max |b-a|", "||b-a||/||a||"], rows, rightAligned: [3, 4]))
         }
-        Terminal.say("\(diff.tensors.count) tensors: \(diff.count(.changed)) changed, \(diff.count(.added)) added, "
+        Terminal.say("\(Terminal.count(diff.tensors.count, "tensor")): \(diff.count(.changed)) changed, \(diff.count(.added)) added, "
               + "\(diff.count(.removed)) removed, \(diff.count(.same)) same")
         if let statsRows, !statsRows.isEmpty { Terminal.say(block: DiffStats.render(statsRows, labels: (diff.a, diff.b))) }
         for (title, changes) in [("architecture", diff.architecture), ("metadata", diff.metadata)] {
@@ -51,7 +51,7 @@ struct Diff: ParsableCommand {
                 Terminal.say("\(title): same")
                 continue
             }
-            Terminal.say("\(title): \(changes.count) difference\(changes.count == 1 ? "" : "s")")
+            Terminal.say("\(title): \(Terminal.count(changes.count, "difference"))")
             for change in changes {
                 switch change.kind {
                 case .added: Terminal.say("  + \(change.path): \(change.new ?? "")")

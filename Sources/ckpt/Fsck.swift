@@ -25,11 +25,11 @@ struct Fsck: ParsableCommand {
             print(try Terminal.json(report))
         } else {
             for problem in report.problems { Terminal.say("\(store.path): \(problem)") }
-            var line = "\(store.path): \(report.ok ? "ok" : "DAMAGED (\(report.problems.count) problem\(report.problems.count == 1 ? "" : "s"))")"
-            line += " (\(report.versions) versions, \(report.objectsChecked) objects, \(Terminal.bytes(report.bytesChecked)) re-hashed)"
+            var line = "\(store.path): \(report.ok ? "ok" : "DAMAGED (\(Terminal.count(report.problems.count, "problem")))")"
+            line += " (\(Terminal.count(report.versions, "version")), \(Terminal.count(report.objectsChecked, "object")), \(Terminal.bytes(report.bytesChecked)) re-hashed)"
             if report.unreferencedObjects > 0 || report.temporaryFiles > 0 {
-                line += "; \(report.unreferencedObjects) unreferenced objects (\(Terminal.bytes(report.unreferencedBytes)))"
-                    + " and \(report.temporaryFiles) temporary files: ckpt gc removes them"
+                line += "; \(Terminal.count(report.unreferencedObjects, "unreferenced object")) (\(Terminal.bytes(report.unreferencedBytes)))"
+                    + " and \(Terminal.count(report.temporaryFiles, "temporary file")): ckpt gc removes them"
             }
             Terminal.say(line)
         }

@@ -54,6 +54,6 @@ struct Import: ParsableCommand {
         let reader = try ContainerReader(contentsOf: destination)
         let raw = reader.manifest.tensors.reduce(0) { $0 + $1.byteCount }
         let stored = reader.manifest.tensors.reduce(0) { $0 + $1.storedCount }
-        Terminal.say("\(output): \(reader.manifest.tensors.count) tensors, \(Terminal.bytes(raw)) raw, \(Terminal.bytes(stored)) stored (\(Terminal.ratio(stored, raw)) of raw, \(codec.rawValue))")
+        Terminal.say("\(output): \(Terminal.count(reader.manifest.tensors.count, "tensor")), \(Terminal.bytes(raw)) raw, \(Terminal.bytes(stored)) stored (\(Terminal.ratio(stored, raw)) of raw, \(codec.rawValue))")
     }
 }

@@ -92,7 +92,7 @@ struct Inspect: ParsableCommand {
         lines += Terminal.lines(of: Terminal.table(["name", "dtype", "shape", "codec", "stored", "raw", "ratio", "aliases"], rows,
                                                    rightAligned: [4, 5, 6])).map(String.init)
         let aliasCount = report.tensors.reduce(0) { $0 + $1.aliases.count }
-        lines.append("\(report.tensors.count) tensors\(aliasCount > 0 ? " (+\(aliasCount) aliases)" : ""), "
+        lines.append("\(Terminal.count(report.tensors.count, "tensor"))\(aliasCount > 0 ? " (+\(Terminal.count(aliasCount, "alias")))" : ""), "
                      + "\(Terminal.bytes(report.raw)) raw, \(Terminal.bytes(report.stored)) stored, ratio \(Terminal.ratio(report.stored, report.raw))")
         if let architecture = report.architecture {
             lines.append("architecture: \(ArchitectureSummary.describe(architecture))")

@@ -50,7 +50,7 @@ struct ReportCommand: ParsableCommand {
         let html = page.html()
         try AtomicFile.write(Data(html.utf8), to: URL(fileURLWithPath: output))
         let flagged = page.stats.filter(\.isFlagged).count
-        Terminal.say("\(output): \(page.stats.count) tensors, \(flagged) flagged\(b.map { ", compared with \($0.label)" } ?? ""), \(Terminal.bytes(html.utf8.count))")
+        Terminal.say("\(output): \(Terminal.count(page.stats.count, "tensor")), \(flagged) flagged\(b.map { ", compared with \($0.label)" } ?? ""), \(Terminal.bytes(html.utf8.count))")
     }
 
     static func parents(_ source: CheckpointSource) -> String {

@@ -47,8 +47,12 @@ struct Save: ParsableCommand {
                                                 parents: parent.isEmpty ? nil : parent, codec: codec), progress: bar.callback)
         }
         let version = result.version
-        var line = "\(version.reference) \(version.shortHash)\(StoreText.decoration(version)): \(result.tensors) tensors, "
-            + "\(result.newObjects) new (\(Terminal.bytes(result.writtenBytes)) written), \(result.reusedObjects) already stored"
+        // Tensors and probe tensors are counted apart; objects are what the store holds (one
+        // per distinct content, aliases and equal tensors share one), new or found stored.
+        var line = "\(version.reference) \(version.shortHash)\(StoreText.decoration(version)): \(Terminal.count(result.tensors, "tensor"))"
+        if result.probeTensors > 0 { line += " and \(Terminal.count(result.probeTensors, "probe tensor"))" }
+        line += "; \(Terminal.count(result.newObjects, "new object")) (\(Terminal.bytes(result.writtenBytes)) written), "
+            + "\(result.reusedObjects) already stored"
         if !version.parents.isEmpty { line += "; parent \(version.parents.map(\.reference).joined(separator: ", "))" }
         if let same = result.sameContentAs { line += "; same content as \(same)" }
         Terminal.say(line)

@@ -50,7 +50,7 @@ struct Stats: ParsableCommand {
             print(try Terminal.json(report))
             return
         }
-        Terminal.say("\(report.source): \(checkpoint.kind), \(stats.count) tensor\(stats.count == 1 ? "" : "s"), "
+        Terminal.say("\(report.source): \(checkpoint.kind), \(Terminal.count(stats.count, "tensor")), "
               + "\(ArchitecturePrinter.grouped(report.elements)) elements")
         Terminal.say(block: StatsText.table(stats))
         for tensor in stats where tensor.isFlagged {

@@ -74,6 +74,15 @@ enum Terminal {
         }.joined(separator: "\n")
     }
 
+    /// "1 tensor", "3 tensors", "0 tensors": the one way a count is printed. Words ending in
+    /// s, x, ch or sh take "es" ("1 alias", "2 aliases"); give `plural` for any other irregular word.
+    static func count(_ n: Int, _ singular: String, _ plural: String? = nil) -> String {
+        if n == 1 { return "1 \(singular)" }
+        if let plural { return "\(n) \(plural)" }
+        let sibilant = ["s", "x", "ch", "sh"].contains { singular.hasSuffix($0) }
+        return "\(n) \(singular)\(sibilant ? "es" : "s")"
+    }
+
     /// 1234567 -> "1.2 MB" (decimal units, as file managers show).
     static func bytes(_ count: Int) -> String {
         let units = ["B", "kB", "MB", "GB", "TB"]

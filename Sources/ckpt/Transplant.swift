@@ -83,7 +83,7 @@ struct Transplant: ParsableCommand {
                                       sourceTree: srcTree, source: sourceCheckpoint, targetTree: dstTree, target: dst.checkpoint)
         let mismatches = plan.mismatches
         if !mismatches.isEmpty, onMismatch == .fail {
-            throw FormatError("cannot transplant \(source) into \(destination): \(mismatches.count) mismatch\(mismatches.count == 1 ? "" : "es") (nothing written; --on-mismatch skip keeps the destination's tensors):\n"
+            throw FormatError("cannot transplant \(source) into \(destination): \(Terminal.count(mismatches.count, "mismatch")) (nothing written; --on-mismatch skip keeps the destination's tensors):\n"
                 + mismatches.map { "  " + $0.description }.joined(separator: "\n"))
         }
         for mismatch in mismatches { Terminal.say("skipped \(mismatch.description): kept the destination's tensor") }
@@ -107,18 +107,18 @@ struct Transplant: ParsableCommand {
                                               layers: layers, to: to, maps: maps, modules: modules)
         result.metadata = provenance.appended(to: dst.checkpoint.metadata)
         if !result.probes.isEmpty {
-            Terminal.say("dropped \(result.probes.count) probe(s) of the destination: the network they describe has changed")
+            Terminal.say("dropped \(Terminal.count(result.probes.count, "probe")) of the destination: the network they describe has changed")
             result.probes = []
         }
         try CheckpointFile.write(result, to: URL(fileURLWithPath: output), options: WriteOptions())
         for module in modules {
             let shapes = module.probe.map { " (probe \(Tensor.describe($0.input.shape)) -> \(Tensor.describe($0.output.shape)))" } ?? ""
-            Terminal.say("  \(module.source.isEmpty ? "(root)" : module.source) -> \(module.target.isEmpty ? "(root)" : module.target): \(module.tensors.count) tensor\(module.tensors.count == 1 ? "" : "s")\(module.skipped.isEmpty ? "" : ", \(module.skipped.count) skipped")\(shapes)")
+            Terminal.say("  \(module.source.isEmpty ? "(root)" : module.source) -> \(module.target.isEmpty ? "(root)" : module.target): \(Terminal.count(module.tensors.count, "tensor"))\(module.skipped.isEmpty ? "" : ", \(module.skipped.count) skipped")\(shapes)")
         }
         if src.hashOf == "store version hash", dst.hashOf == "store version hash" {
             Terminal.say("save it with both parents: ckpt save \(output) --parent \(destination) --parent \(source) -m 'graft \(layers) from \(source)'")
         }
-        Terminal.say("\(output): \(plan.moves.count) tensor\(plan.moves.count == 1 ? "" : "s") of \(source) (sha256 \(src.hash.prefix(12))) grafted into \(destination)")
+        Terminal.say("\(output): \(Terminal.count(plan.moves.count, "tensor")) of \(source) (sha256 \(src.hash.prefix(12))) grafted into \(destination)")
     }
 
     /// A seeded input of the module's input shape and the output the module gives inside the source.

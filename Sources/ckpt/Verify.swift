@@ -190,10 +190,10 @@ struct Verify: ParsableCommand {
         if json {
             print(try Terminal.json(report))
         } else if report.ok {
-            Terminal.say("\(report.file): ok (\(report.tensors) tensors, \(report.chunks) chunks, \(Terminal.bytes(report.bytes)) checked)")
+            Terminal.say("\(report.file): ok (\(Terminal.count(report.tensors, "tensor")), \(Terminal.count(report.chunks, "chunk")), \(Terminal.bytes(report.bytes)) checked)")
         } else {
             for problem in report.problems { Terminal.say("\(report.file): \(problem)") }
-            Terminal.say("\(report.file): BAD (\(report.problems.count) problem\(report.problems.count == 1 ? "" : "s"))")
+            Terminal.say("\(report.file): BAD (\(Terminal.count(report.problems.count, "problem")))")
         }
         if !report.ok { throw ExitCode(1) }
     }
