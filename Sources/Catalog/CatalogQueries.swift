@@ -25,6 +25,16 @@ enum CatalogQueries {
             """) {
             parents[row[0], default: []].append(ParentLink(id: row[1], hash: row[2], model: row[3], number: row[4]))
         }
+        var pruned: [Int64: [String]] = [:]
+        for row in try Row.fetchAll(db, sql: """
+            SELECT version_id, reference FROM pruned_ancestor WHERE version_id IN (\(idList)) ORDER BY version_id, removed_id
+            """) {
+            pruned[row[0], default: []].append(row[1])
+        }
+        var saved: [Int64: [String]] = [:]
+        for row in try Row.fetchAll(db, sql: "SELECT version_id, hash FROM saved_parent WHERE version_id IN (\(idList)) ORDER BY version_id, position") {
+            saved[row[0], default: []].append(row[1])
+        }
         var tags: [Int64: [String]] = [:]
         for row in try Row.fetchAll(db, sql: "SELECT version_id, name FROM tag WHERE version_id IN (\(idList)) ORDER BY name") {
             tags[row[0], default: []].append(row[1])
@@ -33,7 +43,8 @@ enum CatalogQueries {
             let id: Int64 = row[0]
             return VersionInfo(id: id, model: row[1], number: row[2], hash: row[3], content: row[4], message: row[5],
                                createdMilliseconds: row[6],
-                               parents: parents[id] ?? [], tags: tags[id] ?? [])
+                               parents: parents[id] ?? [], tags: tags[id] ?? [],
+                               prunedAncestors: pruned[id] ?? [], savedParentHashes: saved[id])
         }
     }
 

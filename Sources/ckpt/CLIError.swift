@@ -6,7 +6,7 @@ import Format
 
 /// An error of the command line itself. Each case carries the facts; the message and the
 /// exit code are derived from the case, so nothing needs to read the text.
-enum CLIError: Error, CustomStringConvertible, Equatable {
+enum CLIError: Error, CustomStringConvertible {
     /// An argument that cannot work as given; the text says what is wrong with it.
     case usage(String)
     /// An output whose extension names no format the verb writes.
@@ -19,12 +19,15 @@ enum CLIError: Error, CustomStringConvertible, Equatable {
     case noSuchTensor(file: String, name: String, suggestions: [String])
     /// `file` carries no architecture document and the verb needs one.
     case noArchitecture(file: String)
+    /// A FILE|REF argument that names neither a readable file nor a version of a store.
+    case unresolved(CheckpointResolverError)
 
     /// 2 for a command line that cannot work as given, 1 for what the files say.
     var exitCode: Int32 {
         switch self {
         case .usage, .unknownExtension, .noSuchFile: return 2
         case .noTensorMatches, .noSuchTensor, .noArchitecture: return 1
+        case .unresolved(let error): return error.isUsage ? 2 : 1
         }
     }
 
@@ -42,6 +45,8 @@ enum CLIError: Error, CustomStringConvertible, Equatable {
         case let .noSuchTensor(file, name, suggestions):
             let hint = suggestions.isEmpty ? "" : "; did you mean \(suggestions.map { "'\($0.escapedForDisplay)'" }.joined(separator: ", "))?"
             return "\(file.escapedForDisplay): no tensor named '\(name.escapedForDisplay)'\(hint)"
+        case .unresolved(let error):
+            return error.description
         case .noArchitecture(let file):
             return "\(file.escapedForDisplay): has no architecture document (attach one with `ckpt import SRC --arch ARCH -o OUT`)"
         }
@@ -59,6 +64,7 @@ enum ExitStatus {
         case let error as CatalogError: return catalogCode(error)
         case is EngineError: return 1
         case let error as OpenCLError: return error.isMissingDevice ? 2 : 1
+        case let error as CheckpointResolverError: return error.isUsage ? 2 : 1
         default: return nil
         }
     }

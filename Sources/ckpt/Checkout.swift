@@ -20,17 +20,17 @@ struct Checkout: ParsableCommand {
 
     func run() throws {
         let store = try storeOptions.open()
-        let content = try store.content(reference)
+        // Under the shared lock: a concurrent rm + gc cannot delete the objects mid-read.
         let reading = ProgressBar("reading")
-        let checkpoint: Checkpoint
-        do {
+        let (content, checkpoint) = try store.reading {
             defer { reading.finish() }
-            checkpoint = try store.checkpoint(of: content, progress: reading.callback)
+            let content = try store.content(reference)
+            return (content, try store.checkpoint(of: content, progress: reading.callback))
         }
         let writing = ProgressBar("writing")
         defer { writing.finish() }
         try CheckpointFile.write(checkpoint, to: URL(fileURLWithPath: output), options: WriteOptions(codec: codec), progress: writing.callback)
         writing.finish()
-        Terminal.say("\(output): \(content.info.reference) (\(content.info.shortHash)), \(Terminal.count(checkpoint.tensors.count, "tensor"))")
+        print("\(output): \(content.info.reference) (\(content.info.shortHash)), \(StoreText.count(checkpoint.tensors.count, "tensor"))".escapedForDisplay)
     }
 }

@@ -27,42 +27,45 @@ struct Diff: ParsableCommand {
 
     func run() throws {
         let store = try storeOptions.open()
-        let contentA = try store.content(a), contentB = try store.content(b)
-        let diff = try store.diff(contentA, contentB)
-        let statsRows = stats ? try DiffStats.rows(diff, all: all, store: store, contentA, contentB) : nil
+        // Under the shared lock: a concurrent rm + gc cannot delete the objects mid-read.
+        let (diff, statsRows) = try store.reading {
+            let contentA = try store.content(a), contentB = try store.content(b)
+            let diff = try store.diff(contentA, contentB)
+            return (diff, stats ? try DiffStats.rows(diff, all: all, store: store, contentA, contentB) : nil)
+        }
         if json {
             print(try statsRows.map { try Terminal.json(DiffStats.Output(diff: diff, stats: $0)) } ?? Terminal.json(diff))
             return
         }
-        Terminal.say("diff \(diff.a) \(diff.b)")
+        print("diff \(diff.a) \(diff.b)".escapedForDisplay)
         var rows: [[String]] = []
         for change in diff.tensors where all || change.status != .same {
-            rows.append([change.status.rawValue, change.name, Self.what(change),
+            rows.append([change.status.rawValue, change.name.escapedForDisplay, Self.what(change).escapedForDisplay,
                          StoreText.number(change.maxAbsDifference), StoreText.number(change.relativeNorm)])
         }
         if !rows.isEmpty {
-            Terminal.say(block: Terminal.table(["", "tensor", "dtype / shape", "max |b-a|", "||b-a||/||a||"], rows, rightAligned: [3, 4]))
+            print(Terminal.table(["", "tensor", "dtype / shape", "max |b-a|", "||b-a||/||a||"], rows, rightAligned: [3, 4]))
         }
-        Terminal.say("\(Terminal.count(diff.tensors.count, "tensor")): \(diff.count(.changed)) changed, \(diff.count(.added)) added, "
+        print("\(StoreText.count(diff.tensors.count, "tensor")): \(diff.count(.changed)) changed, \(diff.count(.added)) added, "
               + "\(diff.count(.removed)) removed, \(diff.count(.same)) same")
-        if let statsRows, !statsRows.isEmpty { Terminal.say(block: DiffStats.render(statsRows, labels: (diff.a, diff.b))) }
+        if let statsRows, !statsRows.isEmpty { print(DiffStats.render(statsRows, labels: (diff.a, diff.b))) }
         for (title, changes) in [("architecture", diff.architecture), ("metadata", diff.metadata)] {
             if changes.isEmpty {
-                Terminal.say("\(title): same")
+                print("\(title): same")
                 continue
             }
-            Terminal.say("\(title): \(Terminal.count(changes.count, "difference"))")
+            print("\(title): \(changes.count) difference\(changes.count == 1 ? "" : "s")")
             for change in changes {
                 switch change.kind {
-                case .added: Terminal.say("  + \(change.path): \(change.new ?? "")")
-                case .removed: Terminal.say("  - \(change.path): \(change.old ?? "")")
-                case .changed: Terminal.say("  ~ \(change.path): \(change.old ?? "") -> \(change.new ?? "")")
+                case .added: print("  + \(change.path): \(change.new ?? "")".escapedForDisplay)
+                case .removed: print("  - \(change.path): \(change.old ?? "")".escapedForDisplay)
+                case .changed: print("  ~ \(change.path): \(change.old ?? "") -> \(change.new ?? "")".escapedForDisplay)
                 }
             }
         }
-        for name in diff.probesAdded { Terminal.say("probe added: \(name)") }
-        for name in diff.probesRemoved { Terminal.say("probe removed: \(name)") }
-        for name in diff.probesChanged { Terminal.say("probe changed: \(name)") }
+        for name in diff.probesAdded { print("probe added: \(name.escapedForDisplay)") }
+        for name in diff.probesRemoved { print("probe removed: \(name.escapedForDisplay)") }
+        for name in diff.probesChanged { print("probe changed: \(name.escapedForDisplay)") }
     }
 
     /// `f32 [384, 384]`, or what changed in dtype and shape.

@@ -16,22 +16,20 @@ struct Fsck: ParsableCommand {
     func run() throws {
         let store = try storeOptions.open()
         let bar = ProgressBar("checking")
-        let report: FsckReport
-        do {
-            defer { bar.finish() }
-            report = try store.fsck(progress: bar.callback)
-        }
+        let report = try store.fsck { done, total in bar.update(done, of: total) }
+        bar.finish()
         if json {
             print(try Terminal.json(report))
         } else {
-            for problem in report.problems { Terminal.say("\(store.path): \(problem)") }
-            var line = "\(store.path): \(report.ok ? "ok" : "DAMAGED (\(Terminal.count(report.problems.count, "problem")))")"
-            line += " (\(Terminal.count(report.versions, "version")), \(Terminal.count(report.objectsChecked, "object")), \(Terminal.bytes(report.bytesChecked)) re-hashed)"
+            let path = store.path.escapedForDisplay
+            for problem in report.problems { print("\(path): \(problem.escapedForDisplay)") }
+            var line = "\(path): \(report.ok ? "ok" : "DAMAGED (\(report.problems.count) problem\(report.problems.count == 1 ? "" : "s"))")"
+            line += " (\(StoreText.count(report.versions, "version")), \(StoreText.count(report.objectsChecked, "object")), \(Terminal.bytes(report.bytesChecked)) re-hashed)"
             if report.unreferencedObjects > 0 || report.temporaryFiles > 0 {
-                line += "; \(Terminal.count(report.unreferencedObjects, "unreferenced object")) (\(Terminal.bytes(report.unreferencedBytes)))"
-                    + " and \(Terminal.count(report.temporaryFiles, "temporary file")): ckpt gc removes them"
+                line += "; \(StoreText.count(report.unreferencedObjects, "unreferenced object")) (\(Terminal.bytes(report.unreferencedBytes)))"
+                    + " and \(StoreText.count(report.temporaryFiles, "temporary file")): ckpt gc removes them"
             }
-            Terminal.say(line)
+            print(line)
         }
         if !report.ok { throw ExitCode(1) }
     }

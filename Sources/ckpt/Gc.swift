@@ -29,9 +29,9 @@ struct Gc: ParsableCommand {
             return
         }
         let verb = dryRun ? "would remove" : "removed"
-        var line = "\(store.path): \(verb) \(Terminal.count(report.removedObjects, "unreferenced object"))"
-        if report.removedTemporaries > 0 { line += " and \(Terminal.count(report.removedTemporaries, "temporary file"))" }
-        line += ", \(Terminal.bytes(report.freedBytes)) freed; \(Terminal.count(report.keptObjects, "object")) (\(Terminal.bytes(report.keptBytes))) kept"
-        Terminal.say(line)
+        var line = "\(store.path.escapedForDisplay): \(verb) \(StoreText.count(report.removedObjects, "unreferenced object"))"
+        if report.removedTemporaries > 0 { line += " and \(StoreText.count(report.removedTemporaries, "temporary file"))" }
+        line += ", \(Terminal.bytes(report.freedBytes)) freed; \(StoreText.count(report.keptObjects, "object")) (\(Terminal.bytes(report.keptBytes))) kept"
+        print(line)
     }
 }

@@ -41,7 +41,7 @@ struct Import: ParsableCommand {
             do {
                 checkpoint = try attachArchitecture(document, to: checkpoint)
             } catch let error as EngineError {
-                throw error.naming(source)
+                throw error.naming(source) // keeps its one-line-per-mismatch list
             } catch {
                 throw error.attributed(to: source)
             }

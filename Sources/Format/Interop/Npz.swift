@@ -9,7 +9,9 @@ public enum Npz {
     /// Member timestamps are fixed so that one checkpoint always gives the same bytes.
     static let memberDate = Date(timeIntervalSince1970: 946_771_200)
 
-    public static func read(contentsOf url: URL) throws -> Checkpoint {
+    /// Every member's bytes are reserved in `budget` before they are extracted: one total for
+    /// the archive, so many directory entries over the same data cannot add up past it.
+    public static func read(contentsOf url: URL, budget: MemoryBudget = MemoryBudget()) throws -> Checkpoint {
         let attributes: [FileAttributeKey: Any]
         do {
             attributes = try FileManager.default.attributesOfItem(atPath: url.resolvingSymlinksInPath().path)
@@ -29,7 +31,7 @@ public enum Npz {
         } catch {
             throw Fault.malformed("not a readable zip archive", describe(error))
         }
-        let checkpoint = try read(archive, archiveSize: size)
+        let checkpoint = try read(archive, archiveSize: size, budget: budget)
         if let declared = declaredMemberCount(of: url, size: size), declared != UInt64(checkpoint.tensors.count) {
             throw Fault.malformed("the zip directory", "it lists \(declared) members, but only \(checkpoint.tensors.count) could be read")
         }
@@ -37,7 +39,7 @@ public enum Npz {
     }
 
     /// Tensors in member order, named by member name minus `.npy`.
-    private static func read(_ archive: Archive, archiveSize: UInt64) throws -> Checkpoint {
+    private static func read(_ archive: Archive, archiveSize: UInt64, budget: MemoryBudget) throws -> Checkpoint {
         var tensors: [NamedTensor] = []
         var seen: Set<String> = []
         for entry in archive {
@@ -49,9 +51,9 @@ public enum Npz {
             guard path.hasSuffix(".npy") else { throw Fault.refused("member '\(path)'", "it is not a .npy file") }
             let name = String(path.dropLast(4))
             guard seen.insert(name).inserted else { throw FormatError(.duplicateName(kind: "npz member", name: path)) }
-            let bytes = try extract(entry, from: archive, archiveSize: archiveSize)
+            let bytes = try extract(entry, from: archive, archiveSize: archiveSize, budget: budget)
             do {
-                tensors.append(NamedTensor(name: name, tensor: try Npy.read(data: bytes)))
+                tensors.append(NamedTensor(name: name, tensor: try Npy.read(data: bytes, budget: budget)))
             } catch {
                 throw Fault.within("member '\(path)'", error)
             }
@@ -89,7 +91,7 @@ public enum Npz {
 
     /// The member's bytes, after checking its declared size against what the archive
     /// could plausibly hold, so no allocation is sized by an unchecked field.
-    private static func extract(_ entry: Entry, from archive: Archive, archiveSize: UInt64) throws -> Data {
+    private static func extract(_ entry: Entry, from archive: Archive, archiveSize: UInt64, budget: MemoryBudget) throws -> Data {
         let path = entry.path
         let size = entry.uncompressedSize
         guard entry.compressedSize <= archiveSize else {
@@ -101,22 +103,23 @@ public enum Npz {
         guard size <= limit, let capacity = Int(exactly: size) else {
             throw Fault.malformed("member '\(path)'", "it claims \(size) bytes, more than its \(entry.compressedSize) stored bytes can hold")
         }
-        var bytes = Data()
-        bytes.reserveCapacity(capacity)
+        var bytes = try ElementBytes.allocate(capacity, budget: budget, for: "member '\(path)'")
+        var filled = 0
         do {
             _ = try archive.extract(entry, skipCRC32: false) { chunk in
-                guard chunk.count <= capacity - bytes.count else {
+                guard chunk.count <= capacity - filled else {
                     throw Fault.malformed("member '\(path)'", "it holds more than the \(size) bytes it declares")
                 }
-                bytes.append(chunk)
+                bytes.replaceSubrange(filled ..< filled + chunk.count, with: chunk)
+                filled += chunk.count
             }
         } catch let error as FormatError {
             throw error
         } catch {
             throw Fault.malformed("member '\(path)'", "it cannot be extracted (\(describe(error)))")
         }
-        guard bytes.count == capacity else {
-            throw FormatError(.truncated(what: "member '\(path)'", needed: size, available: UInt64(bytes.count)))
+        guard filled == capacity else {
+            throw FormatError(.truncated(what: "member '\(path)'", needed: size, available: UInt64(filled)))
         }
         return bytes
     }

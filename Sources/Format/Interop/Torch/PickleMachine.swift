@@ -5,6 +5,9 @@ struct PickleLimits {
     var maxStack = 1 << 22
     var maxMarkDepth = 1 << 14
     var maxMemo = 1 << 24
+    /// How deeply symbolic calls may nest inside one REDUCE (`_rebuild_from_type_v2` of
+    /// `_rebuild_from_type_v2` ...); torch nests them once.
+    var maxCallDepth = 64
 }
 
 /// A restricted pickle interpreter (protocols 0-5, the opcodes torch.save emits and a few
@@ -300,7 +303,12 @@ final class PickleMachine {
     }
 
     /// REDUCE: the allowlisted callables, interpreted; anything else refused by name.
-    func reduce(_ callable: PickleValue, _ args: PickleValue) throws -> PickleValue {
+    /// `depth` counts the calls this one is nested in: the pickle builds the arguments of a
+    /// nested call without recursion, but interpreting them recurses, so it is bounded.
+    func reduce(_ callable: PickleValue, _ args: PickleValue, depth: Int = 0) throws -> PickleValue {
+        guard depth < limits.maxCallDepth else {
+            throw FormatError(.tooDeep(what: "nested symbolic calls in one REDUCE", limit: limits.maxCallDepth))
+        }
         let function = try global(callable, "REDUCE")
         guard case .tuple(let argumentTuple) = args else {
             throw Fault.refused("REDUCE of \(function.qualifiedName) with \(args.kindName) arguments", "arguments are a tuple")
@@ -334,7 +342,7 @@ final class PickleMachine {
                 default: throw Fault.refused("_rebuild_from_type_v2 to \(type.qualifiedName)", "only tensor types are rebuilt")
                 }
             }
-            let inner = try reduce(items[0], items[2])
+            let inner = try reduce(items[0], items[2], depth: depth + 1)
             guard case .tensor = inner else { throw Fault.invalid("_rebuild_from_type_v2 result", inner.kindName, expected: "a tensor") }
             return inner
         case .set, .frozenset:

@@ -91,12 +91,7 @@ struct TorchTree {
             if tensor.isParameter { text += " (parameter)" }
             text += ", storage '\(tensor.storage.key)'"
             if tensor.offset != 0 { text += " at \(tensor.offset)" }
-            var contiguous = true, expected = 1
-            for axis in tensor.shape.indices.reversed() where tensor.shape[axis] != 1 {
-                if tensor.stride[axis] != expected { contiguous = false; break }
-                expected *= tensor.shape[axis]
-            }
-            if !contiguous { text += ", strides \(Tensor.describe(tensor.stride))" }
+            if !ElementBytes.isCContiguous(shape: tensor.shape, stride: tensor.stride) { text += ", strides \(Tensor.describe(tensor.stride))" }
             return text
         case .object(let object): return "object \(object.className)"
         }

@@ -55,7 +55,7 @@ struct TorchWriter {
 
             }
         }
-        records.append(Record(name: "data.pkl", data: TorchPickleWriter.stateDict(checkpoint.tensors)))
+        records.append(Record(name: "data.pkl", data: try TorchPickleWriter.stateDict(checkpoint.tensors)))
         records.append(Record(name: ".format_version", data: Data("1".utf8)))
         records.append(Record(name: ".storage_alignment", data: Data("64".utf8)))
         records.append(Record(name: "byteorder", data: Data("little".utf8)))
@@ -203,7 +203,21 @@ enum TorchPickleWriter {
         }
     }
 
-    static func stateDict(_ tensors: [NamedTensor]) -> Data {
+    /// C-order strides as torch computes them (sizes of 0 count as 1). A zero-element
+    /// tensor holds no bytes, yet its other sizes may be huge (a 111-byte safetensors file
+    /// can declare [0, 2^62, 2^62]); strides that do not fit in 64 bits are refused.
+    static func contiguousStrides(_ shape: [Int], name: String) throws -> [Int] {
+        var strides = [Int](repeating: 1, count: shape.count)
+        var step = 1
+        for axis in shape.indices.reversed() {
+            strides[axis] = step
+            guard axis > 0 else { break }
+            step = try checkedMultiply(step, max(shape[axis], 1), "the strides of tensor '\(name)' \(Tensor.describe(shape))")
+        }
+        return strides
+    }
+
+    static func stateDict(_ tensors: [NamedTensor]) throws -> Data {
         var p = PickleBytes()
         p.op(0x80); p.byte(2)
         p.global("collections", "OrderedDict")
@@ -231,18 +245,12 @@ enum TorchPickleWriter {
             if let storageClass { global("torch", storageClass) } else { global("torch.storage", "UntypedStorage") }
             p.string(String(index))
             p.string("cpu")
-            p.int(storageClass == nil ? tensor.data.count : tensor.elementCount)
+            p.int(storageClass == nil ? tensor.data.count : try Tensor.elementCount(tensor.shape))
             p.op(0x74) // TUPLE
             p.op(0x51) // BINPERSID
             p.int(0)
             p.tuple(tensor.shape)
-            var strides = [Int](repeating: 1, count: tensor.shape.count)
-            var step = 1
-            for axis in tensor.shape.indices.reversed() {
-                strides[axis] = step
-                step *= max(tensor.shape[axis], 1)
-            }
-            p.tuple(strides)
+            p.tuple(try contiguousStrides(tensor.shape, name: named.name))
             p.op(0x89) // False: requires_grad
             p.get(orderedDict); p.op(0x29); p.op(0x52) // OrderedDict(): backward hooks
             if storageClass == nil { global("torch", torchDTypeName(tensor.dtype)) }
