@@ -15,6 +15,14 @@ targets=(ckpt torch safetensors numpy arch)
 bin=$fuzz/.build/release
 
 build() {
+    # libFuzzer and ASan come with the swift.org toolchain (its own clang's runtimes).
+    local toolchain
+    toolchain=$(dirname "$(dirname "$(readlink -f "$(command -v swift)")")")
+    if ! compgen -G "$toolchain/lib/clang/*/lib/linux/libclang_rt.fuzzer-x86_64.a" >/dev/null ||
+       ! compgen -G "$toolchain/lib/clang/*/lib/linux/libclang_rt.asan-x86_64.a" >/dev/null; then
+        echo "fuzz/run.sh: the Swift toolchain at $toolchain has no libFuzzer/ASan runtime (lib/clang/*/lib/linux/libclang_rt.{fuzzer,asan}-x86_64.a); install the swift.org Linux toolchain" >&2
+        exit 2
+    fi
     # SwiftPM names the path dependency `..` after its folder; a checkout folder called `fuzz`
     # would collide with this package's own name, so such a checkout is built from a copy.
     local source=$root
@@ -45,6 +53,11 @@ run() {
     SWIFT_BACKTRACE=enable=no OPENBLAS_NUM_THREADS=1 \
     local mode=()
     if [ -n "${FUZZ_KEEP_GOING:-}" ]; then mode=(-fork=1 -ignore_crashes=1 -ignore_timeouts=1 -ignore_ooms=1); fi
+    # Tokens random mutation rarely writes (JSON keys, pickle globals, sizes that overflow).
+    case $target in
+        ckpt|safetensors|arch) mode+=(-dict="$fuzz/dict/json.dict") ;;
+        torch|numpy) mode+=(-dict="$fuzz/dict/$target.dict") ;;
+    esac
     ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=0:allocator_may_return_null=1:handle_sigill=1:handle_abort=1} \
         "$bin/fuzz-$target" "${mode[@]}" -max_total_time="$seconds" -timeout=10 \
         -rss_limit_mb=2048 -malloc_limit_mb=2048 -print_final_stats=1 \

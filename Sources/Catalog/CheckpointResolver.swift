@@ -3,16 +3,14 @@ import Format
 
 /// Why an argument named neither a file nor a stored version. Each case is a different
 /// state of the machine, and none is swallowed: a store that exists but cannot be read is
-/// not "no such file".
-///
-/// (A small enum of the resolver's own until the Catalog's `CatalogError` is merged.)
+/// not "no such file". The store's own `CatalogError` is kept whole inside.
 public enum CheckpointResolverError: Error, Equatable, Sendable {
     /// Not a file, and no store was found to look it up in (`why`: what locating said).
     case noSuchFileOrStore(argument: String, why: String)
     /// A store was located at `store` (or given) but cannot be opened: damaged, not a store.
-    case storeUnreadable(store: String, error: FormatError)
+    case storeUnreadable(store: String, error: CatalogError)
     /// The store opened, but `argument` names no version in it (`error`: what resolving said).
-    case unresolvedReference(argument: String, store: String, error: FormatError)
+    case unresolvedReference(argument: String, store: String, error: CatalogError)
 }
 
 extension CheckpointResolverError: CustomStringConvertible, LocalizedError {
@@ -21,9 +19,9 @@ extension CheckpointResolverError: CustomStringConvertible, LocalizedError {
         case let .noSuchFileOrStore(argument, why):
             return "\(argument.escapedForDisplay): no such file, and no store to look it up in (\(why.escapedForDisplay))"
         case let .storeUnreadable(store, error):
-            return "\(store.escapedForDisplay): the store cannot be opened: \(error.message)"
+            return "\(store.escapedForDisplay): the store cannot be opened: \(error)"
         case let .unresolvedReference(argument, store, error):
-            return "\(argument.escapedForDisplay): no such file, nor a version in \(store.escapedForDisplay) (\(error.message))"
+            return "\(argument.escapedForDisplay): no such file, nor a version in \(store.escapedForDisplay) (\(error))"
         }
     }
 
@@ -91,7 +89,7 @@ public struct CheckpointResolver {
         let store = try openStore(for: argument)
         do {
             return .version(try store.content(argument), in: store)
-        } catch let error as FormatError {
+        } catch let error as CatalogError {
             throw CheckpointResolverError.unresolvedReference(argument: argument, store: store.path, error: error)
         }
     }
@@ -102,18 +100,15 @@ public struct CheckpointResolver {
         let location: URL
         do {
             location = try Store.locate(explicit: explicitStore, environment: environment, start: start)
-        } catch let error as FormatError {
+        } catch let error as CatalogError {
             let given = explicitStore ?? environment["CKPT_STORE"].flatMap { $0.isEmpty ? nil : $0 }
             if let given { throw CheckpointResolverError.storeUnreadable(store: given, error: error) }
-            throw CheckpointResolverError.noSuchFileOrStore(argument: argument, why: error.message)
+            throw CheckpointResolverError.noSuchFileOrStore(argument: argument, why: error.description)
         }
         do {
             return try Store.open(location)
-        } catch let error as FormatError {
+        } catch let error as CatalogError {
             throw CheckpointResolverError.storeUnreadable(store: location.path, error: error)
-        } catch {
-            throw CheckpointResolverError.storeUnreadable(store: location.path,
-                                                          error: FormatError(.malformed(what: "the catalog", detail: "\(error)")))
         }
     }
 

@@ -92,7 +92,7 @@ struct Verify: ParsableCommand {
                deviceComparisons: found.deviceComparisons,
                transplants: found.transplants.map { module in
                    TransplantResult(source: module.sourceFile, module: module.source, target: module.target, passed: module.passed,
-                                    problem: module.problem, note: module.note)
+                                    problem: module.problem?.description, note: module.note)
                })
     }
 
@@ -104,7 +104,7 @@ struct Verify: ParsableCommand {
         }
         let name = report.file.escapedForDisplay
         for module in report.transplants {
-            print("\(name): transplant '\(module.module.escapedForDisplay)' of \(module.source.escapedForDisplay) -> '\(module.target.escapedForDisplay)' \(module.passed ? "ok (\(module.note))" : "FAILED: \((module.problem ?? "").escapedForDisplay)")")
+            print("\(name): transplant '\(module.module.escapedForDisplay)' of \(module.source.escapedForDisplay) -> '\(module.target.escapedForDisplay)' \(module.passed ? "ok (\(module.note))" : "FAILED: \(module.problem ?? "")")")
         }
         for probe in report.probes {
             let place = device == .cpu ? "" : " on \(probe.device)"

@@ -16,7 +16,7 @@ public enum VerificationProblem: Equatable, Sendable, CustomStringConvertible {
     /// The network cannot run the probes at all (an Opaque module, a missing tensor, ...).
     case probesCannotRun(String)
     /// A transplanted module, rerun alone, failed.
-    case transplantFailed(source: String, sourceFile: String, target: String, problem: String)
+    case transplantFailed(source: String, sourceFile: String, target: String, problem: TransplantModuleProblem)
     /// The transplant provenance cannot be checked at all.
     case transplantUnchecked(String)
 

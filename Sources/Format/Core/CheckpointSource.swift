@@ -38,9 +38,9 @@ public struct StructureVerification: Codable, Sendable, Equatable {
         self.bytes = bytes
     }
 
-    /// A container's report, whose tensor count includes the `probeTensors` probe tensors.
-    public init(_ report: VerificationReport, probeTensors: Int) {
-        self.init(problems: report.problems, tensors: max(0, report.tensorsChecked - probeTensors), probeTensors: probeTensors,
+    /// A container's report (which counts probe tensors apart already).
+    public init(_ report: VerificationReport) {
+        self.init(problems: report.problems, tensors: report.tensorsChecked, probeTensors: report.probeTensorsChecked,
                   chunks: report.chunksChecked, bytes: report.bytesDecoded)
     }
 }
@@ -57,13 +57,16 @@ public enum FileCheckpointSource {
     }
 }
 
-/// A `.ckpt` file: every chunk checksum, every section, the exact layout.
+/// A `.ckpt` file: every chunk checksum, every section, the exact layout. The structural
+/// check decodes every chunk once and keeps what it decoded (`verify(loading:)`), so
+/// `checkpoint()` after it does not decode the file again.
 public final class ContainerFileSource: CheckpointSource {
     public let url: URL
     public let displayName: String
     /// Called with (bytes decoded, bytes of every tensor) while `verifyStructure` runs.
     public var progress: ((_ done: Int, _ total: Int) -> Void)?
     private var reader: ContainerReader?
+    private var loaded: Checkpoint?
 
     public init(_ url: URL, displayName: String) {
         self.url = url
@@ -79,15 +82,18 @@ public final class ContainerFileSource: CheckpointSource {
 
     public func verifyStructure() -> StructureVerification {
         do {
-            let reader = try open()
-            let probeTensors = reader.manifest.probes.reduce(0) { $0 + $1.inputs.count + $1.outputs.count }
-            return StructureVerification(reader.verify(progress: progress), probeTensors: probeTensors)
+            let outcome = try open().verify(loading: true, progress: progress)
+            loaded = outcome.checkpoint
+            return StructureVerification(outcome.report)
         } catch {
             return StructureVerification(problems: [Self.message(error)])
         }
     }
 
-    public func checkpoint() throws -> Checkpoint { try open().checkpoint() }
+    public func checkpoint() throws -> Checkpoint {
+        if let loaded { return loaded }
+        return try open().checkpoint()
+    }
 
     static func message(_ error: Error) -> String {
         (error as? FormatError)?.message ?? "\(error)".escapedForDisplay
