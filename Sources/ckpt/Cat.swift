@@ -18,14 +18,15 @@ struct Cat: ParsableCommand {
     func run() throws {
         let url = URL(fileURLWithPath: file)
         let tensor: Tensor
-        if try FileKind.detect(url) == .ckpt {
+        let detected = try DetectedFile(url)
+        if detected.kind == .ckpt {
             let reader = try ContainerReader(contentsOf: url)
             guard reader.record(named: name) != nil else {
                 throw CLIError.noSuchTensor(file: file, name: name, suggestions: Self.suggestions(name, reader.manifest.tensors.flatMap(\.allNames)))
             }
             tensor = try reader.tensor(named: name)
         } else {
-            let checkpoint = try Importer.load(contentsOf: url)
+            let checkpoint = try Importer.load(detected)
             guard let found = checkpoint.tensor(named: name) else {
                 throw CLIError.noSuchTensor(file: file, name: name, suggestions: Self.suggestions(name, checkpoint.allNames))
             }

@@ -49,7 +49,9 @@ struct Inspect: ParsableCommand {
 
     static func report(for file: String) throws -> Report {
         let url = URL(fileURLWithPath: file)
-        let kind = try FileKind.detect(url)
+        // Detected once: a torch zip's mapping and directory serve both the load and the outline.
+        let detected = try DetectedFile(url)
+        let kind = detected.kind
         var report: Report
         if kind == .ckpt {
             let reader = try ContainerReader(contentsOf: url)
@@ -62,7 +64,7 @@ struct Inspect: ParsableCommand {
                             architecture: try reader.architecture().flatMap { try? JSONValue.parse($0) },
                             probes: reader.manifest.probes.map { "\($0.name) (\($0.origin.rawValue), \($0.inputs.count) in, \($0.outputs.count) out, rtol \($0.rtol))" })
         } else {
-            let checkpoint = try Importer.load(contentsOf: url)
+            let checkpoint = try Importer.load(detected)
             let rows = checkpoint.tensors.map {
                 Row(name: $0.name, aliases: $0.aliases, dtype: $0.tensor.dtype.rawValue, shape: $0.tensor.shape,
                     codec: "raw", stored: $0.tensor.data.count, raw: $0.tensor.data.count)
@@ -70,7 +72,7 @@ struct Inspect: ParsableCommand {
             report = Report(file: file, kind: kind.rawValue, version: nil, writer: nil, tensors: rows, raw: 0, stored: 0,
                             metadata: checkpoint.metadata, architecture: checkpoint.architecture.flatMap { try? JSONValue.parse($0) },
                             probes: [])
-            if kind == .torch { report.tree = try TorchFile.tree(contentsOf: url) }
+            if kind == .torch { report.tree = try TorchFile.tree(detected) }
         }
         report.raw = report.tensors.reduce(0) { $0 + $1.raw }
         report.stored = report.tensors.reduce(0) { $0 + $1.stored }
