@@ -14,8 +14,18 @@ public protocol CheckpointSource: AnyObject {
     /// where it is; how much was checked, probe tensors counted apart from tensors.
     func verifyStructure() -> StructureVerification
 
+    /// `verifyStructure()`; with `keepingContents`, a source that decodes everything to
+    /// check it (a `.ckpt`) keeps what it decoded for `checkpoint()`, so the file is decoded
+    /// once, not twice. Without, it checks chunk by chunk in bounded memory.
+    func verifyStructure(keepingContents: Bool) -> StructureVerification
+
     /// The whole checkpoint (tensors, architecture, metadata, probes), every byte checked.
     func checkpoint() throws -> Checkpoint
+}
+
+extension CheckpointSource {
+    /// Sources that cannot share the work check the same way either way.
+    public func verifyStructure(keepingContents: Bool) -> StructureVerification { verifyStructure() }
 }
 
 /// What a structural check found.
@@ -38,7 +48,7 @@ public struct StructureVerification: Codable, Sendable, Equatable {
         self.bytes = bytes
     }
 
-    /// A container's report (which counts probe tensors apart already).
+    /// A container's report (which counts tensors and probe tensors apart itself).
     public init(_ report: VerificationReport) {
         self.init(problems: report.problems, tensors: report.tensorsChecked, probeTensors: report.probeTensorsChecked,
                   chunks: report.chunksChecked, bytes: report.bytesDecoded)
@@ -57,16 +67,15 @@ public enum FileCheckpointSource {
     }
 }
 
-/// A `.ckpt` file: every chunk checksum, every section, the exact layout. The structural
-/// check decodes every chunk once and keeps what it decoded (`verify(loading:)`), so
-/// `checkpoint()` after it does not decode the file again.
+/// A `.ckpt` file: every chunk checksum, every section, the exact layout.
 public final class ContainerFileSource: CheckpointSource {
     public let url: URL
     public let displayName: String
     /// Called with (bytes decoded, bytes of every tensor) while `verifyStructure` runs.
     public var progress: ((_ done: Int, _ total: Int) -> Void)?
     private var reader: ContainerReader?
-    private var loaded: Checkpoint?
+    /// What `verifyStructure(keepingContents: true)` decoded, handed out by `checkpoint()`.
+    private var verified: Checkpoint?
 
     public init(_ url: URL, displayName: String) {
         self.url = url
@@ -80,10 +89,12 @@ public final class ContainerFileSource: CheckpointSource {
         return opened
     }
 
-    public func verifyStructure() -> StructureVerification {
+    public func verifyStructure() -> StructureVerification { verifyStructure(keepingContents: false) }
+
+    public func verifyStructure(keepingContents: Bool) -> StructureVerification {
         do {
-            let outcome = try open().verify(loading: true, progress: progress)
-            loaded = outcome.checkpoint
+            let outcome = try open().verify(loading: keepingContents, progress: progress)
+            verified = outcome.checkpoint
             return StructureVerification(outcome.report)
         } catch {
             return StructureVerification(problems: [Self.message(error)])
@@ -91,7 +102,7 @@ public final class ContainerFileSource: CheckpointSource {
     }
 
     public func checkpoint() throws -> Checkpoint {
-        if let loaded { return loaded }
+        if let verified { return verified }
         return try open().checkpoint()
     }
 
