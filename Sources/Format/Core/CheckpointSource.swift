@@ -70,6 +70,8 @@ public enum FileCheckpointSource {
 public final class ContainerFileSource: CheckpointSource {
     public let url: URL
     public let displayName: String
+    /// Called with (bytes decoded, bytes of every tensor) while `verifyStructure` runs.
+    public var progress: ((_ done: Int, _ total: Int) -> Void)?
     private var reader: ContainerReader?
     private var loaded: Checkpoint?
 
@@ -87,7 +89,7 @@ public final class ContainerFileSource: CheckpointSource {
 
     public func verifyStructure(keepingContents: Bool) -> StructureVerification {
         do {
-            let outcome = try open().verify(loading: keepingContents)
+            let outcome = try open().verify(loading: keepingContents, progress: progress)
             loaded = outcome.checkpoint
             return StructureVerification(outcome.report)
         } catch {
