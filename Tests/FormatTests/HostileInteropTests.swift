@@ -335,6 +335,30 @@ final class HostileInteropTests: XCTestCase {
         XCTAssertEqual(Self.floats(of: checkpoint.tensor(named: "v5")), Array(repeating: 2, count: 1005))
     }
 
+    /// Without an explicit budget a .pt file gets one sized from its own bytes: of twelve
+    /// stride-0 views of a 16-byte storage, each 768 MiB (under the per-tensor cap on
+    /// repeating views), the first fits and the second is refused, where the machine-wide
+    /// default would have let 9 GiB through.
+    func testTheDefaultBudgetOfATorchFileIsSizedFromTheFile() throws {
+        var p = PickleScript()
+        p.orderedDict()
+        p.mark()
+        for index in 0 ..< 12 {
+            p.string("v\(index)")
+            p.floatTensor(key: "0", numel: 4, offset: 0, size: [(3 << 26) + index], stride: [0])
+        }
+        p.setItems()
+        p.stop()
+        let file = try Self.torchZip(p, storages: [("0", Self.floats([1, 2, 3, 4]))])
+        XCTAssertLessThan(file.count, 4096)
+        let budget = MemoryBudget.forUncompressedInput(bytes: file.count)
+        XCTAssertEqual(budget.limit, min(UInt64(file.count) * 8 + (1 << 30), MemoryBudget.defaultLimit))
+        assertReason(try TorchFile.read(data: file)) {
+            if case .memoryBudgetExceeded(let what, _, _, _) = $0 { return what.contains("strided view") }
+            return false
+        }
+    }
+
     /// A million empty dicts, each popped at once: two bytes of pickle build an object of
     /// a hundred, which the arena pays for from the input's budget.
     func testPickleObjectsArePaidForFromTheBudget() throws {

@@ -81,14 +81,14 @@ public enum Importer {
     /// Loads a file whose kind is already detected, reading it once: one memory budget for
     /// the whole input, and a torch zip's mapping and directory as detection left them.
     public static func load(_ file: DetectedFile, options: ImportOptions = ImportOptions(),
-                            budget: MemoryBudget = MemoryBudget()) throws -> Checkpoint {
+                            budget: MemoryBudget? = nil) throws -> Checkpoint {
         do {
             var checkpoint: Checkpoint
             let key = options.key.flatMap { $0.isEmpty ? nil : $0 }
             if file.kind == .torch {
                 checkpoint = try TorchFile.read(file, key: key, budget: budget)
             } else {
-                checkpoint = try read(file, budget: budget)
+                checkpoint = try read(file, budget: budget ?? MemoryBudget())
                 if let key { checkpoint = try selecting(key, from: checkpoint) }
             }
             if !options.stripPrefixes.isEmpty { checkpoint = try stripping(options.stripPrefixes, from: checkpoint) }

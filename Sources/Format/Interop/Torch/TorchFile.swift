@@ -19,7 +19,7 @@ public enum TorchFile {
     /// The legacy format's first bytes (a protocol-2 pickle of its magic number).
     public static var legacyMagic: [UInt8] { TorchArchive.legacyMagic }
 
-    public static func read(contentsOf url: URL, key: String? = nil, budget: MemoryBudget = MemoryBudget()) throws -> Checkpoint {
+    public static func read(contentsOf url: URL, key: String? = nil, budget: MemoryBudget? = nil) throws -> Checkpoint {
         let data = try InteropFile.mapped(url)
         return try read(data: data, key: key, name: url.deletingPathExtension().lastPathComponent, budget: budget)
     }
@@ -29,18 +29,22 @@ public enum TorchFile {
     /// holds a single tensor. Tensors that are not slices of `data` (strided views, big-endian
     /// or sign-flipped ones) are reserved in `budget` before they are allocated: one total for
     /// the whole file, so many views of one storage cannot add up past it.
-    public static func read(data: Data, key: String? = nil, name: String? = nil, budget: MemoryBudget = MemoryBudget()) throws -> Checkpoint {
+    public static func read(data: Data, key: String? = nil, name: String? = nil, budget: MemoryBudget? = nil) throws -> Checkpoint {
         try read(data: data, zip: nil, key: key, name: name, budget: budget)
     }
 
     /// Reads a detected file, with the mapping and zip directory detection already made.
-    public static func read(_ file: DetectedFile, key: String? = nil, budget: MemoryBudget = MemoryBudget()) throws -> Checkpoint {
+    public static func read(_ file: DetectedFile, key: String? = nil, budget: MemoryBudget? = nil) throws -> Checkpoint {
         let name = file.url.deletingPathExtension().lastPathComponent
         if let (data, zip) = file.torchZip { return try read(data: data, zip: zip, key: key, name: name, budget: budget) }
         return try read(data: InteropFile.mapped(file.url), zip: nil, key: key, name: name, budget: budget)
     }
 
-    static func read(data: Data, zip: TorchZip?, key: String?, name: String?, budget: MemoryBudget) throws -> Checkpoint {
+    /// Without a `budget`, one sized from the file (`MemoryBudget.forUncompressedInput`): a
+    /// .pt file stores its elements as they are, so what it can rightly expand to (strided
+    /// views copied out, byte-swapped copies) is of the order of its own size.
+    static func read(data: Data, zip: TorchZip?, key: String?, name: String?, budget: MemoryBudget?) throws -> Checkpoint {
+        let budget = budget ?? MemoryBudget.forUncompressedInput(bytes: data.count)
         let archive = try TorchArchive.load(data, zip: zip, budget: budget)
         let walk = PickleWalk()
         var value = archive.root
