@@ -28,7 +28,7 @@ struct Save: ParsableCommand {
     @Option(help: ArgumentHelp("A parent version (may be repeated: a merge).", valueName: "REF"))
     var parent: [String] = []
 
-    @Option(help: "How new tensors are stored: raw, zstd or shuffle-zstd.")
+    @Option(help: "How new tensors are stored: raw, zstd, shuffle-zstd or shuffle-ans.")
     var codec: Codec = .default
 
     @OptionGroup var storeOptions: StoreOptions
