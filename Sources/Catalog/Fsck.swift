@@ -46,7 +46,7 @@ extension Store {
             for content in contents { report.problems += hashProblems(content) }
             report.problems += try checkObjects(of: contents, into: &report, progress: progress)
 
-            let referenced = Set(contents.flatMap { $0.objectReferences.map(\.entry.object) })
+            let referenced = objects.closingOverBases(Set(contents.flatMap { $0.objectReferences.map(\.entry.object) }))
             let files = objects.enumerate()
             for file in files.objects where !referenced.contains(file.hash) {
                 report.unreferencedObjects += 1
@@ -82,6 +82,14 @@ extension Store {
                 if users[key] == nil { order.append(key) }
                 users[key, default: []].append("\(content.info.reference) \(label)")
             }
+        }
+        // Delta bases are checked as objects of their own too (a damaged base also shows
+        // under every delta that decodes through it), named after a delta that uses them.
+        for key in order {
+            guard let base = objects.deltaBase(of: key.object) else { continue }
+            let baseKey = Key(object: base, dtype: key.dtype, shape: key.shape)
+            if users[baseKey] == nil { order.append(baseKey) }
+            users[baseKey, default: []].append("delta base of \(ObjectStore.label(key.object))")
         }
         var results = [(problems: [String], chunks: Int, bytes: Int)](repeating: ([], 0, 0), count: order.count)
         let lock = NSLock()

@@ -22,7 +22,8 @@ extension Store {
     public func gc(dryRun: Bool = false) throws -> GCReport {
         try lock.exclusive {
             var report = GCReport()
-            let referenced = try read { try CatalogQueries.referencedObjects($0) }
+            // A delta's base is kept while the delta is, even when no version names it.
+            let referenced = objects.closingOverBases(try read { try CatalogQueries.referencedObjects($0) })
             let files = objects.enumerate()
             for file in files.objects {
                 if referenced.contains(file.hash) {

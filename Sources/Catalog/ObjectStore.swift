@@ -71,7 +71,7 @@ public final class ObjectStore: @unchecked Sendable {
         return try Self.soleRecord(of: reader, dtype: dtype, shape: shape)
     }
 
-    private static func soleRecord(of reader: ContainerReader, dtype: DType, shape: [Int]) throws -> TensorRecord {
+    static func soleRecord(of reader: ContainerReader, dtype: DType, shape: [Int]) throws -> TensorRecord {
         guard reader.manifest.tensors.count == 1, let record = reader.manifest.tensors.first else {
             throw FormatError("holds \(reader.manifest.tensors.count) tensors, an object holds one")
         }
@@ -83,7 +83,7 @@ public final class ObjectStore: @unchecked Sendable {
 
     /// `objects/ab/` is created on first use; its entry in `objects/` is synced so that
     /// a crash cannot lose the directory of an object the catalog already names.
-    private func makeFanDirectory(_ fan: URL) throws {
+    func makeFanDirectory(_ fan: URL) throws {
         if FileManager.default.fileExists(atPath: fan.path) { return }
         do {
             try FileManager.default.createDirectory(at: fan, withIntermediateDirectories: true)
@@ -105,7 +105,7 @@ public final class ObjectStore: @unchecked Sendable {
             guard FileManager.default.fileExists(atPath: url.path) else { throw FormatError("missing (no file \(url.path))") }
             let reader = try ContainerReader(contentsOf: url)
             let record = try Self.soleRecord(of: reader, dtype: dtype, shape: shape)
-            let tensor = try reader.tensor(record)
+            let tensor = try resolve(try reader.tensor(record), of: reader, dtype: dtype, shape: shape)
             guard Digest.object(tensor) == hash else {
                 throw FormatError("content does not hash to the object's name (damaged)")
             }
@@ -126,7 +126,7 @@ public final class ObjectStore: @unchecked Sendable {
             let record = try Self.soleRecord(of: reader, dtype: dtype, shape: shape)
             let report = reader.verify()
             guard report.ok else { return (report.problems, report.chunksChecked, 0) }
-            let tensor = try reader.tensor(record)
+            let tensor = try resolve(try reader.tensor(record), of: reader, dtype: dtype, shape: shape)
             guard Digest.object(tensor) == hash else {
                 return (["content does not hash to the object's name (damaged)"], report.chunksChecked, report.bytesDecoded)
             }

@@ -31,6 +31,9 @@ struct Save: ParsableCommand {
     @Option(help: "How new tensors are stored: raw, zstd, shuffle-zstd or shuffle-ans.")
     var codec: Codec = .default
 
+    @Flag(name: .customLong("no-delta"), help: "Store every new tensor whole, not as a delta against the parent's (spec/CATALOG.md 2.1).")
+    var noDelta = false
+
     @OptionGroup var storeOptions: StoreOptions
 
     func run() throws {
@@ -40,7 +43,7 @@ struct Save: ParsableCommand {
         let name = model ?? Self.modelName(for: url)
         let checkpoint = try Importer.load(contentsOf: url)
         let result = try store.save(SaveRequest(checkpoint: checkpoint, model: name, message: message, tags: tag,
-                                                parents: parent.isEmpty ? nil : parent, codec: codec))
+                                                parents: parent.isEmpty ? nil : parent, codec: codec, deltas: !noDelta))
         let version = result.version
         var line = "\(version.reference) \(version.shortHash)\(StoreText.decoration(version)): \(result.tensors) tensors, "
             + "\(result.newObjects) new (\(Terminal.bytes(result.writtenBytes)) written), \(result.reusedObjects) already stored"
