@@ -54,7 +54,8 @@ enum CatalogQueries {
         for row in try Row.fetchAll(db, sql: "SELECT position, name, origin, rtol, atol FROM probe WHERE version_id = ? ORDER BY position", arguments: [info.id]) {
             let position: Int = row[0]
             let originText: String = row[2]
-            var probe = ProbeEntry(name: row[1], origin: Probe.Origin(rawValue: originText) ?? .recorded, rtol: row[3], atol: row[4], inputs: [], outputs: [])
+            guard let origin = Probe.Origin(rawValue: originText) else { throw CatalogError.corruptRow(field: "probe origin", value: originText) }
+            var probe = ProbeEntry(name: row[1], origin: origin, rtol: row[3], atol: row[4], inputs: [], outputs: [])
             for tensorRow in try Row.fetchAll(db, sql: """
                 SELECT role, position, object, dtype, shape, codec, stored_bytes FROM probe_tensor
                 WHERE version_id = ? AND probe_position = ? ORDER BY role, position
@@ -62,38 +63,87 @@ enum CatalogQueries {
                 let role: String = tensorRow[0]
                 let entry = try TensorEntry(name: "\(role) \(tensorRow[1] as Int)", aliases: [], object: tensorRow[2],
                                             dtype: dtype(tensorRow[3]), shape: shape(tensorRow[4]),
-                                            codec: Codec(rawValue: tensorRow[5]) ?? .raw, storedBytes: tensorRow[6])
+                                            codec: codec(tensorRow[5]), storedBytes: tensorRow[6])
                 if role == "input" { probe.inputs.append(entry) } else { probe.outputs.append(entry) }
             }
             probes.append(probe)
         }
+        var metadataValue: JSONValue?
+        if let metadata {
+            do { metadataValue = try JSONValue.parse(Data(metadata.utf8)) } catch {
+                throw CatalogError.corruptRow(field: "metadata", value: String(metadata.prefix(80)))
+            }
+        }
         return VersionContent(info: info, tensors: tensors, probes: probes,
-                              architecture: architecture.map { Data($0.utf8) }, metadata: metadata.map { Data($0.utf8) })
+                              architecture: architecture.map { Data($0.utf8) }, metadata: metadata.map { Data($0.utf8) },
+                              metadataValue: metadataValue, architectureValue: architecture.flatMap(parsedArchitecture))
+    }
+
+    /// The architecture as JSON; a document that is not JSON has no parsed form (it is
+    /// kept and compared as its text): not an error of the store.
+    private static func parsedArchitecture(_ text: String) -> JSONValue? {
+        do { return try JSONValue.parse(Data(text.utf8)) } catch { return nil }
     }
 
     private static func tensorEntry(_ row: Row) throws -> TensorEntry {
         let aliasText: String = row[1]
-        let aliases = (try? JSONDecoder().decode([String].self, from: Data(aliasText.utf8))) ?? []
+        let aliases: [String]
+        do { aliases = try JSONDecoder().decode([String].self, from: Data(aliasText.utf8)) } catch {
+            throw CatalogError.corruptRow(field: "alias list", value: aliasText)
+        }
         return TensorEntry(name: row[0], aliases: aliases, object: row[2], dtype: try dtype(row[3]), shape: try shape(row[4]),
-                           codec: Codec(rawValue: row[5]) ?? .raw, storedBytes: row[6])
+                           codec: try codec(row[5]), storedBytes: row[6])
+    }
+
+    private static func codec(_ text: String) throws -> Codec {
+        guard let codec = Codec(rawValue: text) else { throw CatalogError.corruptRow(field: "codec", value: text) }
+        return codec
     }
 
     private static func dtype(_ text: String) throws -> DType {
-        guard let dtype = DType(rawValue: text) else { throw FormatError("catalog names an unknown dtype '\(text)'") }
+        guard let dtype = DType(rawValue: text) else { throw CatalogError.corruptRow(field: "dtype", value: text) }
         return dtype
     }
 
     private static func shape(_ text: String) throws -> [Int] {
-        guard let shape = try? JSONDecoder().decode([Int].self, from: Data(text.utf8)) else {
-            throw FormatError("catalog holds a malformed shape '\(text)'")
+        let shape: [Int]
+        do { shape = try JSONDecoder().decode([Int].self, from: Data(text.utf8)) } catch {
+            throw CatalogError.corruptRow(field: "shape", value: text)
+        }
+        // The dimensions come from a row anyone can edit: checked as a file's would be.
+        var elements = 1
+        for dimension in shape {
+            let (product, overflow) = elements.multipliedReportingOverflow(by: dimension)
+            guard dimension >= 0, !overflow else { throw CatalogError.corruptRow(field: "shape", value: text) }
+            elements = product
         }
         return shape
     }
 
-    static func json<T: Encodable>(_ value: T) -> String {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.withoutEscapingSlashes]
-        return String(decoding: (try? encoder.encode(value)) ?? Data("[]".utf8), as: UTF8.self)
+    /// A list of names or dimensions as the catalog stores it (JSON text).
+    static func json(_ value: [String]) -> String {
+        "[" + value.map(quoted).joined(separator: ",") + "]"
+    }
+
+    /// A JSON string literal: quote, backslash and control characters escaped (RFC 8259).
+    private static func quoted(_ text: String) -> String {
+        var out = "\""
+        for scalar in text.unicodeScalars {
+            switch scalar {
+            case "\"": out += "\\\""
+            case "\\": out += "\\\\"
+            case "\n": out += "\\n"
+            case "\r": out += "\\r"
+            case "\t": out += "\\t"
+            case _ where scalar.value < 0x20: out += String(format: "\\u%04x", scalar.value)
+            default: out.unicodeScalars.append(scalar)
+            }
+        }
+        return out + "\""
+    }
+
+    static func json(_ value: [Int]) -> String {
+        "[" + value.map(String.init).joined(separator: ",") + "]"
     }
 
     /// Every object any version references.

@@ -37,55 +37,85 @@ extension ObjectStore {
         }
     }
 
-    /// The base an object file names, or nil for a full object. Refuses metadata that
-    /// claims a delta but is malformed, and a delta whose dtype or shape differs.
-    static func deltaBase(of reader: ContainerReader) throws -> String? {
-        guard reader.manifest.sections[Manifest.metadataSection] != nil,
-              let delta = try reader.metadata()?[deltaKey] else { return nil }
+    /// The base an object file names, or nil for a whole object. Refuses metadata that
+    /// claims a delta but is malformed.
+    static func deltaBase(of reader: ContainerReader, hash: String) throws -> String? {
+        guard reader.manifest.sections[Manifest.metadataSection] != nil else { return nil }
+        let metadata: JSONValue?
+        do { metadata = try reader.metadata() } catch let error as FormatError {
+            throw CatalogError.objectDamaged(hash: hash, problem: .unreadable(error))
+        }
+        guard let delta = metadata?[deltaKey] else { return nil }
         guard delta["operation"]?.stringValue == "xor", let base = delta["base"]?.stringValue,
               base.utf8.count == 64, Digest.isHex(base), base == base.lowercased() else {
-            throw FormatError("delta metadata is malformed (needs operation \"xor\" and a 64-hex-digit base)")
+            throw CatalogError.objectDamaged(hash: hash, problem: .deltaMalformed)
         }
         return base
     }
 
-    /// The base object of `hash` if it is a delta (nil for a full or missing object).
-    /// gc and fsck use it to keep and count bases that no version names any more.
-    public func deltaBase(of hash: String) -> String? {
-        guard let reader = try? ContainerReader(contentsOf: url(for: hash)) else { return nil }
-        return try? Self.deltaBase(of: reader)
+    /// The base object of `hash` if it is a delta, nil for a whole or absent object.
+    /// Throws when the object is there but cannot be read: gc must not guess whether a
+    /// damaged object needs a base.
+    public func deltaBase(of hash: String) throws -> String? {
+        let url = url(for: hash)
+        guard FileManager.default.fileExists(atPath: url.path) else { return nil }
+        return try Self.deltaBase(of: try open(url, hash: hash), hash: hash)
     }
 
-    /// `objects` plus the bases of the deltas among them (one level: bases are full).
-    public func closingOverBases(_ objects: Set<String>) -> Set<String> {
+    /// `deltaBase(of:)` for fsck, which reports an unreadable object on its own.
+    func readableDeltaBase(of hash: String) -> String? {
+        do { return try deltaBase(of: hash) } catch { return nil }
+    }
+
+    /// `objects` plus the bases of the deltas among them (one level: bases are whole).
+    /// What gc keeps: it throws rather than drop the base of an unreadable delta.
+    public func closingOverBases(_ objects: Set<String>) throws -> Set<String> {
         var all = objects
-        for hash in objects { if let base = deltaBase(of: hash) { all.insert(base) } }
+        for hash in objects { if let base = try deltaBase(of: hash) { all.insert(base) } }
         return all
     }
 
-    /// Turns what an object file holds into the tensor it names: a full object as is, a
-    /// delta XORed with its base, which must be a full object of the same dtype and shape.
-    func resolve(_ stored: Tensor, of reader: ContainerReader, dtype: DType, shape: [Int]) throws -> Tensor {
-        guard let base = try Self.deltaBase(of: reader) else { return stored }
-        let baseURL = url(for: base)
-        guard FileManager.default.fileExists(atPath: baseURL.path) else {
-            throw FormatError("its delta base \(Self.label(base)) is missing")
-        }
+    /// `closingOverBases` for fsck's count of unreferenced objects.
+    func readableClosure(_ objects: Set<String>) -> Set<String> {
+        var all = objects
+        for hash in objects { if let base = readableDeltaBase(of: hash) { all.insert(base) } }
+        return all
+    }
+
+    /// Turns what an object file holds into the tensor it names: a whole object as is, a
+    /// delta XORed with its base, which must be a whole object of the same dtype and shape
+    /// that hashes to its name. (The caller checks the result against the delta's name.)
+    func resolve(_ stored: Tensor, of reader: ContainerReader, hash: String, dtype: DType, shape: [Int]) throws -> Tensor {
+        guard let base = try Self.deltaBase(of: reader, hash: hash) else { return stored }
         let baseTensor: Tensor
         do {
-            let baseReader = try ContainerReader(contentsOf: baseURL)
-            let record = try Self.soleRecord(of: baseReader, dtype: dtype, shape: shape)
-            guard try Self.deltaBase(of: baseReader) == nil else {
-                throw FormatError("is itself a delta (chains are one deep)")
-            }
-            baseTensor = try baseReader.tensor(record)
-            guard Digest.object(baseTensor) == base else {
-                throw FormatError("content does not hash to the object's name (damaged)")
-            }
-        } catch {
-            throw FormatError("its delta base \(Self.label(base)): \(Self.reason(error))")
+            baseTensor = try wholeTensor(base, dtype: dtype, shape: shape)
+        } catch CatalogError.objectMissing {
+            throw CatalogError.objectDamaged(hash: hash, problem: .deltaBaseMissing(base: base))
+        } catch CatalogError.objectDamaged(_, .deltaBaseIsDelta) {
+            throw CatalogError.objectDamaged(hash: hash, problem: .deltaBaseIsDelta(base: base))
+        } catch CatalogError.objectDamaged(_, let problem) {
+            throw CatalogError.objectDamaged(hash: hash, problem: .deltaBaseDamaged(base: base, problem: problem))
         }
         return try Tensor(dtype: dtype, shape: shape, data: Self.xor(stored.data, baseTensor.data))
+    }
+
+    /// A whole object's tensor, checked against its name. A delta is refused with
+    /// `deltaBaseIsDelta` (the caller, reading a delta's base, names the delta).
+    private func wholeTensor(_ hash: String, dtype: DType, shape: [Int]) throws -> Tensor {
+        let url = url(for: hash)
+        guard FileManager.default.fileExists(atPath: url.path) else { throw CatalogError.objectMissing(hash: hash, path: url.path) }
+        let reader = try open(url, hash: hash)
+        let record = try Self.soleRecord(of: reader, hash: hash, dtype: dtype, shape: shape)
+        if try Self.deltaBase(of: reader, hash: hash) != nil {
+            throw CatalogError.objectDamaged(hash: hash, problem: .deltaBaseIsDelta(base: hash))
+        }
+        let tensor: Tensor
+        do { tensor = try reader.tensor(record) } catch let error as FormatError {
+            throw CatalogError.objectDamaged(hash: hash, problem: .unreadable(error))
+        }
+        guard Digest.object(tensor) == hash else { throw CatalogError.objectDamaged(hash: hash, problem: .contentMismatch) }
+        return tensor
     }
 
     /// Stores `tensor` as a delta against `candidate` (or against the candidate's base when
@@ -96,50 +126,63 @@ extension ObjectStore {
             return try put(tensor, hash: hash, codec: codec)
         }
         let target = url(for: hash)
-        if let existing = try? ContainerReader(contentsOf: target), let record = try? Self.soleRecord(of: existing, dtype: tensor.dtype, shape: tensor.shape) {
-            return Stored(codec: record.codec, storedBytes: record.storedCount, written: 0)
+        if FileManager.default.fileExists(atPath: target.path) {
+            // Already stored (whole or as a delta) or damaged: `put` reuses or rewrites it.
+            return try put(tensor, hash: hash, codec: codec)
         }
-        // The base: the candidate if it is whole, else the candidate's own base.
-        let baseHash = deltaBase(of: candidate.object) ?? candidate.object
-        guard let baseReader = try? ContainerReader(contentsOf: url(for: baseHash)),
-              let baseRecord = try? Self.soleRecord(of: baseReader, dtype: tensor.dtype, shape: tensor.shape),
-              (try? Self.deltaBase(of: baseReader)) == .some(nil),
-              let baseTensor = try? baseReader.tensor(baseRecord), Digest.object(baseTensor) == baseHash else {
-            // An unreadable base is fsck's business; this save stores the tensor whole.
+        // The base: the candidate if it is whole, else the candidate's own base. A base
+        // that cannot be read is fsck's business; this save then stores the tensor whole.
+        let baseHash: String
+        let baseTensor: Tensor
+        let baseStored: Int
+        do {
+            baseHash = try deltaBase(of: candidate.object) ?? candidate.object
+            baseTensor = try wholeTensor(baseHash, dtype: tensor.dtype, shape: tensor.shape)
+            baseStored = try Self.soleRecord(of: try open(url(for: baseHash), hash: baseHash), hash: baseHash,
+                                             dtype: tensor.dtype, shape: tensor.shape).storedCount
+        } catch is CatalogError {
             return try put(tensor, hash: hash, codec: codec)
         }
         let delta = try Tensor(dtype: tensor.dtype, shape: tensor.shape, data: Self.xor(tensor.data, baseTensor.data))
         try makeFanDirectory(target.deletingLastPathComponent())
         // Written under a temporary name (which gc counts as a leftover if we die) and
         // renamed into place only if it is worth keeping.
-        let staging = target.deletingLastPathComponent().appendingPathComponent(".\(target.lastPathComponent).tmp-delta-\(getpid())-\(UInt32.random(in: 0 ... .max))")
+        let staging = target.deletingLastPathComponent().appendingPathComponent(
+            ".\(target.lastPathComponent).tmp-delta-\(getpid())-\(UInt32.random(in: 0 ... .max))")
+        let record: TensorRecord
         do {
             let writer = try ContainerWriter(destination: staging, options: WriteOptions(codec: codec))
             try writer.add(NamedTensor(name: Self.tensorName, tensor: delta))
             try writer.setMetadata(.object([Self.deltaKey: .object(["base": .string(baseHash), "operation": .string("xor")])]))
             try writer.finish()
+            guard let written = try ContainerReader(contentsOf: staging).manifest.tensors.first else {
+                throw FormatError(.malformed(what: "delta object", detail: "written without its tensor"))
+            }
+            record = written
         } catch {
-            throw error.attributed(to: target.path)
+            unlink(staging.path)
+            throw CatalogError.format(error.attributed(to: target.path))
         }
-        let record = try Self.soleRecord(of: try ContainerReader(contentsOf: staging), dtype: tensor.dtype, shape: tensor.shape)
-        guard Double(record.storedCount) <= Self.deltaKeepFraction * Double(baseRecord.storedCount) else {
+        guard Double(record.storedCount) <= Self.deltaKeepFraction * Double(baseStored) else {
             unlink(staging.path)
             return try put(tensor, hash: hash, codec: codec)
         }
         guard rename(staging.path, target.path) == 0 else {
-            let reason = String(cString: strerror(errno))
+            let code = errno
             unlink(staging.path)
-            throw FormatError("cannot move a delta object into place: \(reason)", file: target.path)
+            throw CatalogError.io(operation: "rename a delta object to", path: target.path, errno: code)
         }
-        let fan = open(target.deletingLastPathComponent().path, O_RDONLY | O_DIRECTORY)
+        let fan = Glibc.open(target.deletingLastPathComponent().path, O_RDONLY | O_DIRECTORY)
         if fan >= 0 { fsync(fan); close(fan) }
-        let size = (try? FileManager.default.attributesOfItem(atPath: target.path)[.size] as? Int) ?? 0
-        return Stored(codec: record.codec, storedBytes: record.storedCount, written: size)
+        var status = stat()
+        guard stat(target.path, &status) == 0 else { throw CatalogError.io(operation: "stat", path: target.path, errno: errno) }
+        return Stored(codec: record.codec, storedBytes: record.storedCount, written: Int(status.st_size))
     }
 
     /// Bitwise XOR of two equally long byte strings (its own inverse).
-    static func xor(_ a: Data, _ b: Data) throws -> Data {
-        guard a.count == b.count else { throw FormatError("a delta and its base differ in length (\(a.count) and \(b.count) bytes)") }
+    static func xor(_ a: Data, _ b: Data) -> Data {
+        // Both come from records checked to the same dtype and shape.
+        precondition(a.count == b.count, "a delta and its base differ in length")
         var out = Data(count: a.count)
         out.withUnsafeMutableBytes { o in
             a.withUnsafeBytes { x in

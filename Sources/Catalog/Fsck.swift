@@ -46,8 +46,9 @@ extension Store {
             for content in contents { report.problems += hashProblems(content) }
             report.problems += try checkObjects(of: contents, into: &report, progress: progress)
 
-            let referenced = objects.closingOverBases(Set(contents.flatMap { $0.objectReferences.map(\.entry.object) }))
-            let files = objects.enumerate()
+            // Bases that only deltas name are in use, not leftovers.
+            let referenced = objects.readableClosure(Set(contents.flatMap { $0.objectReferences.map(\.entry.object) }))
+            let files = try objects.enumerate()
             for file in files.objects where !referenced.contains(file.hash) {
                 report.unreferencedObjects += 1
                 report.unreferencedBytes += file.size
@@ -86,7 +87,7 @@ extension Store {
         // Delta bases are checked as objects of their own too (a damaged base also shows
         // under every delta that decodes through it), named after a delta that uses them.
         for key in order {
-            guard let base = objects.deltaBase(of: key.object) else { continue }
+            guard let base = objects.readableDeltaBase(of: key.object) else { continue }
             let baseKey = Key(object: base, dtype: key.dtype, shape: key.shape)
             if users[baseKey] == nil { order.append(baseKey) }
             users[baseKey, default: []].append("delta base of \(ObjectStore.label(key.object))")

@@ -23,8 +23,8 @@ extension Store {
         try lock.exclusive {
             var report = GCReport()
             // A delta's base is kept while the delta is, even when no version names it.
-            let referenced = objects.closingOverBases(try read { try CatalogQueries.referencedObjects($0) })
-            let files = objects.enumerate()
+            let referenced = try objects.closingOverBases(try read { try CatalogQueries.referencedObjects($0) })
+            let files = try objects.enumerate()
             for file in files.objects {
                 if referenced.contains(file.hash) {
                     report.keptObjects += 1
@@ -33,23 +33,32 @@ extension Store {
                 }
                 if !dryRun {
                     guard unlink(file.path) == 0 || errno == ENOENT else {
-                        throw FormatError("cannot remove an unreferenced object: \(String(cString: strerror(errno)))", file: file.path)
+                        throw CatalogError.io(operation: "remove the unreferenced object", path: file.path, errno: errno)
                     }
                 }
                 report.removedObjects += 1
                 report.freedBytes += file.size
             }
             for file in files.temporaries {
-                if !dryRun { unlink(file.path) }
+                if !dryRun {
+                    guard unlink(file.path) == 0 || errno == ENOENT else {
+                        throw CatalogError.io(operation: "remove the temporary file", path: file.path, errno: errno)
+                    }
+                }
                 report.removedTemporaries += 1
                 report.freedBytes += file.size
             }
             if !dryRun {
-                // Empty fan-out directories go too; rmdir refuses non-empty ones.
-                if let fans = try? FileManager.default.contentsOfDirectory(atPath: objects.directory.path) {
-                    for fan in fans { rmdir(objects.directory.appendingPathComponent(fan).path) }
+                // Empty fan-out directories go too; rmdir refuses non-empty ones (ENOTEMPTY
+                // is the answer for every directory still in use, not a failure).
+                for fan in Set((files.objects + files.temporaries).map { ($0.path as NSString).deletingLastPathComponent }) {
+                    rmdir(fan)
                 }
-                try? checkpointLog()   // best effort: busy readers may hold the log
+                do {
+                    try checkpointLog()
+                } catch CatalogError.database(_, let code, _) where code & 0xFF == 5 || code & 0xFF == 6 {
+                    // SQLITE_BUSY or SQLITE_LOCKED: a reader holds the log; it is emptied next time.
+                }
             }
             return report
         }

@@ -88,7 +88,10 @@ public enum JSONDiff {
 
     /// Compact JSON, cut to a readable length.
     static func text(_ value: JSONValue) -> String {
-        let full = (try? value.serialized()).map { String(decoding: $0, as: UTF8.self) } ?? "?"
+        let full: String
+        do { full = String(decoding: try value.serialized(), as: UTF8.self) } catch {
+            full = "\(value)"   // only a non-finite number fails to serialise; JSON parsed from text has none
+        }
         return full.count > 80 ? String(full.prefix(77)) + "..." : full
     }
 }

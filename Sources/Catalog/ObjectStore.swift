@@ -48,35 +48,51 @@ public final class ObjectStore: @unchecked Sendable {
     /// the caller may then reference it from the catalog.
     public func put(_ tensor: Tensor, hash: String, codec: Codec) throws -> Stored {
         let url = url(for: hash)
-        if let existing = try? describe(url, dtype: tensor.dtype, shape: tensor.shape) {
-            return Stored(codec: existing.codec, storedBytes: existing.storedCount, written: 0)
+        if FileManager.default.fileExists(atPath: url.path) {
+            do {
+                let existing = try describe(url, hash: hash, dtype: tensor.dtype, shape: tensor.shape)
+                return Stored(codec: existing.codec, storedBytes: existing.storedCount, written: 0)
+            } catch CatalogError.objectDamaged {
+                // Present but damaged: written again below (spec/CATALOG.md section 2). Any
+                // other failure (the directory unreadable) is the store's and is thrown.
+            }
         }
-        // Absent, or present but unreadable (damaged): write it (again).
         try makeFanDirectory(url.deletingLastPathComponent())
         do {
             let writer = try ContainerWriter(destination: url, options: WriteOptions(codec: codec))
             try writer.add(NamedTensor(name: Self.tensorName, tensor: tensor))
             try writer.finish()
         } catch {
-            throw error.attributed(to: url.path)
+            throw CatalogError.format(error.attributed(to: url.path))
         }
-        let record = try describe(url, dtype: tensor.dtype, shape: tensor.shape)
-        let size = (try? FileManager.default.attributesOfItem(atPath: url.path)[.size] as? Int) ?? 0
-        return Stored(codec: record.codec, storedBytes: record.storedCount, written: size)
+        let record = try describe(url, hash: hash, dtype: tensor.dtype, shape: tensor.shape)
+        var status = stat()
+        guard stat(url.path, &status) == 0 else { throw CatalogError.io(operation: "stat", path: url.path, errno: errno) }
+        return Stored(codec: record.codec, storedBytes: record.storedCount, written: Int(status.st_size))
     }
 
     /// Opens an object (header, trailer and index checks) and returns its one tensor's record.
-    private func describe(_ url: URL, dtype: DType, shape: [Int]) throws -> TensorRecord {
-        let reader = try ContainerReader(contentsOf: url)
-        return try Self.soleRecord(of: reader, dtype: dtype, shape: shape)
+    private func describe(_ url: URL, hash: String, dtype: DType, shape: [Int]) throws -> TensorRecord {
+        let reader = try open(url, hash: hash)
+        return try Self.soleRecord(of: reader, hash: hash, dtype: dtype, shape: shape)
     }
 
-    static func soleRecord(of reader: ContainerReader, dtype: DType, shape: [Int]) throws -> TensorRecord {
+    /// The container of an object; a file the container refuses is a damaged object.
+    func open(_ url: URL, hash: String) throws -> ContainerReader {
+        do {
+            return try ContainerReader(contentsOf: url)
+        } catch let error as FormatError {
+            throw CatalogError.objectDamaged(hash: hash, problem: .unreadable(error))
+        }
+    }
+
+    static func soleRecord(of reader: ContainerReader, hash: String, dtype: DType, shape: [Int]) throws -> TensorRecord {
         guard reader.manifest.tensors.count == 1, let record = reader.manifest.tensors.first else {
-            throw FormatError("holds \(reader.manifest.tensors.count) tensors, an object holds one")
+            throw CatalogError.objectDamaged(hash: hash, problem: .tensorCount(reader.manifest.tensors.count))
         }
         guard record.dtype == dtype, record.shape == shape else {
-            throw FormatError("holds \(record.dtype.rawValue)\(Tensor.describe(record.shape)), the catalog says \(dtype.rawValue)\(Tensor.describe(shape))")
+            throw CatalogError.objectDamaged(hash: hash, problem: .typeMismatch(
+                found: "\(record.dtype.rawValue)\(Tensor.describe(record.shape))", expected: "\(dtype.rawValue)\(Tensor.describe(shape))"))
         }
         return record
     }
@@ -88,68 +104,82 @@ public final class ObjectStore: @unchecked Sendable {
         do {
             try FileManager.default.createDirectory(at: fan, withIntermediateDirectories: true)
         } catch {
+            // Another save may have made it meanwhile; only a directory still missing is a failure.
             if !FileManager.default.fileExists(atPath: fan.path) {
-                throw FormatError("cannot create the object directory: \(error.localizedDescription)", file: fan.path)
+                throw CatalogError.io(operation: "create the object directory", path: fan.path, errno: Store.systemErrno(error))
             }
         }
-        let fd = open(directory.path, O_RDONLY | O_DIRECTORY)
-        if fd >= 0 { fsync(fd); close(fd) }
+        let fd = Glibc.open(directory.path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        guard fd >= 0 else { throw CatalogError.io(operation: "open", path: directory.path, errno: errno) }
+        defer { close(fd) }
+        guard fsync(fd) == 0 else { throw CatalogError.io(operation: "sync", path: directory.path, errno: errno) }
     }
 
     /// Reads an object's tensor, checking every chunk checksum and then that the
-    /// decoded bytes still hash to the object's name. Errors name the object only; the
-    /// caller adds which version and tensor wanted it.
+    /// decoded bytes still hash to the object's name. Errors name the object only
+    /// (`objectMissing`, `objectDamaged`); the caller adds which version and tensor wanted it.
     public func read(_ hash: String, dtype: DType, shape: [Int]) throws -> Tensor {
         let url = url(for: hash)
+        guard FileManager.default.fileExists(atPath: url.path) else { throw CatalogError.objectMissing(hash: hash, path: url.path) }
+        let reader = try open(url, hash: hash)
+        let record = try Self.soleRecord(of: reader, hash: hash, dtype: dtype, shape: shape)
+        var tensor: Tensor
         do {
-            guard FileManager.default.fileExists(atPath: url.path) else { throw FormatError("missing (no file \(url.path))") }
-            let reader = try ContainerReader(contentsOf: url)
-            let record = try Self.soleRecord(of: reader, dtype: dtype, shape: shape)
-            let tensor = try resolve(try reader.tensor(record), of: reader, dtype: dtype, shape: shape)
-            guard Digest.object(tensor) == hash else {
-                throw FormatError("content does not hash to the object's name (damaged)")
-            }
-            return tensor
-        } catch {
-            throw FormatError("\(Self.label(hash)): \(Self.reason(error))")
+            tensor = try reader.tensor(record)
+        } catch let error as FormatError {
+            throw CatalogError.objectDamaged(hash: hash, problem: .unreadable(error))
         }
+        tensor = try resolve(tensor, of: reader, hash: hash, dtype: dtype, shape: shape)
+        guard Digest.object(tensor) == hash else { throw CatalogError.objectDamaged(hash: hash, problem: .contentMismatch) }
+        return tensor
     }
 
     /// What fsck asks of an object: the container's whole verification (every checksum,
     /// every chunk decoded, exact layout, so that any flipped byte is noticed), then the
-    /// decoded tensor re-hashed against the name. Returns the problems found (none = good).
+    /// decoded tensor re-hashed against the name. Returns the problems found (none = good),
+    /// each without the object's name (the caller names it with its users).
     public func check(_ hash: String, dtype: DType, shape: [Int]) -> (problems: [String], chunks: Int, bytes: Int) {
         let url = url(for: hash)
         guard FileManager.default.fileExists(atPath: url.path) else { return (["missing (no file \(url.path))"], 0, 0) }
         do {
-            let reader = try ContainerReader(contentsOf: url)
-            let record = try Self.soleRecord(of: reader, dtype: dtype, shape: shape)
+            let reader = try open(url, hash: hash)
+            let record = try Self.soleRecord(of: reader, hash: hash, dtype: dtype, shape: shape)
             let report = reader.verify()
             guard report.ok else { return (report.problems, report.chunksChecked, 0) }
-            let tensor = try resolve(try reader.tensor(record), of: reader, dtype: dtype, shape: shape)
+            var tensor: Tensor
+            do { tensor = try reader.tensor(record) } catch let error as FormatError {
+                return ([error.description], report.chunksChecked, report.bytesDecoded)
+            }
+            tensor = try resolve(tensor, of: reader, hash: hash, dtype: dtype, shape: shape)
             guard Digest.object(tensor) == hash else {
-                return (["content does not hash to the object's name (damaged)"], report.chunksChecked, report.bytesDecoded)
+                return ([CatalogError.ObjectProblem.contentMismatch.description], report.chunksChecked, report.bytesDecoded)
             }
             return ([], report.chunksChecked, report.bytesDecoded)
+        } catch CatalogError.objectDamaged(_, let problem) {
+            return ([problem.description], 0, 0)
         } catch {
             return ([Self.reason(error)], 0, 0)
         }
     }
 
-    /// Every object file and every temporary file left by an interrupted write.
-    public func enumerate() -> (objects: [File], temporaries: [File]) {
+    /// Every object file and every temporary file left by an interrupted write. A store
+    /// whose `objects/` cannot be listed throws: gc and fsck must not take it for empty.
+    public func enumerate() throws -> (objects: [File], temporaries: [File]) {
         var objects: [File] = [], temporaries: [File] = []
-        let manager = FileManager.default
-        guard let fans = try? manager.contentsOfDirectory(atPath: directory.path) else { return ([], []) }
-        for fan in fans.sorted() {
+        for fan in try Self.list(directory.path).sorted() {
             let fanPath = directory.appendingPathComponent(fan).path
-            guard let names = try? manager.contentsOfDirectory(atPath: fanPath) else { continue }
-            for name in names.sorted() {
+            guard fan.utf8.count == 2, Digest.isHex(fan), Self.isDirectory(fanPath) else { continue }
+            for name in try Self.list(fanPath).sorted() {
                 let path = fanPath + "/" + name
-                let size = ((try? manager.attributesOfItem(atPath: path))?[.size] as? Int) ?? 0
+                var status = stat()
+                guard lstat(path, &status) == 0 else {
+                    if errno == ENOENT { continue }   // removed meanwhile (a save's rename, another gc)
+                    throw CatalogError.io(operation: "stat", path: path, errno: errno)
+                }
+                let size = Int(status.st_size)
                 if name.hasPrefix(".") && name.contains(".tmp-") {
                     temporaries.append(File(hash: "", path: path, size: size))
-                } else if fan.utf8.count == 2, Digest.isHex(fan + name), (fan + name).utf8.count == 64 {
+                } else if Digest.isHex(fan + name), (fan + name).utf8.count == 64 {
                     objects.append(File(hash: fan + name, path: path, size: size))
                 }
             }
@@ -157,9 +187,35 @@ public final class ObjectStore: @unchecked Sendable {
         return (objects, temporaries)
     }
 
+    /// A directory's entries (without `.` and `..`), with the system's errno when it fails.
+    private static func list(_ path: String) throws -> [String] {
+        guard let handle = opendir(path) else { throw CatalogError.io(operation: "list", path: path, errno: errno) }
+        defer { closedir(handle) }
+        var names: [String] = []
+        while true {
+            errno = 0
+            guard let entry = readdir(handle) else {
+                if errno != 0 { throw CatalogError.io(operation: "list", path: path, errno: errno) }
+                return names
+            }
+            let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in
+                String(decoding: raw.prefix { $0 != 0 }, as: UTF8.self)
+            }
+            if name != "." && name != ".." { names.append(name) }
+        }
+    }
+
+    private static func isDirectory(_ path: String) -> Bool {
+        var isDirectory: ObjCBool = false
+        return FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) && isDirectory.boolValue
+    }
+
     /// The message of an error without the object's path (the caller names it better).
     static func reason(_ error: Error) -> String {
-        if let error = error as? FormatError { return error.message }
-        return "\(error)"
+        switch error {
+        case CatalogError.objectDamaged(_, let problem): return problem.description
+        case CatalogError.objectMissing(_, let path): return "missing (no file \(path))"
+        default: return "\(error)"
+        }
     }
 }

@@ -13,7 +13,7 @@ extension Store {
         try read { db in
             if let model {
                 guard try Bool.fetchOne(db, sql: "SELECT EXISTS (SELECT 1 FROM model WHERE name = ?)", arguments: [model]) ?? false else {
-                    throw FormatError("no model named '\(model)'")
+                    throw CatalogError.noSuchModel(model, suggestion: nil)
                 }
                 return try CatalogQueries.versions(db, where: "m.name = ?", arguments: [model])
             }
@@ -27,7 +27,7 @@ extension Store {
         do {
             return try objects.read(entry.object, dtype: entry.dtype, shape: entry.shape)
         } catch {
-            throw FormatError("\(version.reference) \(label ?? "tensor '\(entry.name)'"): \(ObjectStore.reason(error))", file: path)
+            throw CatalogError.tensorUnreadable(version: version.reference, item: label ?? "tensor '\(entry.name)'", error: attributed(error))
         }
     }
 
@@ -54,10 +54,11 @@ extension Store {
     /// Points `name` at the version `reference` names; an existing tag moves only with `force`.
     @discardableResult
     public func tag(_ reference: String, as name: String, force: Bool = false) throws -> VersionInfo {
-        try Reference.validateName(name, what: "tag")
+        try Reference.validateName(name, kind: .tag)
         return try write { db in
             let version = try Reference.resolve(reference, in: db)
             if force {
+                try Self.checkNotModel(name, db)   // -f moves a tag; it never lets one shadow a model
                 try db.execute(sql: "DELETE FROM tag WHERE name = ?", arguments: [name])
             } else {
                 try Self.checkTagFree(name, db)
@@ -73,7 +74,7 @@ extension Store {
         try write { db in
             guard let id = try Int64.fetchOne(db, sql: "SELECT version_id FROM tag WHERE name = ?", arguments: [name]),
                   let version = try CatalogQueries.version(db, id: id) else {
-                throw FormatError("no tag named '\(name)'")
+                throw CatalogError.noSuchTag(name)
             }
             try db.execute(sql: "DELETE FROM tag WHERE name = ?", arguments: [name])
             return version
@@ -89,7 +90,7 @@ extension Store {
             let children = try CatalogQueries.versions(db, where: "v.id IN (SELECT version_id FROM version_parent WHERE parent_id = ?)",
                                                        arguments: [version.id]).reversed()
             guard children.isEmpty else {
-                throw FormatError("\(version.reference) is the parent of \(children.map(\.reference).joined(separator: ", ")); remove \(children.count == 1 ? "it" : "them") first")
+                throw CatalogError.versionHasChildren(version: version.reference, children: children.map(\.reference))
             }
             try db.execute(sql: "DELETE FROM version WHERE id = ?", arguments: [version.id])
             return version

@@ -13,7 +13,14 @@ public struct TensorEntry: Sendable, Codable {
     public var codec: Codec
     public var storedBytes: Int
 
-    public var rawBytes: Int { (try? Tensor.byteCount(dtype: dtype, shape: shape)) ?? 0 }
+    /// Decoded bytes. The shape was checked when the row was read (`CatalogQueries`), so the
+    /// product fits; it saturates rather than traps should a caller build an entry by hand.
+    public var rawBytes: Int {
+        shape.reduce(dtype.size) { total, dimension in
+            let (product, overflow) = total.multipliedReportingOverflow(by: dimension)
+            return overflow ? Int.max : product
+        }
+    }
 }
 
 /// A probe of a version: its tolerances and the objects of its input and output tensors.
@@ -64,7 +71,11 @@ public struct VersionContent: Sendable {
     /// Metadata as compact JSON text.
     public var metadata: Data?
 
-    public var metadataValue: JSONValue? { metadata.flatMap { try? JSONValue.parse($0) } }
+    /// Metadata parsed (the catalog refuses a row that does not parse).
+    public var metadataValue: JSONValue?
+    /// The architecture document parsed, nil when there is none or it is not JSON (the
+    /// catalog keeps the bytes as saved; `diff` then compares them as text).
+    public var architectureValue: JSONValue?
 
     /// Every tensor whose bytes live in an object, with the label a message names it by.
     public var objectReferences: [(label: String, entry: TensorEntry)] {

@@ -31,14 +31,22 @@ public struct SaveRequest {
     }
 }
 
+/// What a save made and wrote. Tensors are counted as the checkpoint names them; objects
+/// as the store holds them (equal tensors are one object), so the two counts differ.
 public struct SaveResult: Sendable {
     public var version: VersionInfo
+    /// The checkpoint's named tensors (aliases not counted again).
     public var tensors: Int
-    /// Objects this save wrote, and their bytes on disk; the rest were already stored.
+    /// The input and output tensors of its probes, counted apart from `tensors`.
+    public var probeTensors: Int
+    /// Distinct objects (tensors and probe tensors) this save wrote, and their bytes on disk.
     public var newObjects: Int
     public var writtenBytes: Int
+    /// Distinct objects the store already held.
     public var reusedObjects: Int
-    /// An earlier version with exactly the same content, if any.
+    /// The newest earlier version with exactly the same content (`content` digest), if any:
+    /// the new version is made all the same (it records a message, tags and a place in
+    /// history), and the caller says so.
     public var sameContentAs: String?
 }
 
@@ -51,24 +59,38 @@ extension Store {
     /// objects that nothing references (gc removes them) and never a version whose
     /// tensors are missing; readers see the version whole or not at all.
     public func save(_ request: SaveRequest) throws -> SaveResult {
-        try Reference.validateName(request.model, what: "model")
-        for tag in request.tags { try Reference.validateName(tag, what: "tag") }
-        guard Set(request.tags).count == request.tags.count else { throw FormatError("a tag is given twice", file: path) }
+        try Reference.validateName(request.model, kind: .model)
+        var seenTags: Set<String> = []
+        for tag in request.tags {
+            try Reference.validateName(tag, kind: .tag)
+            guard seenTags.insert(tag).inserted else { throw CatalogError.tagGivenTwice(tag) }
+            // The model may be new, so the catalog cannot say it: a tag of its own name.
+            guard tag != request.model else { throw CatalogError.tagShadowsModel(tag: tag) }
+        }
         let checkpoint = request.checkpoint
         let architecture: String?
         if let bytes = checkpoint.architecture {
             guard let text = String(data: bytes, encoding: .utf8) else {
-                throw FormatError("the architecture document is not UTF-8 text", file: path)
+                throw CatalogError.architectureNotText
             }
             architecture = text
         } else {
             architecture = nil
         }
-        let metadata = try checkpoint.metadata.map { String(decoding: try $0.serialized(), as: UTF8.self) }
+        let metadata = try checkpoint.metadata.map { value -> String in
+            do {
+                return String(decoding: try value.serialized(), as: UTF8.self)
+            } catch {
+                // JSON has no NaN or infinity, the only values that do not serialise.
+                throw CatalogError.format(FormatError(.invalidValue(field: "metadata", value: "a non-finite number",
+                                                                    expected: "finite JSON numbers")))
+            }
+        }
 
         // Fail before writing anything when the catalog would refuse the version anyway.
         try read { db in
             for parent in request.parents ?? [] { _ = try Reference.resolve(parent, in: db) }
+            try Self.checkModelName(request.model, db)
             for tag in request.tags { try Self.checkTagFree(tag, db) }
         }
 
@@ -87,6 +109,7 @@ extension Store {
                                          metadata: metadata.map { Data($0.utf8) }, probes: probes)
             let milliseconds = Int64((request.time.timeIntervalSince1970 * 1000).rounded())
             let (version, sameAs) = try write { db -> (VersionInfo, String?) in
+                try Self.checkModelName(request.model, db)   // again: a tag may have been made since
                 try db.execute(sql: "INSERT INTO model(name) VALUES (?) ON CONFLICT(name) DO NOTHING", arguments: [request.model])
                 let model = try Row.fetchOne(db, sql: "SELECT id, last_number FROM model WHERE name = ?", arguments: [request.model])!
                 let modelID: Int64 = model[0]
@@ -100,7 +123,7 @@ extension Store {
                 var parentIDs: [Int64] = []
                 for parent in parents where !parentIDs.contains(parent.id) { parentIDs.append(parent.id) }
                 let parentHashes = parentIDs.map { id in parents.first { $0.id == id }!.hash }
-                let sameAs = try CatalogQueries.versions(db, where: "v.content = ?", arguments: [content]).last?.reference
+                let sameAs = try CatalogQueries.versions(db, where: "v.content = ?", arguments: [content]).first?.reference
                 let hash = Digest.version(content: content, model: request.model, number: number, parents: parentHashes,
                                           createdMilliseconds: milliseconds, message: request.message)
                 try db.execute(sql: "UPDATE model SET last_number = ? WHERE id = ?", arguments: [number, modelID])
@@ -112,7 +135,9 @@ extension Store {
                 try Self.insertRows(db, version: versionID, parents: parentIDs, tensors: tensors, probes: probes, tags: request.tags)
                 return (try CatalogQueries.version(db, id: versionID)!, sameAs)
             }
-            return SaveResult(version: version, tensors: tensors.count, newObjects: stored.newObjects,
+            return SaveResult(version: version, tensors: tensors.count,
+                              probeTensors: checkpoint.probes.reduce(0) { $0 + $1.inputs.count + $1.outputs.count },
+                              newObjects: stored.newObjects,
                               writtenBytes: stored.writtenBytes, reusedObjects: stored.reusedObjects, sameContentAs: sameAs)
         }
     }
@@ -150,9 +175,25 @@ extension Store {
         }
     }
 
+    /// A tag must be new and must not be a model's name (it would shadow the model).
     static func checkTagFree(_ tag: String, _ db: Database) throws {
         if let holder = try CatalogQueries.versions(db, where: "v.id = (SELECT version_id FROM tag WHERE name = ?)", arguments: [tag]).first {
-            throw FormatError("tag '\(tag)' already names \(holder.reference)")
+            throw CatalogError.tagTaken(tag: tag, holder: holder.reference)
+        }
+        try checkNotModel(tag, db)
+    }
+
+    /// A tag may not take a model's name: `ckpt show NAME` would mean two things.
+    static func checkNotModel(_ tag: String, _ db: Database) throws {
+        if try Reference.modelExists(tag, db) { throw CatalogError.tagShadowsModel(tag: tag) }
+    }
+
+    /// A new model may not take a tag's name, for the same reason. (An existing model that
+    /// shares a tag's name, made before this rule, keeps taking saves: the name means it.)
+    static func checkModelName(_ model: String, _ db: Database) throws {
+        if try Reference.modelExists(model, db) { return }
+        if let holder = try CatalogQueries.versions(db, where: "v.id = (SELECT version_id FROM tag WHERE name = ?)", arguments: [model]).first {
+            throw CatalogError.modelShadowedByTag(model: model, taggedVersion: holder.reference)
         }
     }
 

@@ -106,7 +106,7 @@ public enum Schema {
         }
         let unknown = applied.subtracting(versions)
         guard unknown.isEmpty else {
-            throw FormatError("the catalog was written by a newer ckpt (schema \(unknown.sorted().joined(separator: ", "))); this ckpt knows schema \(current)", file: path)
+            throw CatalogError.newerSchema(store: path, unknown: unknown.sorted(), known: current)
         }
         if !complete { try migrator.migrate(pool) }
     }

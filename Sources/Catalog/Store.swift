@@ -1,6 +1,9 @@
 import Foundation
 import Format
 import GRDB
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// A checkpoint store: the `.ckpt/` directory with its catalog and its objects.
 ///
@@ -36,18 +39,19 @@ public final class Store: @unchecked Sendable {
         do {
             pool = try DatabasePool(path: root.appendingPathComponent(Self.catalogName).path, configuration: configuration)
         } catch {
-            throw FormatError("cannot open the catalog: \(Store.describe(error))", file: root.path)
+            throw Store.openFailure(error, store: root.path)
         }
     }
 
-    /// Creates `DIR/.ckpt` (or opens and upgrades the one that is there).
+    /// Creates `DIR/.ckpt` (or opens and upgrades the one that is there), and `DIR` first
+    /// when it does not exist yet, as `git init` does.
     /// Returns the store and whether it was new.
     public static func create(in directory: URL) throws -> (store: Store, created: Bool) {
         let root = directory.appendingPathComponent(directoryName)
         let manager = FileManager.default
         var isDirectory: ObjCBool = false
         if manager.fileExists(atPath: root.path, isDirectory: &isDirectory) {
-            guard isDirectory.boolValue else { throw FormatError("exists and is not a store directory", file: root.path) }
+            guard isDirectory.boolValue else { throw CatalogError.notAStoreDirectory(path: root.path) }
             if manager.fileExists(atPath: root.appendingPathComponent(catalogName).path) {
                 return (try open(root), false)
             }
@@ -55,7 +59,7 @@ public final class Store: @unchecked Sendable {
         do {
             try manager.createDirectory(at: root.appendingPathComponent("objects"), withIntermediateDirectories: true)
         } catch {
-            throw FormatError("cannot create the store: \(error.localizedDescription)", file: root.path)
+            throw CatalogError.cannotCreate(path: root.path, reason: Store.systemReason(error))
         }
         let store = try Store(root: root)
         try store.migrate()
@@ -65,7 +69,7 @@ public final class Store: @unchecked Sendable {
     /// Opens the store whose `.ckpt` directory is `root`, upgrading an older catalog.
     public static func open(_ root: URL) throws -> Store {
         guard FileManager.default.fileExists(atPath: root.appendingPathComponent(catalogName).path) else {
-            throw FormatError("not a ckpt store (no \(catalogName); run `ckpt init`)", file: root.path)
+            throw CatalogError.storeNotFound(path: root.path, searched: false)
         }
         let store = try Store(root: root)
         try store.migrate()
@@ -84,10 +88,12 @@ public final class Store: @unchecked Sendable {
     private func migrate() throws {
         do {
             try Schema.migrate(pool, path: root.path)
-        } catch let error as FormatError {
+        } catch let error as CatalogError {
             throw error
         } catch {
-            throw FormatError("cannot upgrade the catalog: \(Store.describe(error))", file: root.path)
+            // The first read of the file: a damaged or foreign file (SQLITE_NOTADB,
+            // SQLITE_CORRUPT) or an unreadable one (SQLITE_CANTOPEN) shows here.
+            throw Store.openFailure(error, store: root.path)
         }
     }
 
@@ -100,7 +106,7 @@ public final class Store: @unchecked Sendable {
             if FileManager.default.fileExists(atPath: url.appendingPathComponent(catalogName).path) { return url }
             let inner = url.appendingPathComponent(directoryName)
             if FileManager.default.fileExists(atPath: inner.appendingPathComponent(catalogName).path) { return inner }
-            throw FormatError("no ckpt store here (run `ckpt init \(given)`)", file: given)
+            throw CatalogError.storeNotFound(path: given, searched: false)
         }
         var directory = start.standardizedFileURL
         while true {
@@ -110,7 +116,7 @@ public final class Store: @unchecked Sendable {
             if parent.path == directory.path { break }
             directory = parent
         }
-        throw FormatError("no ckpt store in \(start.path) or any parent (run `ckpt init`, or give --store or CKPT_STORE)")
+        throw CatalogError.storeNotFound(path: start.path, searched: true)
     }
 
     /// The catalog's schema: applied migrations, oldest first.
@@ -144,23 +150,64 @@ public final class Store: @unchecked Sendable {
     /// Moves everything in the write-ahead log into the catalog file and empties the log
     /// (gc does it, and the dedup measurement, so sizes mean something).
     public func checkpointLog() throws {
-        _ = try pool.writeWithoutTransaction { db in try db.checkpoint(.truncate) }
-    }
-
-    /// Bytes the catalog files take on disk now.
-    public func catalogBytes() -> Int {
-        [Self.catalogName, Self.catalogName + "-wal"].reduce(0) { total, name in
-            total + (((try? FileManager.default.attributesOfItem(atPath: root.appendingPathComponent(name).path))?[.size] as? Int) ?? 0)
+        do {
+            _ = try pool.writeWithoutTransaction { db in try db.checkpoint(.truncate) }
+        } catch {
+            throw attributed(error)
         }
     }
 
-    func attributed(_ error: Error) -> FormatError {
-        if let error = error as? FormatError { return error.naming(root.path) }
-        return FormatError("catalog: \(Store.describe(error))", file: root.path)
+    /// Bytes the catalog files take on disk now.
+    public func catalogBytes() throws -> Int {
+        var total = 0
+        for name in [Self.catalogName, Self.catalogName + "-wal"] {
+            let path = root.appendingPathComponent(name).path
+            var status = stat()
+            if stat(path, &status) == 0 {
+                total += Int(status.st_size)
+            } else if errno != ENOENT {   // no log file is a log of zero bytes
+                throw CatalogError.io(operation: "stat", path: path, errno: errno)
+            }
+        }
+        return total
     }
 
-    static func describe(_ error: Error) -> String {
-        if let error = error as? DatabaseError { return error.message ?? "\(error.resultCode)" }
-        return "\(error)"
+    /// Any error of a catalog operation as the `CatalogError` it means.
+    func attributed(_ error: Error) -> CatalogError {
+        switch error {
+        case let error as CatalogError: return error
+        case let error as DatabaseError:
+            return .database(store: root.path, code: error.extendedResultCode.rawValue, message: error.message ?? "\(error.resultCode)")
+        case let error as FormatError: return .format(error)
+        default: return .format(error.attributed(to: root.path))
+        }
+    }
+
+    /// Why the catalog file could not be opened or first read.
+    static func openFailure(_ error: Error, store: String) -> CatalogError {
+        if let error = error as? DatabaseError {
+            return .cannotOpen(store: store, code: error.extendedResultCode.rawValue, reason: error.message ?? "\(error.resultCode)")
+        }
+        if let error = error as? FormatError { return .format(error) }
+        return .cannotOpen(store: store, code: nil, reason: "\(error)")
+    }
+
+    /// The system's words for a Foundation file error (its POSIX cause when it has one).
+    static func systemReason(_ error: Error) -> String {
+        let nsError = error as NSError
+        if let underlying = nsError.userInfo[NSUnderlyingErrorKey] as? NSError, underlying.domain == NSPOSIXErrorDomain {
+            return String(cString: strerror(Int32(underlying.code)))
+        }
+        return nsError.localizedDescription
+    }
+
+    /// The errno behind a Foundation file error, EIO when it names none.
+    static func systemErrno(_ error: Error) -> Int32 {
+        let nsError = error as NSError
+        if nsError.domain == NSPOSIXErrorDomain { return Int32(nsError.code) }
+        if let underlying = nsError.userInfo[NSUnderlyingErrorKey] as? NSError, underlying.domain == NSPOSIXErrorDomain {
+            return Int32(underlying.code)
+        }
+        return EIO
     }
 }

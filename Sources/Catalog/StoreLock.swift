@@ -29,12 +29,12 @@ final class StoreLock {
     private func holding<T>(_ operation: Int32, _ body: () throws -> T) throws -> T {
         let fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
         guard fd >= 0 else {
-            throw FormatError("cannot open the store lock: \(String(cString: strerror(errno)))", file: path)
+            throw CatalogError.lock(path: path, operation: "open", errno: errno)
         }
         defer { close(fd) }
         while flock(fd, operation) != 0 {
             guard errno == EINTR else {
-                throw FormatError("cannot lock the store: \(String(cString: strerror(errno)))", file: path)
+                throw CatalogError.lock(path: path, operation: "lock", errno: errno)
             }
         }
         defer { flock(fd, LOCK_UN) }

@@ -62,8 +62,9 @@ extension Store {
             changes.append(TensorChange(name: new.name, status: .added, dtype: [new.dtype.rawValue], shape: [new.shape]))
         }
 
-        let architecture = JSONDiff.diff(a.architecture.flatMap { try? JSONValue.parse($0) },
-                                         b.architecture.flatMap { try? JSONValue.parse($0) })
+        // A document that is not JSON is compared as its text.
+        let architecture = JSONDiff.diff(a.architectureValue ?? a.architecture.map { .string(String(decoding: $0, as: UTF8.self)) },
+                                         b.architectureValue ?? b.architecture.map { .string(String(decoding: $0, as: UTF8.self)) })
         let metadata = JSONDiff.diff(a.metadataValue, b.metadataValue)
         let oldProbes = Dictionary(a.probes.map { ($0.name, $0) }, uniquingKeysWith: { first, _ in first })
         let newProbes = Dictionary(b.probes.map { ($0.name, $0) }, uniquingKeysWith: { first, _ in first })

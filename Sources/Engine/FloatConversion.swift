@@ -28,7 +28,7 @@ public enum FloatConversion {
                 case .i32:
                     for i in 0 ..< count { out[i] = Float(Int32(littleEndian: raw.loadUnaligned(fromByteOffset: 4 * i, as: Int32.self))) }
                 default:
-                    throw EngineError("cannot compute with \(tensor.dtype.rawValue) values; the engine takes f32, f16, bf16 and f64")
+                    throw EngineError.unsupportedDType(tensor.dtype)
                 }
             }
         }

@@ -9,17 +9,21 @@ public final class Network {
     public let backend: Backend
     private let weights: NetworkWeights
     private var plans: [[Int]: Plan] = [:]
+    /// Every plan's buffers are reserved here before they are allocated.
+    public let budget: MemoryBudget
 
     /// Loads the checkpoint's architecture and tensors. Fails, naming the module, when the
     /// network holds an Opaque module, and lists every mismatch when tensors and document disagree.
-    public convenience init(checkpoint: Checkpoint, backend: Backend = CPUBackend()) throws {
+    /// `budget` bounds the memory the plans allocate (default: `CKPT_MEMORY_LIMIT`, else 3/4 of RAM).
+    public convenience init(checkpoint: Checkpoint, backend: Backend = CPUBackend(), budget: MemoryBudget = MemoryBudget()) throws {
         guard let data = checkpoint.architecture else {
-            throw EngineError("cannot run: the checkpoint has no architecture document (give one with `ckpt import --arch`)")
+            throw EngineError.noArchitecture
         }
-        try self.init(document: try ArchitectureDocument.parse(data), checkpoint: checkpoint, backend: backend)
+        try self.init(document: try ArchitectureDocument.parse(data), checkpoint: checkpoint, backend: backend, budget: budget)
     }
 
-    public init(document: ArchitectureDocument, checkpoint: Checkpoint, backend: Backend = CPUBackend()) throws {
+    public init(document: ArchitectureDocument, checkpoint: Checkpoint, backend: Backend = CPUBackend(),
+                budget: MemoryBudget = MemoryBudget()) throws {
         let resolved = try resolve(document, checkpoint)
         let tree = try resolved.tree()
         try Network.refuseOpaque(tree)
@@ -27,6 +31,7 @@ public final class Network {
         self.document = resolved
         self.tree = tree
         self.backend = backend
+        self.budget = budget
         weights = try NetworkWeights(tree: tree, specs: try tree.tensorSpecs(), tensor: { spec in
             spec.allNames.lazy.compactMap { checkpoint.tensor(named: $0) }.first
         }, backend: backend)
@@ -35,14 +40,14 @@ public final class Network {
     /// Throws "cannot run: module X is Opaque (class Y)" for the first Opaque module.
     public static func refuseOpaque(_ tree: ModuleTree) throws {
         for module in tree.allModules() {
-            if case .opaque(let config) = module.layer { throw EngineError.opaque(path: module.path, className: config.className) }
+            if case .opaque(let config) = module.layer { throw EngineError.opaqueModule(path: module.path, className: config.className) }
         }
     }
 
     /// The plan for inputs of `shape` (batch axis included), compiled on first use.
     public func plan(inputShape shape: [Int]) throws -> Plan {
         if let plan = plans[shape] { return plan }
-        var builder = PlanBuilder(tree: tree, weights: weights, backend: backend)
+        var builder = PlanBuilder(tree: tree, weights: weights, backend: backend, budget: budget)
         let plan = try builder.build(inputShape: shape)
         plans[shape] = plan
         return plan

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import Catalog
 import Format
 
 @main
@@ -32,6 +33,8 @@ struct Ckpt: ParsableCommand {
             var command = try parseAsRoot()
             try command.run()
         } catch let error as FormatError {
+            Terminal.fail(error.description)
+        } catch let error as CatalogError {
             Terminal.fail(error.description)
         } catch let code as ExitCode {
             Foundation.exit(code.rawValue)

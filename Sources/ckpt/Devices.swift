@@ -19,17 +19,13 @@ struct Devices: ParsableCommand {
 
     func run() throws {
         let devices: [OpenCLDeviceInfo]
-        do {
-            devices = try OpenCLDevices.list()
-        } catch {
-            throw FormatError("cannot list OpenCL devices: \(error)", file: "OpenCL")
-        }
+        devices = try OpenCLDevices.list() // an OpenCLError names the call that failed
         let platformFound = !devices.isEmpty || OpenCLDevices.hasPlatform
         if json {
             print(try Terminal.json(Listing(platformFound: platformFound, devices: devices)))
             return
         }
-        guard platformFound else { print("no OpenCL platform found (cpu only: install an OpenCL driver, e.g. pocl-opencl-icd)"); return }
+        guard platformFound else { print("no OpenCL platform found (cpu only: \(OpenCLError.installHint))"); return }
         guard !devices.isEmpty else { print("no OpenCL device found (the platforms list none)"); return }
         let rows = devices.map { d in
             ["opencl:\(d.index)", d.platform, d.name, d.type, "\(d.computeUnits)", Terminal.bytes(d.globalMemoryBytes),
@@ -40,17 +36,23 @@ struct Devices: ParsableCommand {
     }
 }
 
-/// Where a network runs: `cpu`, `opencl` (the first OpenCL device), `opencl:N`, or `all`
-/// (the CPU and every OpenCL device; `verify` only).
+/// Where a network runs, as `--device` spells it: `cpu`, `opencl` (the first OpenCL device),
+/// `opencl:N`, `gpu` (the first OpenCL device of type GPU), or `all` (the CPU and every
+/// OpenCL device; `verify` only). The backends themselves come from `DeviceSelection`.
 enum DeviceChoice: ExpressibleByArgument, CustomStringConvertible, Equatable {
     case cpu
     case opencl(Int)
+    case gpu
     case all
+
+    /// The help line shared by `verify` and `run`.
+    static let help = "cpu; opencl (the first OpenCL device) or opencl:N (see `ckpt devices`); gpu (the first OpenCL device of type GPU)"
 
     init?(argument: String) {
         switch argument.lowercased() {
         case "cpu": self = .cpu
-        case "opencl", "gpu": self = .opencl(0)
+        case "opencl": self = .opencl(0)
+        case "gpu": self = .gpu
         case "all": self = .all
         default:
             let parts = argument.lowercased().split(separator: ":", omittingEmptySubsequences: false)
@@ -63,39 +65,36 @@ enum DeviceChoice: ExpressibleByArgument, CustomStringConvertible, Equatable {
         switch self {
         case .cpu: return "cpu"
         case .opencl(let index): return "opencl:\(index)"
+        case .gpu: return "gpu"
         case .all: return "all"
         }
     }
 
-    static var allValueStrings: [String] { ["cpu", "opencl", "opencl:N", "all"] }
+    static var allValueStrings: [String] { ["cpu", "opencl", "opencl:N", "gpu", "all"] }
 
-    /// The backends this choice names, in order: `all` is the CPU then every OpenCL device.
-    /// Throws EngineError ("no OpenCL platform found", "no OpenCL device opencl:3 ...").
-    func backends() throws -> [Backend] {
+    /// The library's selection this choice names.
+    var selection: DeviceSelection {
         switch self {
-        case .cpu: return [CPUBackend()]
-        case .opencl(let index): return [try DeviceChoice.opencl(index)]
-        case .all: return [CPUBackend()] + (try OpenCLDevices.list().map { try DeviceChoice.opencl($0.index) })
+        case .cpu: return .cpu
+        case .opencl(let index): return .opencl(index)
+        case .gpu: return .gpu
+        case .all: return .all
         }
     }
 
-    /// The one backend `run` uses; a device that cannot be had is a failed command (exit 1).
+    /// The backends this choice names; a device the machine lacks (no OpenCL driver, no such
+    /// device, no GPU) is the machine's problem, a usage error (exit 2) saying how to get one.
+    func backends() throws -> [Backend] {
+        do {
+            return try selection.backends()
+        } catch let error as OpenCLError where error.isMissingDevice {
+            throw CLIError.usage(error.description)
+        }
+    }
+
+    /// The one backend `run` uses.
     func backend() throws -> Backend {
-        do {
-            guard self != .all else { throw CLIError.usage("one device is needed here: cpu, opencl or opencl:N (`all` is for verify)") }
-            return try backends()[0]
-        } catch let error as EngineError {
-            throw CLIError(message: error.message)
-        }
-    }
-
-    private static func opencl(_ index: Int) throws -> Backend {
-        do {
-            return try OpenCLBackend(device: index)
-        } catch let error as EngineError {
-            throw error
-        } catch {
-            throw EngineError("\(error)")
-        }
+        guard self != .all else { throw CLIError.usage("one device is needed here: cpu, opencl, opencl:N or gpu (`all` is for verify)") }
+        return try backends()[0]
     }
 }

@@ -11,16 +11,12 @@ struct Init: ParsableCommand {
     var directory: String = "."
 
     func run() throws {
+        // As git init does, a directory that does not exist yet is created (Store.create).
         let url = URL(fileURLWithPath: directory).standardizedFileURL
-        // As git init does, a directory that does not exist yet is created.
-        do {
-            try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
-        } catch {
-            throw FormatError("cannot create the directory: \(error.localizedDescription)", file: directory)
-        }
         let (store, created) = try Store.create(in: url)
         let schema = try store.schema().count
-        print(created ? "created an empty store in \(store.path) (schema \(schema))"
-                      : "\(store.path): a store is already here (schema \(schema))")
+        let path = store.path.escapedForDisplay
+        print(created ? "created an empty store in \(path) (schema \(schema))"
+                      : "\(path): a store is already here (schema \(schema))")
     }
 }

@@ -36,7 +36,7 @@ struct New: ParsableCommand {
             let parsed = try rules.map(InitRule.init(parsing:))
             checkpoint = try Initialization.checkpoint(for: document, rules: parsed, seed: seed, inputShape: inputShape?.shape)
         } catch let error as EngineError {
-            throw FormatError(error.message, file: arch)
+            throw error.naming(arch)
         } catch {
             throw error.attributed(to: arch)
         }

@@ -40,7 +40,7 @@ struct ProbeCommand: ParsableCommand {
 
         func run() throws {
             let url = URL(fileURLWithPath: file)
-            guard try FileKind.detect(url) == .ckpt else { throw FormatError("probes are stored in .ckpt files only; import it first", file: file) }
+            guard try FileKind.detect(url) == .ckpt else { throw FormatError(.refused(what: "adding a probe", why: "probes are stored in .ckpt files only; import it first"), file: file) }
             var checkpoint = try CheckpointFile.read(contentsOf: url)
             let probeName = name ?? URL(fileURLWithPath: input).deletingPathExtension().lastPathComponent
             guard !checkpoint.probes.contains(where: { $0.name == probeName }) else {
@@ -62,7 +62,7 @@ struct ProbeCommand: ParsableCommand {
             } else {
                 let y: Tensor
                 do { y = try Network(checkpoint: checkpoint).run(x) } catch let error as EngineError {
-                    throw FormatError(error.message, file: file)
+                    throw error.naming(file)
                 }
                 probe = Probe(name: probeName, inputs: [x], outputs: [y], rtol: rtol, atol: atol, origin: .recorded)
                 note = "recorded the engine's own output: a guard against regressions, not evidence of correctness (give --expect for that)"

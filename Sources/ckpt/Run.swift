@@ -16,7 +16,7 @@ struct Run: ParsableCommand {
     @Option(help: "Where to write the output (.npy).")
     var output: String
 
-    @Option(help: "cpu, opencl (the first OpenCL device), or opencl:N (see `ckpt devices`).")
+    @Option(help: ArgumentHelp("Where the network runs: \(DeviceChoice.help).", valueName: "device"))
     var device: DeviceChoice = .cpu
 
     func run() throws {
@@ -28,7 +28,7 @@ struct Run: ParsableCommand {
         do {
             y = try Network(checkpoint: checkpoint, backend: backend).run(x)
         } catch let error as EngineError {
-            throw FormatError(error.message, file: file)
+            throw error.naming(file)
         } catch {
             throw error.attributed(to: file)
         }

@@ -52,7 +52,7 @@ struct Show: ParsableCommand {
         return Inspect.Report(
             file: "\(content.info.reference) (\(content.info.shortHash))", kind: "store version", version: nil, writer: nil,
             tensors: rows, raw: raw, stored: stored, ratio: raw > 0 ? Double(stored) / Double(raw) : nil,
-            metadata: content.metadataValue, architecture: content.architecture.flatMap { try? JSONValue.parse($0) },
+            metadata: content.metadataValue, architecture: content.architectureValue,
             probes: content.probes.map { "\($0.name) (\($0.origin.rawValue), \($0.inputs.count) in, \($0.outputs.count) out, rtol \($0.rtol))" })
     }
 }

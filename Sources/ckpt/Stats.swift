@@ -138,8 +138,8 @@ struct CheckpointSource {
             throw CLIError.usage("\(text): no such file or stored version")
         }
         let content: VersionContent
-        do { content = try store.content(text) } catch let error as FormatError {
-            throw CLIError.usage("\(text): no such file, nor a version in \(store.path) (\(error.message))")
+        do { content = try store.content(text) } catch let error as CatalogError {
+            throw CLIError.usage("\(text): no such file, nor a version in \(store.path) (\(error))")
         }
         return try version(content, in: store)
     }

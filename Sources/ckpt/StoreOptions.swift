@@ -47,8 +47,8 @@ enum StoreVerification {
     static func report(for reference: String) throws -> Verify.Report? {
         guard let store = try? StoreOptions.open(explicit: nil) else { return nil }
         let content: VersionContent
-        do { content = try store.content(reference) } catch let error as FormatError {
-            throw CLIError.usage("\(reference): no such file, nor a version in \(store.path) (\(error.message))")
+        do { content = try store.content(reference) } catch let error as CatalogError {
+            throw CLIError.usage("\(reference.escapedForDisplay): no such file, nor a version in \(store.path.escapedForDisplay) (\(error))")
         }
         let found = store.verify(content)
         return Verify.Report(file: "\(content.info.reference) (\(content.info.shortHash))", ok: found.ok, problems: found.problems,

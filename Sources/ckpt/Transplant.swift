@@ -157,8 +157,8 @@ struct TransplantInput {
         }
         guard let store = try? StoreOptions.open(explicit: nil) else { throw CLIError.usage("\(argument): no such file or stored version") }
         let content: VersionContent
-        do { content = try store.content(argument) } catch let error as FormatError {
-            throw CLIError.usage("\(argument): no such file, nor a version in \(store.path) (\(error.message))")
+        do { content = try store.content(argument) } catch let error as CatalogError {
+            throw CLIError.usage("\(argument): no such file, nor a version in \(store.path) (\(error))")
         }
         return TransplantInput(checkpoint: try store.checkpoint(of: content), hash: content.info.hash, hashOf: "store version hash")
     }

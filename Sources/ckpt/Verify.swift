@@ -138,7 +138,7 @@ struct Verify: ParsableCommand {
     private func transplantProblems(_ checkpoint: Checkpoint, into report: inout Report) -> [String] {
         let found: [TransplantModuleReport]
         do { found = try verifyTransplants(of: checkpoint) } catch {
-            return ["transplant: \((error as? FormatError)?.message ?? (error as? EngineError)?.message ?? "\(error)")"]
+            return ["transplant: \(error)"]
         }
         var problems: [String] = []
         for module in found {

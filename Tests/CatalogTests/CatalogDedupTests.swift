@@ -34,6 +34,6 @@ final class CatalogDedupTests: CatalogTestCase {
         }
         print("dedup: worst store growth per version = \(String(format: "%.4f", worst)) x the compressed size of the changed tensors")
         XCTAssertEqual(try store.history(model: "minilm").count, 10)
-        XCTAssertEqual(store.objects.enumerate().objects.count, 104 + 9 * lastLayer.count)
+        XCTAssertEqual(try store.objects.enumerate().objects.count, 104 + 9 * lastLayer.count)
     }
 }

@@ -21,13 +21,19 @@ final class CatalogReferenceTests: CatalogTestCase {
         XCTAssertEqual(try store.resolve(one.hash.uppercased()).id, one.id)
         XCTAssertEqual(one.hash.count, 64)
 
-        XCTAssertThrowsError(try store.resolve("mlp@3")) { XCTAssertTrue("\($0)".contains("no version 3 (it has 1, 2)"), "\($0)") }
-        XCTAssertThrowsError(try store.resolve("mpl@1")) { XCTAssertTrue("\($0)".contains("did you mean 'mlp'"), "\($0)") }
-        XCTAssertThrowsError(try store.resolve("nothing")) { XCTAssertTrue("\($0)".contains("no version 'nothing'"), "\($0)") }
-        XCTAssertThrowsError(try store.resolve("mlp@x")) { XCTAssertTrue("\($0)".contains("version number or 'latest'"), "\($0)") }
-        XCTAssertThrowsError(try store.tag("mlp@2", as: "baseline")) { XCTAssertTrue("\($0)".contains("already names mlp@1"), "\($0)") }
-        XCTAssertThrowsError(try store.tag("mlp@2", as: "beef")) { XCTAssertTrue("\($0)".contains("hex"), "\($0)") }
-        XCTAssertThrowsError(try store.save(SaveRequest(checkpoint: SmallModel.checkpoint(seed: 3), model: "a@b")))
+        assertCatalogError(try store.resolve("mlp@3"), .noSuchVersion(model: "mlp", number: 3, existing: [1, 2]))
+        assertCatalogError(try store.resolve("mpl@1"), .noSuchModel("mpl", suggestion: "mlp"))
+        assertCatalogError(try store.resolve("nothing"), .noSuchReference("nothing", suggestion: nil))
+        assertCatalogError(try store.resolve("mlp@x"), .malformedReference("mlp@x", problem: .badSelector))
+        assertCatalogError(try store.resolve("@3"), .malformedReference("@3", problem: .noModel))
+        assertCatalogError(try store.tag("mlp@2", as: "baseline"), .tagTaken(tag: "baseline", holder: "mlp@1"))
+        assertCatalogError(try store.tag("mlp@2", as: "beef"), .invalidName(kind: .tag, name: "beef", rule: .allHexTag))
+        assertCatalogError(try store.untag("nope"), .noSuchTag("nope"))
+        assertCatalogError(try store.save(SaveRequest(checkpoint: SmallModel.checkpoint(seed: 3), model: "a@b")),
+                           .invalidName(kind: .model, name: "a@b", rule: .forbiddenCharacter))
+        assertCatalogError(try store.save(SaveRequest(checkpoint: SmallModel.checkpoint(seed: 3), model: "x", tags: ["t", "t"])),
+                           .tagGivenTwice("t"))
+        assertCatalogError(try store.history(model: "none"), .noSuchModel("none", suggestion: nil))
         try store.tag("mlp@2", as: "baseline", force: true)
         XCTAssertEqual(try store.resolve("baseline").id, two.id)
     }
@@ -52,12 +58,9 @@ final class CatalogReferenceTests: CatalogTestCase {
         let b = try store.save(SaveRequest(checkpoint: checkpoint, model: "m\(second)", time: time)).version
         let prefix = String(a.hash.prefix(4))
         XCTAssertEqual(String(b.hash.prefix(4)), prefix)
-        XCTAssertThrowsError(try store.resolve(prefix)) { error in
-            let message = "\(error)"
-            XCTAssertTrue(message.contains("'\(prefix)' is ambiguous: 2 versions match"), message)
-            XCTAssertTrue(message.contains("\(a.shortHash) (\(a.reference))"), message)
-            XCTAssertTrue(message.contains("\(b.shortHash) (\(b.reference))"), message)
-        }
+        // Newest first, as every listing of versions.
+        assertCatalogError(try store.resolve(prefix), .ambiguousPrefix(prefix, candidates: [
+            .init(shortHash: b.shortHash, reference: b.reference), .init(shortHash: a.shortHash, reference: a.reference)], total: 2))
         let cli = try ckpt("show", prefix, expect: 1)
         XCTAssertTrue(cli.stderr.contains("is ambiguous"), cli.stderr)
         // One more digit where they differ settles it.

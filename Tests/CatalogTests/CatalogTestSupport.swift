@@ -58,6 +58,14 @@ enum CatalogCLI {
     }
 }
 
+/// Asserts that `expression` throws exactly `expected` (cases, not message text).
+func assertCatalogError<T>(_ expression: @autoclosure () throws -> T, _ expected: CatalogError,
+                           file: StaticString = #filePath, line: UInt = #line) {
+    XCTAssertThrowsError(try expression(), file: file, line: line) { error in
+        XCTAssertEqual(error as? CatalogError, expected, "\(error)", file: file, line: line)
+    }
+}
+
 /// A scratch directory per test, and `ckpt` run in it.
 class CatalogTestCase: XCTestCase {
     var work: URL!
@@ -202,6 +210,6 @@ extension Store {
     /// Bytes the store takes: every object file plus the catalog, its log folded in first.
     func totalBytes() throws -> Int {
         try checkpointLog()
-        return objects.enumerate().objects.reduce(0) { $0 + $1.size } + catalogBytes()
+        return try objects.enumerate().objects.reduce(0) { $0 + $1.size } + catalogBytes()
     }
 }

@@ -17,11 +17,12 @@ final class ArchitectureCheckTests: XCTestCase {
             .unexpected(name: "3.weight", shape: [2]),
         ])
         XCTAssertThrowsError(try checkArchitecture(document, against: checkpoint)) { error in
-            let text = "\(error)"
-            XCTAssertTrue(text.contains("3 mismatches"), text)
-            XCTAssertTrue(text.contains("missing '0.bias' [256]"), text)
-            XCTAssertTrue(text.contains("'2.bias' is [11], the document says [10]"), text)
-            XCTAssertTrue(text.contains("unexpected '3.weight' [2]"), text)
+            XCTAssertEqual(error as? EngineError, .architectureMismatch([
+                .missing(name: "0.bias", shape: [256]),
+                .wrongShape(name: "2.bias", stored: [11], expected: [10]),
+                .unexpected(name: "3.weight", shape: [2]),
+            ]))
+            XCTAssertTrue("\(error)".hasPrefix("the tensors do not match the architecture (3 mismatches)"), "\(error)")
         }
     }
 
@@ -54,12 +55,12 @@ final class ArchitectureCheckTests: XCTestCase {
         let checkpoint = try Initialization.checkpoint(for: document, seed: 1)
         XCTAssertEqual(checkpoint.tensors.map(\.name), ["0.weight", "0.bias", "attn.w"])
         XCTAssertThrowsError(try Network(checkpoint: checkpoint)) { error in
-            XCTAssertEqual("\(error)", "cannot run: module 'attn' is Opaque (class my.Attention)")
+            XCTAssertEqual(error as? EngineError, .opaqueModule(path: "attn", className: "my.Attention"))
         }
         var probed = checkpoint
         probed.probes = [Probe(name: "p", inputs: [try Fixtures.tensor([1, 2], [1, 2])], outputs: [try Fixtures.tensor([1, 2], [1, 2])], origin: .expected)]
         XCTAssertThrowsError(try verifyProbes(of: probed)) { error in
-            XCTAssertTrue("\(error)".contains("is Opaque (class my.Attention)"), "\(error)")
+            XCTAssertEqual(error as? EngineError, .opaqueModule(path: "attn", className: "my.Attention"))
         }
     }
 

@@ -37,9 +37,35 @@ final class OpenCLTests: XCTestCase {
         var part = [Float](repeating: 0, count: 2)
         try part.withUnsafeMutableBufferPointer { try opencl.download(buffer, offset: 1, into: $0) }
         XCTAssertEqual(part, [2, 3])
-        XCTAssertThrowsError(try [1, 2].withUnsafeBufferPointer { try opencl.upload($0, to: buffer, offset: 4) })
+        XCTAssertThrowsError(try [1, 2].withUnsafeBufferPointer { try opencl.upload($0, to: buffer, offset: 4) }) { error in
+            XCTAssertEqual(error as? EngineError, .bufferOverrun(operation: "upload", count: 2, offset: 4, capacity: 5))
+        }
         let foreign = try CPUBackend().makeBuffer([1])
-        XCTAssertThrowsError(try opencl.enqueue(.copy(x: foreign, y: buffer, count: 1)))
+        XCTAssertThrowsError(try opencl.enqueue(.copy(x: foreign, y: buffer, count: 1))) { error in
+            XCTAssertEqual(error as? EngineError, .foreignBuffer(backend: opencl.name))
+        }
+    }
+
+    /// A device index past the last is the machine's state, named with how many there are.
+    func testMissingDeviceIsATypedMachineProblem() throws {
+        _ = try backend()
+        let count = try OpenCLDevices.list().count
+        XCTAssertThrowsError(try OpenCLBackend(device: count + 3)) { error in
+            XCTAssertEqual(error as? OpenCLError, .noDevice(index: count + 3, available: count))
+            XCTAssertEqual((error as? OpenCLError)?.isMissingDevice, true)
+        }
+        XCTAssertThrowsError(try DeviceSelection.opencl(count).backends()) { error in
+            XCTAssertEqual(error as? OpenCLError, .noDevice(index: count, available: count))
+        }
+        // PoCL lists CPU devices only: `gpu` then finds none, and says so with a typed error.
+        let devices = try OpenCLDevices.list()
+        if !devices.contains(where: { $0.type.split(separator: "+").contains("gpu") }) {
+            XCTAssertThrowsError(try DeviceSelection.gpu.backends()) { error in
+                XCTAssertEqual(error as? OpenCLError, .noGPU(available: devices.count))
+            }
+        } else {
+            XCTAssertEqual(try DeviceSelection.gpu.backends().count, 1)
+        }
     }
 
     /// Every chapter model on the device gives PyTorch's y.npy and the CPU backend's numbers.

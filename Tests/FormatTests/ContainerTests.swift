@@ -28,8 +28,7 @@ final class ContainerTests: XCTestCase {
                 case .f32: buffer.storeBytes(of: Float(value).bitPattern.littleEndian, toByteOffset: i * 4, as: UInt32.self)
                 case .f64: buffer.storeBytes(of: value.bitPattern.littleEndian, toByteOffset: i * 8, as: UInt64.self)
                 case .f16, .bf16:
-                    let bits = Float(value).bitPattern
-                    let half = dtype == .bf16 ? UInt16(bits >> 16) : Self.toHalf(Float(value))
+                    let half = dtype == .bf16 ? HalfFloat.bfloat16(from: Float(value)) : HalfFloat.half(from: Float(value))
                     buffer.storeBytes(of: half.littleEndian, toByteOffset: i * 2, as: UInt16.self)
                 default:
                     for b in 0..<dtype.size { buffer[i * dtype.size + b] = UInt8(truncatingIfNeeded: next() >> (b * 3)) }
@@ -45,14 +44,6 @@ final class ContainerTests: XCTestCase {
             }
         }
         return try Tensor(dtype: dtype, shape: [count], data: data)
-    }
-
-    static func toHalf(_ value: Float) -> UInt16 {
-        #if arch(x86_64) || arch(arm64)
-        return Float16(value).bitPattern
-        #else
-        return 0
-        #endif
     }
 
     func write(_ checkpoint: Checkpoint, codec: Codec = .default, chunkSize: Int = 2 << 20, name: String = "t.ckpt") throws -> URL {

@@ -76,6 +76,21 @@ final class InteropTests: XCTestCase {
         }
     }
 
+    /// Runs `body` and checks that it throws a FormatError whose innermost reason is `expected`,
+    /// and whose message is one line.
+    func assertReason(_ expected: FormatError.Reason, file: StaticString = #filePath, line: UInt = #line,
+                      _ body: () throws -> Void) {
+        do {
+            try body()
+            XCTFail("accepted; expected \(expected)", file: file, line: line)
+        } catch let error as FormatError {
+            XCTAssertEqual(error.reason.root, expected, file: file, line: line)
+            XCTAssertFalse(error.description.contains("\n"), "message spans lines: \(error)", file: file, line: line)
+        } catch {
+            XCTFail("threw \(type(of: error)), not FormatError: \(error)", file: file, line: line)
+        }
+    }
+
     /// A safetensors file made by hand, for malformed headers the library would never write.
     func safetensors(header: String, dataBytes: Int) -> Data {
         var data = Data(withUnsafeBytes(of: UInt64(header.utf8.count).littleEndian, Array.init))
@@ -173,8 +188,8 @@ final class InteropTests: XCTestCase {
 
     func testNpyRefusesWhatCkptCannotHold() throws {
         assertRefuses("object arrays") { _ = try Npy.read(contentsOf: fixture("npy/object.npy")) }
-        assertRefuses("structured dtypes") { _ = try Npy.read(contentsOf: fixture("npy/structured.npy")) }
-        assertRefuses("'<c16' has no ckpt equivalent") { _ = try Npy.read(contentsOf: fixture("npy/complex128.npy")) }
+        assertReason(.refused(what: "a structured dtype (records with named fields)", why: "it is not supported")) { _ = try Npy.read(contentsOf: fixture("npy/structured.npy")) }
+        assertReason(.unsupportedDType("<c16")) { _ = try Npy.read(contentsOf: fixture("npy/complex128.npy")) }
         for dtype in [DType.bf16, .f8e4m3, .f8e5m2, .f8e8m0] {
             let value = try Tensor(dtype: dtype, shape: [1], data: Data(count: dtype.size))
             assertRefuses("numpy has no dtype for \(dtype.rawValue); save it as safetensors or .ckpt") { _ = try Npy.encode(value) }
@@ -193,17 +208,17 @@ final class InteropTests: XCTestCase {
     func testNpyMalformedInputsThrow() throws {
         let good = "{'descr': '<f4', 'fortran_order': False, 'shape': (2,), }\n"
         XCTAssertNoThrow(try Npy.read(data: npy(header: good, payload: Array(repeating: 0, count: 8))))
-        assertRefuses("data is truncated: 7 bytes") { _ = try Npy.read(data: npy(header: good, payload: Array(repeating: 0, count: 7))) }
-        assertRefuses("1 unexpected bytes after the array data") {
+        assertReason(.truncated(what: "the data of <f4[2]", needed: 8, available: 7)) { _ = try Npy.read(data: npy(header: good, payload: Array(repeating: 0, count: 7))) }
+        assertReason(.malformed(what: "the array data", detail: "1 unexpected bytes follow it")) {
             _ = try Npy.read(data: npy(header: good, payload: Array(repeating: 0, count: 9)))
         }
         assertRefuses("missing the \\x93NUMPY magic") { _ = try Npy.read(data: Data("PK\u{3}\u{4}hello".utf8)) }
-        assertRefuses("unsupported .npy format version 4.0") {
+        assertReason(.unsupportedVersion(what: ".npy format", found: "4.0", supported: "1.0, 2.0 and 3.0")) {
             var data = npy(header: good, payload: Array(repeating: 0, count: 8))
             data[6] = 4
             _ = try Npy.read(data: data)
         }
-        assertRefuses("header length 400 runs past the end") {
+        assertReason(.truncated(what: "the .npy header", needed: 400, available: 58)) {
             var data = npy(header: good, payload: [])
             data[8] = 0x90
             data[9] = 0x01
@@ -215,16 +230,16 @@ final class InteropTests: XCTestCase {
         assertRefuses("overflows 64 bits") {
             _ = try Npy.read(data: npy(header: "{'descr': '<f8', 'fortran_order': False, 'shape': (4294967296, 4294967296), }", payload: []))
         }
-        assertRefuses("header lacks 'fortran_order'") {
+        assertReason(.notFound(kind: "key", name: "fortran_order")) {
             _ = try Npy.read(data: npy(header: "{'descr': '<f4', 'shape': (2,)}", payload: []))
         }
-        assertRefuses("'shape' is an integer, not a tuple") {
+        assertReason(.invalidValue(field: "'shape'", value: "an integer", expected: "a tuple")) {
             _ = try Npy.read(data: npy(header: "{'descr': '<f4', 'fortran_order': False, 'shape': (2)}", payload: []))
         }
-        assertRefuses("header repeats the key 'descr'") {
+        assertReason(.duplicateName(kind: ".npy header key", name: "descr")) {
             _ = try Npy.read(data: npy(header: "{'descr': '<f4', 'descr': '<f4', 'fortran_order': False, 'shape': ()}", payload: []))
         }
-        assertRefuses("nested too deeply") {
+        assertReason(.tooDeep(what: "the .npy header literal", limit: 32)) {
             _ = try Npy.read(data: npy(header: String(repeating: "(", count: 10_000), payload: []))
         }
         for broken in ["{'descr': '<f4'", "{'descr: '<f4'}", "[1, 2]", "{'descr': '<f4', 'fortran_order': Nope}", ""] {
@@ -294,11 +309,11 @@ final class InteropTests: XCTestCase {
     func testNpzMalformedInputsThrow() throws {
         let member = try Npy.encode(try tensor(.u8, [2], [1, 2]))
         XCTAssertNoThrow(try readNpz(zip([("a.npy", member)])))
-        assertRefuses("member name '../evil.npy' is absolute or climbs out") { _ = try readNpz(zip([("../evil.npy", member)])) }
-        assertRefuses("member name '/abs.npy' is absolute") { _ = try readNpz(zip([("/abs.npy", member)])) }
-        assertRefuses("member 'a.npy' appears twice") { _ = try readNpz(zip([("a.npy", member), ("a.npy", member)])) }
-        assertRefuses("member 'notes.txt' is not a .npy file") { _ = try readNpz(zip([("notes.txt", member)])) }
-        assertRefuses("member 'a.npy': data is truncated") { _ = try readNpz(zip([("a.npy", member.dropLast())])) }
+        assertReason(.refused(what: "member name '../evil.npy'", why: "it is absolute or climbs out with '..'")) { _ = try readNpz(zip([("../evil.npy", member)])) }
+        assertReason(.refused(what: "member name '/abs.npy'", why: "it is absolute or climbs out with '..'")) { _ = try readNpz(zip([("/abs.npy", member)])) }
+        assertReason(.duplicateName(kind: "npz member", name: "a.npy")) { _ = try readNpz(zip([("a.npy", member), ("a.npy", member)])) }
+        assertReason(.refused(what: "member 'notes.txt'", why: "it is not a .npy file")) { _ = try readNpz(zip([("notes.txt", member)])) }
+        assertReason(.truncated(what: "the data of |u1[2]", needed: 2, available: 1)) { _ = try readNpz(zip([("a.npy", member.dropLast())])) }
         assertRefuses("not a readable zip archive") { _ = try readNpz(Data("not a zip at all".utf8)) }
 
         // A central directory that claims a huge member must not size an allocation.
@@ -313,7 +328,7 @@ final class InteropTests: XCTestCase {
         let first = try XCTUnwrap(damaged.range(of: Data(signature))).lowerBound
         let second = try XCTUnwrap(damaged.range(of: Data(signature), in: (first + 4) ..< damaged.endIndex)).lowerBound
         damaged[second] = 0
-        assertRefuses("the zip directory lists 2 members, but only 1 could be read") { _ = try readNpz(damaged) }
+        assertReason(.malformed(what: "the zip directory", detail: "it lists 2 members, but only 1 could be read")) { _ = try readNpz(damaged) }
 
         // Truncations of a real numpy archive throw, never crash.
         let real = try Data(contentsOf: fixture("deflated.npz"))
@@ -332,7 +347,7 @@ final class InteropTests: XCTestCase {
             assertTensor(checkpoint.tensor(named: name), equals: expected, name)
         }
         XCTAssertEqual(checkpoint.metadata, .object(Self.expected.safetensors_metadata.mapValues { .string($0) }))
-        assertRefuses("tensor 'packed': dtype F4 (4-bit float) is not supported by ckpt") {
+        assertReason(.unsupportedDType("F4 (4-bit float)")) {
             _ = try Safetensors.read(contentsOf: fixture("f4.safetensors"))
         }
     }
@@ -422,11 +437,11 @@ final class InteropTests: XCTestCase {
         XCTAssertNil(try header(of: Safetensors.encode(checkpoint))["__metadata__"])
         checkpoint.metadata = .object([Safetensors.aliasesKey: .string("{}")])
         checkpoint.tensors[0].aliases = ["y"]
-        assertRefuses("metadata key 'ckpt.aliases' is reserved") { _ = try Safetensors.encode(checkpoint) }
+        assertReason(.refused(what: "metadata key 'ckpt.aliases'", why: "it is reserved for recording aliases")) { _ = try Safetensors.encode(checkpoint) }
         checkpoint.metadata = nil
         checkpoint.tensors.append(NamedTensor(name: "y", tensor: value))
-        assertRefuses("tensor name 'y' is used twice") { _ = try Safetensors.encode(checkpoint) }
-        assertRefuses("'__metadata__' is reserved") {
+        assertReason(.duplicateName(kind: "tensor", name: "y")) { _ = try Safetensors.encode(checkpoint) }
+        assertReason(.refused(what: "tensor name '__metadata__'", why: "it is reserved by safetensors")) {
             _ = try Safetensors.encode(Checkpoint(tensors: [NamedTensor(name: "__metadata__", tensor: value)]))
         }
     }
@@ -459,18 +474,18 @@ final class InteropTests: XCTestCase {
         let real = try Data(contentsOf: torchFixture("tied", "model.safetensors"))
 
         assertRefuses("too short for a safetensors header") { _ = try Safetensors.read(data: real.prefix(5)) }
-        assertRefuses("header length 384 runs past the end of the file (100 bytes follow it)") {
+        assertReason(.truncated(what: "the safetensors header", needed: 384, available: 100)) {
             _ = try Safetensors.read(data: real.prefix(108))
         }
-        assertRefuses("exceeds the 100000000-byte limit") {
+        assertReason(.limitExceeded(what: "the safetensors header length", value: 1 << 40, limit: 100_000_000)) {
             var huge = real
             huge.replaceSubrange(0 ..< 8, with: withUnsafeBytes(of: UInt64(1 << 40).littleEndian, Array.init))
             _ = try Safetensors.read(data: huge)
         }
         assertRefuses("header does not start with '{'") { _ = try Safetensors.read(data: safetensors(header: "[]", dataBytes: 0)) }
-        assertRefuses("header is not valid JSON") { _ = try Safetensors.read(data: safetensors(header: "{\"a\":", dataBytes: 0)) }
+        assertReason(.malformed(what: "the safetensors header", detail: "it is not valid JSON")) { _ = try Safetensors.read(data: safetensors(header: "{\"a\":", dataBytes: 0)) }
         assertRefuses("tensor 'a': entry is not an object") { _ = try Safetensors.read(data: safetensors(header: #"{"a":[1]}"#, dataBytes: 0)) }
-        assertRefuses("__metadata__ must be an object of string values") {
+        assertReason(.malformed(what: "__metadata__", detail: "must be an object of string values")) {
             _ = try Safetensors.read(data: safetensors(header: #"{"__metadata__":{"n":1}}"#, dataBytes: 0))
         }
         assertRefuses("tensor 'b': data_offsets [4, 12] overlap tensor 'a' [0, 8]") {
@@ -484,7 +499,7 @@ final class InteropTests: XCTestCase {
         assertRefuses("tensor 'a': F32[3] needs 12 bytes, but data_offsets [0, 8] hold 8") {
             _ = try Safetensors.read(data: safetensors(header: #"{"a":{"dtype":"F32","shape":[3],"data_offsets":[0,8]}}"#, dataBytes: 8))
         }
-        assertRefuses("tensor 'a': unknown dtype 'F5'") {
+        assertReason(.unsupportedDType("F5")) {
             _ = try Safetensors.read(data: safetensors(header: #"{"a":{"dtype":"F5","shape":[2],"data_offsets":[0,8]}}"#, dataBytes: 8))
         }
         assertRefuses("tensor 'a': negative dimension -2 in shape [-2, -1]") {
@@ -505,7 +520,7 @@ final class InteropTests: XCTestCase {
         assertRefuses("tensor 'a': data_offsets end 8 is past the end of the 4-byte data buffer") {
             _ = try Safetensors.read(data: safetensors(header: f32, dataBytes: 4))
         }
-        assertRefuses("the data buffer has 4 bytes after the last tensor") {
+        assertReason(.malformed(what: "the data buffer", detail: "it has 4 bytes after the last tensor that belong to no tensor")) {
             _ = try Safetensors.read(data: safetensors(header: f32, dataBytes: 12))
         }
         for length in 0 ..< real.count {

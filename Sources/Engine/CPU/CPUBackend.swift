@@ -19,14 +19,14 @@ public final class CPUBackend: Backend {
     public var threads: Int { blas.maximum }
 
     public func makeBuffer(count: Int) throws -> DeviceBuffer {
-        guard count >= 0 else { throw EngineError("cannot allocate \(count) elements") }
+        guard count >= 0 else { throw EngineError.arithmeticOverflow(what: "a buffer of \(count) elements") }
         return CPUBuffer(count: count)
     }
 
     public func upload(_ values: UnsafeBufferPointer<Float>, to buffer: DeviceBuffer, offset: Int) throws {
         let target = try host(buffer)
         guard offset >= 0, offset + values.count <= target.count else {
-            throw EngineError("upload of \(values.count) values at \(offset) overruns a buffer of \(target.count)")
+            throw EngineError.bufferOverrun(operation: "upload", count: values.count, offset: offset, capacity: target.count)
         }
         guard let base = values.baseAddress else { return }
         (target.pointer + offset).update(from: base, count: values.count)
@@ -35,7 +35,7 @@ public final class CPUBackend: Backend {
     public func download(_ buffer: DeviceBuffer, offset: Int, into values: UnsafeMutableBufferPointer<Float>) throws {
         let source = try host(buffer)
         guard offset >= 0, offset + values.count <= source.count else {
-            throw EngineError("download of \(values.count) values at \(offset) overruns a buffer of \(source.count)")
+            throw EngineError.bufferOverrun(operation: "download", count: values.count, offset: offset, capacity: source.count)
         }
         guard let base = values.baseAddress else { return }
         base.update(from: source.pointer + offset, count: values.count)
@@ -114,7 +114,7 @@ public final class CPUBackend: Backend {
     }
 
     private func host(_ buffer: DeviceBuffer) throws -> CPUBuffer {
-        guard let buffer = buffer as? CPUBuffer else { throw EngineError("a buffer of another backend reached the CPU backend") }
+        guard let buffer = buffer as? CPUBuffer else { throw EngineError.foreignBuffer(backend: "cpu") }
         return buffer
     }
 

@@ -15,11 +15,11 @@ final class FourierPlan {
         if length % 2 == 0 {
             real = kiss_fftr_alloc(Int32(length), 0, nil, nil)
             complex = nil
-            guard real != nil else { throw EngineError("KissFFT cannot plan a transform of length \(length)") }
+            guard real != nil else { throw EngineError.fourierPlan(length: length) }
         } else {
             complex = kiss_fft_alloc(Int32(length), 0, nil, nil)
             real = nil
-            guard complex != nil else { throw EngineError("KissFFT cannot plan a transform of length \(length)") }
+            guard complex != nil else { throw EngineError.fourierPlan(length: length) }
         }
         input = [kiss_fft_cpx](repeating: kiss_fft_cpx(r: 0, i: 0), count: length)
         output = [kiss_fft_cpx](repeating: kiss_fft_cpx(r: 0, i: 0), count: length)

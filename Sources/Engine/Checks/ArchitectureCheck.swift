@@ -64,9 +64,7 @@ public func architectureMismatches(_ document: ArchitectureDocument, against che
 public func checkArchitecture(_ document: ArchitectureDocument, against checkpoint: Checkpoint) throws {
     let mismatches = try architectureMismatches(document, against: checkpoint)
     guard !mismatches.isEmpty else { return }
-    let count = mismatches.count
-    throw FormatError("the tensors do not match the architecture (\(count) mismatch\(count == 1 ? "" : "es")):\n"
-        + mismatches.map { "  " + $0.description }.joined(separator: "\n"))
+    throw EngineError.architectureMismatch(mismatches)
 }
 
 /// The checkpoint with `document` attached: checked as `checkArchitecture` does, lazy sizes

@@ -32,11 +32,11 @@ public func verifyProbes(of checkpoint: Checkpoint, backend: Backend = CPUBacken
     let network = try Network(checkpoint: checkpoint, backend: backend)
     return try checkpoint.probes.map { probe in
         guard probe.inputs.count == 1 else {
-            throw EngineError("probe '\(probe.name)' has \(probe.inputs.count) inputs; the network takes one")
+            throw EngineError.probeArity(probe: probe.name, inputs: probe.inputs.count, outputs: probe.outputs.count)
         }
         let actual = try network.run(probe.inputs[0])
         guard probe.outputs.count == 1 else {
-            throw EngineError("probe '\(probe.name)' has \(probe.outputs.count) outputs; the network gives one")
+            throw EngineError.probeArity(probe: probe.name, inputs: probe.inputs.count, outputs: probe.outputs.count)
         }
         let report = try compareOutput(actual, expected: probe.outputs[0], index: 0, rtol: probe.rtol, atol: probe.atol)
         return ProbeReport(name: probe.name, origin: probe.origin, rtol: probe.rtol, atol: probe.atol, outputs: [report])

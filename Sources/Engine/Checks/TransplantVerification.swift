@@ -10,14 +10,14 @@ public enum ModuleRunner {
                                backend: Backend = CPUBackend()) throws -> Network {
         let resolvedTree = try document.resolvingLazySizes().tree()
         guard let module = resolvedTree.module(at: path) else {
-            throw EngineError("no module '\(path)' to run")
+            throw EngineError.noModule(path: path)
         }
         let sub = ArchitectureDocument(root: node(from: module, name: ""))
         let subSpecs = try sub.tree().tensorSpecs()
         var tensors: [NamedTensor] = []
         for spec in subSpecs {
             let full = joinPath(path, spec.name)
-            guard let value = tensor(full) else { throw EngineError("module '\(path)': tensor '\(full)' is missing") }
+            guard let value = tensor(full) else { throw EngineError.missingTensor(name: full) }
             tensors.append(NamedTensor(name: spec.name, aliases: spec.aliases, tensor: value))
         }
         return try Network(document: sub, checkpoint: Checkpoint(tensors: tensors), backend: backend)
@@ -78,7 +78,7 @@ public enum ModuleRunner {
     /// A seeded float32 input in [-1, 1) (SplitMix64): the same seed gives the same bits everywhere.
     public static func seededInput(shape: [Int], seed: UInt64 = 0x5eed) throws -> Tensor {
         var state = seed
-        let count = shape.reduce(1, *)
+        let count = try PlanArithmetic.elementCount(shape, of: "a seeded input of shape \(Tensor.describe(shape))")
         var values = [Float](repeating: 0, count: count)
         for i in 0 ..< count {
             state &+= 0x9E37_79B9_7F4A_7C15
@@ -110,7 +110,7 @@ public struct TransplantModuleReport: Sendable {
 public func verifyTransplants(of checkpoint: Checkpoint, backend: Backend = CPUBackend()) throws -> [TransplantModuleReport] {
     let grafts = try TransplantProvenance.all(in: checkpoint.metadata)
     guard !grafts.isEmpty else { return [] }
-    guard let data = checkpoint.architecture else { throw EngineError("transplant recorded but the checkpoint has no architecture document") }
+    guard let data = checkpoint.architecture else { throw EngineError.transplantWithoutArchitecture }
     let document = try resolve(ArchitectureDocument.parse(data), checkpoint)
     var reports: [TransplantModuleReport] = []
     for graft in grafts {
@@ -129,7 +129,7 @@ public func verifyTransplants(of checkpoint: Checkpoint, backend: Backend = CPUB
                         report.problem = "output differs from the source module's (max abs error \(comparison.maxAbsoluteError))"
                     }
                 } catch {
-                    report.problem = "cannot run: \((error as? EngineError)?.message ?? (error as? FormatError)?.message ?? "\(error)")"
+                    report.problem = "cannot run: \(error)"
                 }
             }
             if report.problem == nil {

@@ -22,7 +22,7 @@ public struct InitRule: Equatable, Sendable, CustomStringConvertible {
             }
         }
         guard let split, !text[..<split].trimmingCharacters(in: .whitespaces).isEmpty else {
-            throw EngineError("init rule '\(text)' must read PATTERN=INITIALIZER, e.g. '*.weight=xavier_uniform'")
+            throw EngineError.invalidInitRule(text: text, problem: .notPatternEqualsInitializer)
         }
         pattern = text[..<split].trimmingCharacters(in: .whitespaces)
         initializer = try Initializer(parsing: String(text[text.index(after: split)...]))
@@ -60,7 +60,7 @@ extension Initializer {
         var name = trimmed
         var arguments = ArgumentList(positional: [], named: [:], text: trimmed)
         if let open = trimmed.firstIndex(of: "(") {
-            guard trimmed.hasSuffix(")") else { throw EngineError("initializer '\(text)': missing ')'") }
+            guard trimmed.hasSuffix(")") else { throw EngineError.invalidInitRule(text: text, problem: .missingClosingParenthesis) }
             name = String(trimmed[..<open]).trimmingCharacters(in: .whitespaces)
             let inside = trimmed[trimmed.index(after: open) ..< trimmed.index(before: trimmed.endIndex)]
             for part in inside.split(separator: ",", omittingEmptySubsequences: true) {
@@ -85,14 +85,16 @@ extension Initializer {
             let a = try arguments.number(0, "a", 0)
             let modeText = try arguments.word(1, "mode", "fan_in")
             let nonlinearityText = try arguments.word(2, "nonlinearity", "leaky_relu")
-            guard let mode = FanMode(rawValue: modeText) else { throw EngineError("initializer '\(text)': mode must be fan_in or fan_out") }
+            guard let mode = FanMode(rawValue: modeText) else { throw EngineError.invalidInitRule(text: text, problem: .badMode) }
             guard let nonlinearity = Nonlinearity(rawValue: nonlinearityText) else {
-                throw EngineError("initializer '\(text)': nonlinearity must be one of \(Nonlinearity.allCases.map(\.rawValue).joined(separator: ", "))")
+                throw EngineError.invalidInitRule(text: text, problem: .badNonlinearity(known: Nonlinearity.allCases.map(\.rawValue)))
             }
             self = name == "kaiming_uniform" ? .kaimingUniform(a: a, mode: mode, nonlinearity: nonlinearity)
                                              : .kaimingNormal(a: a, mode: mode, nonlinearity: nonlinearity)
         default:
-            throw EngineError("unknown initializer '\(name)' (known: default, zeros, ones, constant, normal, uniform, xavier_uniform, xavier_normal, kaiming_uniform, kaiming_normal)")
+            throw EngineError.invalidInitRule(text: text, problem: .unknownInitializer(name: name, known: [
+                "default", "zeros", "ones", "constant", "normal", "uniform", "xavier_uniform", "xavier_normal", "kaiming_uniform", "kaiming_normal",
+            ]))
         }
         try arguments.checkAllUsed()
     }
@@ -120,9 +122,9 @@ private struct ArgumentList {
     mutating func number(_ position: Int, _ key: String, _ fallback: Double?) throws -> Double {
         guard let value = raw(position, key) else {
             if let fallback { return fallback }
-            throw EngineError("initializer '\(text)' needs \(key)")
+            throw EngineError.invalidInitRule(text: text, problem: .missingArgument(key: key))
         }
-        guard let number = Double(value), number.isFinite else { throw EngineError("initializer '\(text)': \(key) must be a number, not '\(value)'") }
+        guard let number = Double(value), number.isFinite else { throw EngineError.invalidInitRule(text: text, problem: .notANumber(key: key, value: value)) }
         return number
     }
 
@@ -131,7 +133,7 @@ private struct ArgumentList {
     }
 
     func checkAllUsed() throws {
-        if let key = named.keys.sorted().first { throw EngineError("initializer '\(text)': unknown argument '\(key)'") }
-        if positional.count > usedPositions.count { throw EngineError("initializer '\(text)': too many arguments") }
+        if let key = named.keys.sorted().first { throw EngineError.invalidInitRule(text: text, problem: .unknownArgument(key: key)) }
+        if positional.count > usedPositions.count { throw EngineError.invalidInitRule(text: text, problem: .tooManyArguments) }
     }
 }

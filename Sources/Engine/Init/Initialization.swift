@@ -29,7 +29,7 @@ public enum Initialization {
         // A rule shadowed by a later one still counts as used if it matches something.
         for (index, rule) in rules.enumerated() where !used.contains(index) {
             if !specs.contains(where: { $0.role == .parameter && $0.allNames.contains(where: rule.matches) }) {
-                throw EngineError("init rule '\(rule)' matches no parameter (names look like '\(specs.first?.name ?? "0.weight")')")
+                throw EngineError.ruleMatchesNothing(rule: "\(rule)", example: specs.first?.name ?? "0.weight")
             }
         }
         let metadata: JSONValue = .object([

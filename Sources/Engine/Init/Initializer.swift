@@ -98,7 +98,7 @@ public enum Initializer: Equatable, Sendable {
     /// torch.nn.init._calculate_fan_in_and_fan_out: [out, in, receptive field...].
     static func fans(_ spec: TensorSpec, for name: String) throws -> (Int, Int) {
         guard spec.shape.count >= 2 else {
-            throw EngineError("\(name) needs a tensor of 2 or more axes; '\(spec.name)' has shape \(Tensor.describe(spec.shape))")
+            throw EngineError.initializerNeedsAxes(initializer: name, tensor: spec.name, shape: spec.shape)
         }
         let receptive = spec.shape.dropFirst(2).reduce(1, *)
         return (spec.shape[1] * receptive, spec.shape[0] * receptive)
@@ -107,7 +107,7 @@ public enum Initializer: Equatable, Sendable {
     static func kaimingStd(_ spec: TensorSpec, a: Double, mode: FanMode, nonlinearity: Nonlinearity, name: String) throws -> Double {
         let (fanIn, fanOut) = try fans(spec, for: name)
         let fan = mode == .fanIn ? fanIn : fanOut
-        guard fan > 0 else { throw EngineError("\(name): '\(spec.name)' has a zero fan") }
+        guard fan > 0 else { throw EngineError.zeroFan(initializer: name, tensor: spec.name) }
         return nonlinearity.gain(a: a) / Double(fan).squareRoot()
     }
 }

@@ -25,7 +25,7 @@ public final class OpenCLBackend: Backend {
         name = "opencl:\(index)"
         var status: cl_int = 0
         guard let queue = clCreateCommandQueue(shared.context, shared.device, 0, &status), status == CL_SUCCESS else {
-            throw OpenCLError("clCreateCommandQueue", status)
+            throw OpenCLError.callFailed(call: "clCreateCommandQueue", code: status)
         }
         self.queue = queue
     }
@@ -37,14 +37,14 @@ public final class OpenCLBackend: Backend {
     }
 
     public func makeBuffer(count: Int) throws -> DeviceBuffer {
-        guard count >= 0 else { throw EngineError("cannot allocate \(count) elements") }
+        guard count >= 0 else { throw EngineError.arithmeticOverflow(what: "a buffer of \(count) elements") }
         return try OpenCLBuffer(count: count, owner: shared)
     }
 
     public func upload(_ values: UnsafeBufferPointer<Float>, to buffer: DeviceBuffer, offset: Int) throws {
         let target = try device(buffer)
         guard offset >= 0, offset + values.count <= target.count else {
-            throw EngineError("upload of \(values.count) values at \(offset) overruns a buffer of \(target.count)")
+            throw EngineError.bufferOverrun(operation: "upload", count: values.count, offset: offset, capacity: target.count)
         }
         guard let base = values.baseAddress, values.count > 0 else { return }
         // Blocking: the host memory may be reused as soon as this returns.
@@ -55,7 +55,7 @@ public final class OpenCLBackend: Backend {
     public func download(_ buffer: DeviceBuffer, offset: Int, into values: UnsafeMutableBufferPointer<Float>) throws {
         let source = try device(buffer)
         guard offset >= 0, offset + values.count <= source.count else {
-            throw EngineError("download of \(values.count) values at \(offset) overruns a buffer of \(source.count)")
+            throw EngineError.bufferOverrun(operation: "download", count: values.count, offset: offset, capacity: source.count)
         }
         guard let base = values.baseAddress, values.count > 0 else { return }
         try OpenCLError.check(clEnqueueReadBuffer(queue, source.memory, cl_bool(CL_TRUE), offset * 4, values.count * 4, base, 0, nil, nil),
@@ -197,7 +197,7 @@ public final class OpenCLBackend: Backend {
     }
 
     private func check(_ status: CLBlastStatusCode, _ call: String) throws {
-        guard status == CLBlastSuccess else { throw EngineError("OpenCL: \(call) failed (CLBlast status \(status.rawValue))") }
+        guard status == CLBlastSuccess else { throw OpenCLError.clblastFailed(call: call, status: Int32(status.rawValue)) }
     }
 
     // MARK: - Launching
@@ -222,7 +222,7 @@ public final class OpenCLBackend: Backend {
                 var memory = memory
                 status = clSetKernelArg(kernel, cl_uint(index), MemoryLayout<cl_mem?>.size, &memory)
             case .int(let value):
-                guard value <= Int(Int32.max) else { throw EngineError("OpenCL: \(name) argument \(value) exceeds 32 bits") }
+                guard value <= Int(Int32.max) else { throw OpenCLError.argumentTooWide(kernel: name, value: value) }
                 var v = Int32(value)
                 status = clSetKernelArg(kernel, cl_uint(index), 4, &v)
             case .float(let value):
@@ -238,7 +238,7 @@ public final class OpenCLBackend: Backend {
     private func kernel(_ name: String) throws -> cl_kernel {
         if let kernel = kernels[name] { return kernel }
         var status: cl_int = 0
-        guard let kernel = clCreateKernel(shared.program, name, &status), status == CL_SUCCESS else { throw OpenCLError("clCreateKernel(\(name))", status) }
+        guard let kernel = clCreateKernel(shared.program, name, &status), status == CL_SUCCESS else { throw OpenCLError.callFailed(call: "clCreateKernel(\(name))", code: status) }
         kernels[name] = kernel
         return kernel
     }
@@ -252,7 +252,7 @@ public final class OpenCLBackend: Backend {
 
     private func device(_ buffer: DeviceBuffer) throws -> OpenCLBuffer {
         guard let buffer = buffer as? OpenCLBuffer, buffer.owner === shared else {
-            throw EngineError("a buffer of another backend reached \(name)")
+            throw EngineError.foreignBuffer(backend: name)
         }
         return buffer
     }

@@ -18,9 +18,9 @@ final class OpenCLDeviceContext {
         defer { lock.unlock() }
         if let context = contexts[index] { return context }
         let devices = try OpenCLDevices.deviceIDs()
-        guard !devices.isEmpty else { throw EngineError("no OpenCL platform found") }
+        guard !devices.isEmpty else { throw OpenCLError.noPlatform }
         guard devices.indices.contains(index) else {
-            throw EngineError("no OpenCL device opencl:\(index) (there \(devices.count == 1 ? "is 1 device" : "are \(devices.count) devices"): see `ckpt devices`)")
+            throw OpenCLError.noDevice(index: index, available: devices.count)
         }
         let (platform, device) = devices[index]
         let made = try OpenCLDeviceContext(info: OpenCLDevices.describe(index: index, platform: platform, device: device), device: device)
@@ -34,7 +34,7 @@ final class OpenCLDeviceContext {
         var status: cl_int = 0
         var deviceList: [cl_device_id?] = [device]
         guard let context = clCreateContext(nil, 1, &deviceList, nil, nil, &status), status == CL_SUCCESS else {
-            throw OpenCLError("clCreateContext", status)
+            throw OpenCLError.callFailed(call: "clCreateContext", code: status)
         }
         self.context = context
         let source = OpenCLKernelSource.program
@@ -43,7 +43,7 @@ final class OpenCLDeviceContext {
             var length = strlen(text)
             return clCreateProgramWithSource(context, 1, &pointer, &length, &status)
         }
-        guard let program, status == CL_SUCCESS else { clReleaseContext(context); throw OpenCLError("clCreateProgramWithSource", status) }
+        guard let program, status == CL_SUCCESS else { clReleaseContext(context); throw OpenCLError.callFailed(call: "clCreateProgramWithSource", code: status) }
         let built = clBuildProgram(program, 1, &deviceList, "-cl-std=CL1.2", nil, nil)
         if built != CL_SUCCESS {
             var size = 0
@@ -52,7 +52,7 @@ final class OpenCLDeviceContext {
             clGetProgramBuildInfo(program, device, cl_program_build_info(CL_PROGRAM_BUILD_LOG), size, &log, nil)
             clReleaseProgram(program)
             clReleaseContext(context)
-            throw EngineError("OpenCL: the engine's kernels do not build on \(info.name): \(String(cString: log))")
+            throw OpenCLError.programBuildFailed(device: info.name, log: String(cString: log))
         }
         self.program = program
     }
@@ -69,7 +69,7 @@ public final class OpenCLBuffer: DeviceBuffer {
         var status: cl_int = 0
         guard let memory = clCreateBuffer(owner.context, cl_mem_flags(CL_MEM_READ_WRITE), max(count, 1) * MemoryLayout<Float>.stride, nil, &status),
               status == CL_SUCCESS else {
-            throw OpenCLError("clCreateBuffer of \(count) floats", status)
+            throw OpenCLError.callFailed(call: "clCreateBuffer of \(count) floats", code: status)
         }
         self.count = count
         self.memory = memory

@@ -1,5 +1,6 @@
 import COpenCL
 import Foundation
+import Format
 
 /// One OpenCL device as `ckpt devices` shows it. `index` is N in `opencl:N`: devices are
 /// numbered across all platforms in the order the ICD loader lists them.
@@ -21,16 +22,39 @@ public struct OpenCLDeviceInfo: Sendable, Encodable {
     public var doublePrecision: Bool
 }
 
-/// Any OpenCL call that failed, named with its call and error code.
-public struct OpenCLError: Error, CustomStringConvertible {
-    public var call: String
-    public var code: Int32
-    public var description: String { "OpenCL: \(call) failed (\(OpenCLError.name(code)))" }
+/// Why OpenCL could not be used. `noPlatform`, `noDevice` and `noGPU` are the machine's
+/// state (no driver installed, no such device), not a fault of any checkpoint: callers say
+/// so and how to install a driver (`isMissingDevice`).
+public enum OpenCLError: Error, Equatable, Sendable {
+    /// The ICD loader finds no OpenCL platform: no driver is installed.
+    case noPlatform
+    /// `opencl:index` was asked for; the platforms list `available` devices.
+    case noDevice(index: Int, available: Int)
+    /// `gpu` was asked for; no OpenCL device of type GPU is listed (`available` devices of other types).
+    case noGPU(available: Int)
+    /// An OpenCL call returned `code` (`call` names it, with its arguments where they help).
+    case callFailed(call: String, code: Int32)
+    /// The engine's kernels did not compile on `device`; `log` is the build log.
+    case programBuildFailed(device: String, log: String)
+    /// A CLBlast routine returned `status`.
+    case clblastFailed(call: String, status: Int32)
+    /// A kernel argument does not fit the 32-bit integers the kernels take.
+    case argumentTooWide(kernel: String, value: Int)
 
-    public init(_ call: String, _ code: Int32) { self.call = call; self.code = code }
+    /// True when the machine lacks the device asked for (no driver, no such device):
+    /// a usage problem (exit 2), not a bad checkpoint.
+    public var isMissingDevice: Bool {
+        switch self {
+        case .noPlatform, .noDevice, .noGPU: return true
+        default: return false
+        }
+    }
 
-    static func check(_ code: Int32, _ call: String) throws {
-        guard code == CL_SUCCESS else { throw OpenCLError(call, code) }
+    /// How to get an OpenCL driver, for the message of a missing platform.
+    public static let installHint = "install an OpenCL driver: on Debian `apt-get install pocl-opencl-icd` for the CPU, or your GPU vendor's ICD"
+
+    static func check(_ code: Int32, _ call: @autoclosure () -> String) throws {
+        guard code == CL_SUCCESS else { throw OpenCLError.callFailed(call: call(), code: code) }
     }
 
     static func name(_ code: Int32) -> String {
@@ -44,6 +68,29 @@ public struct OpenCLError: Error, CustomStringConvertible {
         ]
         return names[code].map { "\($0), \(code)" } ?? "error \(code)"
     }
+}
+
+extension OpenCLError: CustomStringConvertible, LocalizedError {
+    public var description: String {
+        switch self {
+        case .noPlatform:
+            return "no OpenCL platform found (\(OpenCLError.installHint))"
+        case let .noDevice(index, available):
+            return "no OpenCL device opencl:\(index) (there \(available == 1 ? "is 1 device" : "are \(available) devices"): see `ckpt devices`)"
+        case let .noGPU(available):
+            return "no OpenCL GPU device (\(available == 1 ? "1 device" : "\(available) devices") of other types: see `ckpt devices`; install your GPU vendor's OpenCL ICD)"
+        case let .callFailed(call, code):
+            return "OpenCL: \(call) failed (\(OpenCLError.name(code)))"
+        case let .programBuildFailed(device, log):
+            return "OpenCL: the engine's kernels do not build on \(device.escapedForDisplay): \(log.escapedForDisplay)"
+        case let .clblastFailed(call, status):
+            return "OpenCL: \(call) failed (CLBlast status \(status))"
+        case let .argumentTooWide(kernel, value):
+            return "OpenCL: \(kernel) argument \(value) exceeds 32 bits"
+        }
+    }
+
+    public var errorDescription: String? { description }
 }
 
 /// The machine's OpenCL platforms and devices.

@@ -11,7 +11,7 @@ final class NetworkWeights {
     init(tree: ModuleTree, specs: [TensorSpec], tensor: (TensorSpec) -> Tensor?, backend: Backend) throws {
         var host: [String: [Float]] = [:]
         for spec in specs where spec.dtype.isFloatingPoint {
-            guard let stored = tensor(spec) else { throw EngineError("tensor '\(spec.name)' is missing") }
+            guard let stored = tensor(spec) else { throw EngineError.missingTensor(name: spec.name) }
             let values = try FloatConversion.floats(stored)
             let buffer = try backend.makeBuffer(values)
             let isNorm: Bool
@@ -29,7 +29,7 @@ final class NetworkWeights {
             case .batchNorm1d(let c), .batchNorm2d(let c):
                 let features = c.numFeatures ?? 0
                 guard let mean = host[joinPath(module.path, "running_mean")], let variance = host[joinPath(module.path, "running_var")] else {
-                    throw EngineError("module '\(module.path)' (BatchNorm): running statistics are missing")
+                    throw EngineError.missingStatistics(module: module.path)
                 }
                 let weight = c.affine ? host[joinPath(module.path, "weight")] : nil
                 let bias = c.affine ? host[joinPath(module.path, "bias")] : nil
@@ -50,12 +50,12 @@ final class NetworkWeights {
 
     func buffer(_ modulePath: String, _ local: String) throws -> DeviceBuffer {
         let name = joinPath(modulePath, local)
-        guard let buffer = buffers[name] else { throw EngineError("tensor '\(name)' is missing") }
+        guard let buffer = buffers[name] else { throw EngineError.missingTensor(name: name) }
         return buffer
     }
 
     func foldedNorm(_ modulePath: String) throws -> (DeviceBuffer, DeviceBuffer) {
-        guard let pair = norms[modulePath] else { throw EngineError("module '\(modulePath)' (BatchNorm) has no statistics loaded") }
+        guard let pair = norms[modulePath] else { throw EngineError.missingStatistics(module: modulePath) }
         return pair
     }
 }

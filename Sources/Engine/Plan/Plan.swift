@@ -1,3 +1,5 @@
+import Format
+
 /// A network compiled for one input shape: its kernels in order, over buffers that live on
 /// the backend. Running it uploads the input, enqueues every kernel, synchronises once and
 /// downloads the output.
@@ -8,25 +10,35 @@ public final class Plan {
     let input: DeviceBuffer
     let output: DeviceBuffer
     let kernels: [Kernel]
+    /// Values one pass takes and gives (the buffers' sizes, checked when the plan was built).
+    public let inputCount: Int
+    public let outputCount: Int
+    /// The budget this plan's buffers are reserved in, and how much, given back at deinit.
+    private let budget: MemoryBudget
+    private let reserved: UInt64
 
-    init(inputShape: [Int], outputShape: [Int], backend: Backend, input: DeviceBuffer, output: DeviceBuffer, kernels: [Kernel]) {
+    init(inputShape: [Int], outputShape: [Int], backend: Backend, input: DeviceBuffer, output: DeviceBuffer, kernels: [Kernel],
+         budget: MemoryBudget, reserved: UInt64) {
         self.inputShape = inputShape
         self.outputShape = outputShape
         self.backend = backend
         self.input = input
         self.output = output
         self.kernels = kernels
+        inputCount = input.count
+        outputCount = output.count
+        self.budget = budget
+        self.reserved = reserved
     }
 
-    public var inputCount: Int { inputShape.reduce(1, *) }
-    public var outputCount: Int { outputShape.reduce(1, *) }
+    deinit { budget.release(reserved) }
     /// Kernels one forward pass enqueues.
     public var kernelCount: Int { kernels.count }
 
     /// One forward pass: `input` holds `inputCount` values, `output` receives `outputCount`.
     public func run(_ input: UnsafeBufferPointer<Float>, into output: UnsafeMutableBufferPointer<Float>) throws {
         guard input.count == inputCount, output.count == outputCount else {
-            throw EngineError("the plan takes \(inputCount) values and gives \(outputCount); got buffers of \(input.count) and \(output.count)")
+            throw EngineError.bufferSizeMismatch(expectedInput: inputCount, expectedOutput: outputCount, input: input.count, output: output.count)
         }
         try backend.upload(input, to: self.input, offset: 0)
         for kernel in kernels { try backend.enqueue(kernel) }

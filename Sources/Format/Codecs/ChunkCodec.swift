@@ -130,7 +130,7 @@ enum ChunkCodec {
         switch codec {
         case .raw:
             guard stored.count == destination.count else {
-                throw FormatError("raw chunk holds \(stored.count) bytes, expected \(destination.count)")
+                throw FormatError(.invalidValue(field: "raw chunk length", value: "\(stored.count)", expected: "\(destination.count), the chunk's size"))
             }
             destination.copyMemory(from: stored)
         case .zstd:
@@ -149,7 +149,7 @@ enum ChunkCodec {
         let width = dtype.size
         let headerSize = planeHeaderSize(width: width)
         guard stored.count >= headerSize, Int(stored[0]) == width else {
-            throw FormatError("plane table is damaged (plane count is not \(width))")
+            throw FormatError(.malformed(what: "plane table", detail: "it does not start with the plane count \(width)"))
         }
         let planeLength = destination.count / width
         // Validate the whole table before touching any payload.
@@ -160,13 +160,13 @@ enum ChunkCodec {
             var length = 0
             for k in 0..<4 { length |= Int(stored[2 + 5 * plane + k]) << (8 * k) }
             guard mode <= maxMode, mode != 0 || length == planeLength, length <= stored.count - cursor else {
-                throw FormatError("plane table is damaged (plane \(plane): mode \(mode), \(length) bytes)")
+                throw FormatError(.malformed(what: "plane table", detail: "plane \(plane) has mode \(mode) and \(length) bytes (modes 0 to \(maxMode); raw is \(planeLength) bytes; \(stored.count - cursor) remain)"))
             }
             spans.append((mode, cursor, length))
             cursor += length
         }
         guard cursor == stored.count else {
-            throw FormatError("chunk has \(stored.count - cursor) bytes past its planes")
+            throw FormatError(.malformed(what: "plane table", detail: "\(stored.count - cursor) bytes follow the last plane"))
         }
         let scratch = UnsafeMutableRawBufferPointer.allocate(byteCount: max(destination.count, 1), alignment: 64)
         defer { scratch.deallocate() }

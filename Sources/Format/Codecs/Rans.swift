@@ -82,10 +82,10 @@ enum Rans {
     /// exactly what `decode` would accept for it.
     static func checkConstant(_ stream: UnsafeRawBufferPointer) throws {
         guard stream.count == headerSize else {
-            throw FormatError("rANS stream of a one-symbol plane holds \(stream.count) bytes, not \(headerSize)")
+            throw FormatError(.invalidValue(field: "rANS stream length of a one-symbol plane", value: "\(stream.count)", expected: "\(headerSize)"))
         }
         for k in 0..<lanes where stream.loadLittleEndian(UInt32.self, at: 4 * k) != lower {
-            throw FormatError("rANS stream is damaged (state \(k) is off its end value)")
+            throw FormatError(.malformed(what: "rANS stream", detail: "state \(k) does not end at 2^16"))
         }
     }
 
@@ -95,7 +95,7 @@ enum Rans {
     /// state must end at `lower`, so a damaged stream is refused rather than misread.
     static func decode(_ stream: UnsafeRawBufferPointer, slots: UnsafePointer<UInt32>, count: Int, into out: UnsafeMutablePointer<UInt8>) throws {
         guard stream.count >= headerSize, (stream.count - headerSize) % 2 == 0, let base = stream.baseAddress else {
-            throw FormatError("rANS stream of \(stream.count) bytes is malformed (needs 16 bytes of states and whole words)")
+            throw FormatError(.malformed(what: "rANS stream", detail: "\(stream.count) bytes are not 16 bytes of states and whole 16-bit words"))
         }
         var x0 = UInt32(littleEndian: base.loadUnaligned(fromByteOffset: 0, as: UInt32.self))
         var x1 = UInt32(littleEndian: base.loadUnaligned(fromByteOffset: 4, as: UInt32.self))
@@ -148,7 +148,7 @@ enum Rans {
             switch lane { case 0: x = x0; case 1: x = x1; case 2: x = x2; default: x = x3 }
             out[i] = step(&x)
             if x < lower {
-                guard p < wordCount else { throw FormatError("rANS stream ends before its \(count) symbols") }
+                guard p < wordCount else { throw FormatError(.truncated(what: "rANS stream of \(count) symbols", needed: UInt64(2 * (p + 1)), available: UInt64(2 * wordCount))) }
                 x = x << 16 | UInt32(UInt16(littleEndian: words.loadUnaligned(fromByteOffset: 2 * p, as: UInt16.self)))
                 p += 1
             }
@@ -156,7 +156,7 @@ enum Rans {
             i += 1
         }
         guard p == wordCount, x0 == lower, x1 == lower, x2 == lower, x3 == lower else {
-            throw FormatError("rANS stream is damaged (\(wordCount - p) words left over or a state off its end value)")
+            throw FormatError(.malformed(what: "rANS stream", detail: "\(wordCount - p) words left over or a state not ending at 2^16"))
         }
     }
 }

@@ -50,7 +50,7 @@ enum RansPlane {
         defer { slots.deallocate() }
         table.fillSlots(slots)
         guard let out = target.baseAddress?.assumingMemoryBound(to: UInt8.self) else {
-            throw FormatError("rANS plane decodes to no bytes")
+            throw FormatError(.malformed(what: "rANS plane", detail: "a plane of no bytes is stored raw"))
         }
         try Rans.decode(UnsafeRawBufferPointer(rebasing: payload[cursor...]), slots: slots, count: target.count, into: out)
     }

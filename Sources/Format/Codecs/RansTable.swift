@@ -80,17 +80,17 @@ struct RansTable {
     /// cursor past it.
     static func parse(_ bytes: UnsafeRawBufferPointer, at start: Int) throws -> (RansTable, Int) {
         guard start >= 0, bytes.count - start >= bitmapSize else {
-            throw FormatError("rANS table is truncated (no symbol bitmap)")
+            throw FormatError(.truncated(what: "rANS table bitmap", needed: UInt64(bitmapSize), available: UInt64(max(0, bytes.count - start))))
         }
         var present: [Int] = []
         for byte in 0..<bitmapSize {
             let bits = bytes[start + byte]
             for bit in 0..<8 where bits & (1 << UInt8(bit)) != 0 { present.append(byte * 8 + bit) }
         }
-        guard !present.isEmpty else { throw FormatError("rANS table has no symbols") }
+        guard !present.isEmpty else { throw FormatError(.malformed(what: "rANS table", detail: "the bitmap names no symbol")) }
         var cursor = start + bitmapSize
         guard bytes.count - cursor >= 2 * present.count else {
-            throw FormatError("rANS table is truncated (\(present.count) frequencies announced)")
+            throw FormatError(.truncated(what: "rANS table of \(present.count) frequencies", needed: UInt64(2 * present.count), available: UInt64(bytes.count - cursor)))
         }
         var frequencies = [UInt32](repeating: 0, count: 256)
         var sum = 0
@@ -98,13 +98,13 @@ struct RansTable {
             let f = Int(bytes[cursor]) | Int(bytes[cursor + 1]) << 8
             cursor += 2
             guard f >= 1, f <= Rans.total else {
-                throw FormatError("rANS table gives symbol \(s) frequency \(f) (must be 1 to \(Rans.total))")
+                throw FormatError(.invalidValue(field: "rANS frequency of symbol \(s)", value: "\(f)", expected: "1 to \(Rans.total)"))
             }
             sum += f
             frequencies[s] = UInt32(f)
         }
         guard sum == Rans.total else {
-            throw FormatError("rANS table frequencies sum to \(sum), not \(Rans.total)")
+            throw FormatError(.invalidValue(field: "sum of rANS frequencies", value: "\(sum)", expected: "\(Rans.total)"))
         }
         return (RansTable(validated: frequencies), cursor)
     }

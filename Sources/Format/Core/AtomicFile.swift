@@ -68,7 +68,7 @@ public final class AtomicFile {
                 let written = pwrite(fd, base + done, buffer.count - done, off_t(position) + off_t(done))
                 if written < 0 {
                     if errno == EINTR { continue }
-                    throw FormatError("write failed: \(String(cString: strerror(errno)))", file: destination.path)
+                    throw FormatError(.io(operation: "write", path: temporaryPath, errno: errno), file: destination.path)
                 }
                 done += written
             }

@@ -84,21 +84,28 @@ enum InteropFile {
         do {
             return try Data(contentsOf: url, options: .alwaysMapped)
         } catch {
-            throw FormatError("cannot read the file: \(describe(error))")
+            throw ioError("read", url, error)
         }
     }
 
-    static func describe(_ error: Error) -> String {
-        if let error = error as? FormatError { return error.message }
-        // Foundation's own text for file errors is vague on Linux; errno's is not.
-        if let underlying = (error as NSError).userInfo[NSUnderlyingErrorKey] as? Error {
-            let posix = underlying as NSError
-            if posix.domain == NSPOSIXErrorDomain, let message = strerror(Int32(truncatingIfNeeded: posix.code)) {
-                return String(cString: message)
+    /// The system's refusal of `operation` on `url` as a typed error, with errno when known.
+    static func ioError(_ operation: String, _ url: URL, _ error: Error) -> FormatError {
+        let nsError = error as NSError
+        var code = Int32(EIO)
+        if let posix = nsError.userInfo[NSUnderlyingErrorKey] as? NSError, posix.domain == NSPOSIXErrorDomain {
+            code = Int32(truncatingIfNeeded: posix.code)
+        } else if nsError.domain == NSPOSIXErrorDomain {
+            code = Int32(truncatingIfNeeded: nsError.code)
+        } else if nsError.domain == NSCocoaErrorDomain {
+            switch nsError.code {
+            case NSFileReadNoSuchFileError, NSFileNoSuchFileError: code = ENOENT
+            case NSFileReadNoPermissionError: code = EACCES
+            default: break
             }
         }
-        return oneLine(error.localizedDescription)
+        return FormatError(.io(operation: operation, path: url.path, errno: code))
     }
+
 
     static func oneLine(_ text: String) -> String {
         text.split(whereSeparator: \.isNewline).joined(separator: " ")

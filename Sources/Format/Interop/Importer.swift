@@ -10,7 +10,7 @@ public enum FileKind: String, Sendable {
     public static func detect(_ url: URL) throws -> FileKind {
         let handle: FileHandle
         do { handle = try FileHandle(forReadingFrom: url) } catch {
-            throw FormatError("cannot open: \(FileManager.default.fileExists(atPath: url.path) ? "permission denied" : "no such file")", file: url.path)
+            throw InteropFile.ioError("open", url, error)
         }
         defer { try? handle.close() }
         let head = [UInt8]((try? handle.read(upToCount: 16)) ?? Data())
@@ -25,7 +25,7 @@ public enum FileKind: String, Sendable {
         }
         let ext = url.pathExtension.lowercased()
         if ext == "safetensors" || (head.count >= 9 && head[8] == UInt8(ascii: "{")) { return .safetensors }
-        throw FormatError("unrecognised file: not a .ckpt, .safetensors, .npz, .npy or torch .pt", file: url.path)
+        throw FormatError(.unrecognisedFile(detail: "not a .ckpt, .safetensors, .npz, .npy or torch .pt"), file: url.path)
     }
 }
 
@@ -76,7 +76,7 @@ public enum Importer {
             return NamedTensor(name: first, aliases: Array(names.dropFirst()), tensor: named.tensor)
         }
         guard !result.tensors.isEmpty else {
-            throw FormatError("key '\(key)' not found: no tensor name starts with '\(prefix)'")
+            throw FormatError(.context("no tensor name starts with '\(prefix)'", .notFound(kind: "key", name: key)))
         }
         return result
     }
@@ -99,14 +99,16 @@ public enum Importer {
             for (old, new) in zip(named.allNames, renamed) {
                 if old != new { changed = true }
                 if let other = seen.updateValue(old, forKey: new) {
-                    throw FormatError("stripping prefixes makes '\(other)' and '\(old)' both '\(new)'")
+                    throw FormatError(.context("stripping prefixes makes '\(other)' and '\(old)' the same",
+                                               .duplicateName(kind: "tensor", name: new)))
                 }
             }
             result.tensors[index].name = renamed[0]
             result.tensors[index].aliases = Array(renamed.dropFirst())
         }
         if changed, checkpoint.architecture != nil {
-            throw FormatError("stripping prefixes would rename the tensors of a checkpoint that carries an architecture document; pick a module with a key instead")
+            throw Fault.refused("stripping prefixes", "it would rename the tensors of a checkpoint that carries an architecture document; pick a module with a key instead")
+
         }
         return result
     }

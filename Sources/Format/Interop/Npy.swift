@@ -23,10 +23,11 @@ public enum Npy {
         let payload = data.dropFirst(header.dataOffset)
         let expected = try Tensor.byteCount(dtype: header.dtype, shape: header.shape)
         guard payload.count >= expected else {
-            throw FormatError("data is truncated: \(payload.count) bytes, but \(header.descr)\(Tensor.describe(header.shape)) needs \(expected)")
+            throw FormatError(.truncated(what: "the data of \(header.descr)\(Tensor.describe(header.shape))", needed: UInt64(expected),
+                                         available: UInt64(payload.count)))
         }
         guard payload.count == expected else {
-            throw FormatError("\(payload.count - expected) unexpected bytes after the array data")
+            throw Fault.malformed("the array data", "\(payload.count - expected) unexpected bytes follow it")
         }
         var elements = payload
         if header.fortranOrder {
@@ -41,11 +42,12 @@ public enum Npy {
     /// A version 1.0 file exactly as `numpy.save` writes it.
     public static func encode(_ tensor: Tensor) throws -> Data {
         guard let descr = tensor.dtype.npyDescr else {
-            throw FormatError("numpy has no dtype for \(tensor.dtype.rawValue); save it as safetensors or .ckpt instead")
+            throw Fault.refused("a \(tensor.dtype.rawValue) tensor as .npy", "numpy has no dtype for \(tensor.dtype.rawValue); save it as safetensors or .ckpt instead")
         }
         let expected = try Tensor.byteCount(dtype: tensor.dtype, shape: tensor.shape)
         guard tensor.data.count == expected else {
-            throw FormatError("tensor data holds \(tensor.data.count) bytes, but \(descr)\(Tensor.describe(tensor.shape)) needs \(expected)")
+            throw FormatError(.truncated(what: "tensor data of \(descr)\(Tensor.describe(tensor.shape))", needed: UInt64(expected),
+                                         available: UInt64(tensor.data.count)))
         }
         let shape: String
         switch tensor.shape.count {
@@ -60,7 +62,8 @@ public enum Npy {
         let prefixLength = magic.count + 2 + 2
         let padding = alignment - (prefixLength + dict.utf8.count + 1) % alignment
         guard let headerLength = UInt16(exactly: dict.utf8.count + padding + 1) else {
-            throw FormatError("shape \(Tensor.describe(tensor.shape)) has too many dimensions for a .npy header")
+            throw FormatError(.limitExceeded(what: "the .npy header for shape \(Tensor.describe(tensor.shape))",
+                                             value: UInt64(dict.utf8.count + padding + 1), limit: UInt64(UInt16.max)))
         }
         var data = Data(magic + [1, 0])
         data.append(contentsOf: withUnsafeBytes(of: headerLength.littleEndian, Array.init))
@@ -85,25 +88,27 @@ public enum Npy {
 
         init(parsing data: Data) throws {
             guard data.count >= magic.count + 2, Array(data.prefix(magic.count)) == magic else {
-                throw FormatError("not a .npy file: missing the \\x93NUMPY magic")
+                throw FormatError(.unrecognisedFile(detail: "not a .npy file: missing the \\x93NUMPY magic"))
             }
             let major = data[data.startIndex + 6], minor = data[data.startIndex + 7]
             let lengthSize: Int
             switch (major, minor) {
             case (1, 0): lengthSize = 2
             case (2, 0), (3, 0): lengthSize = 4
-            default: throw FormatError("unsupported .npy format version \(major).\(minor)")
+            default: throw FormatError(.unsupportedVersion(what: ".npy format", found: "\(major).\(minor)", supported: "1.0, 2.0 and 3.0"))
             }
             let prefixLength = magic.count + 2 + lengthSize
-            guard data.count >= prefixLength else { throw FormatError("file ends inside the .npy header") }
+            guard data.count >= prefixLength else {
+                throw FormatError(.truncated(what: "the .npy header", needed: UInt64(prefixLength), available: UInt64(data.count)))
+            }
             let headerLength = lengthSize == 2
                 ? Int(data.littleEndian(UInt16.self, at: 8))
                 : Int(exactly: data.littleEndian(UInt32.self, at: 8)) ?? .max
             guard headerLength <= maxHeaderLength else {
-                throw FormatError("header length \(headerLength) exceeds the \(maxHeaderLength)-byte limit")
+                throw FormatError(.limitExceeded(what: "the .npy header length", value: UInt64(headerLength), limit: UInt64(maxHeaderLength)))
             }
             guard headerLength <= data.count - prefixLength else {
-                throw FormatError("header length \(headerLength) runs past the end of the file (\(data.count - prefixLength) bytes follow)")
+                throw FormatError(.truncated(what: "the .npy header", needed: UInt64(headerLength), available: UInt64(data.count - prefixLength)))
             }
             let start = data.startIndex + prefixLength
             let text = Array(data[start ..< start + headerLength])
@@ -114,36 +119,37 @@ public enum Npy {
 
         private static func fields(of literal: PythonLiteral) throws -> (String, DType, Bool, Bool, [Int]) {
             guard case .dict(let items) = literal else {
-                throw FormatError("header is \(literal.kindName), not a dict")
+                throw Fault.invalid("the .npy header", literal.kindName, expected: "a dict")
             }
             var fields: [String: PythonLiteral] = [:]
             for (key, value) in items {
-                guard case .string(let name) = key else { throw FormatError("header has a non-string key") }
+                guard case .string(let name) = key else { throw Fault.invalid("a .npy header key", key.kindName, expected: "a string") }
                 guard ["descr", "fortran_order", "shape"].contains(name) else {
-                    throw FormatError("header has an unexpected key '\(name)'")
+                    throw Fault.invalid("a .npy header key", "'\(name)'", expected: "'descr', 'fortran_order' or 'shape'")
                 }
                 guard fields.updateValue(value, forKey: name) == nil else {
-                    throw FormatError("header repeats the key '\(name)'")
+                    throw FormatError(.duplicateName(kind: ".npy header key", name: name))
                 }
             }
             guard let descrValue = fields["descr"], let orderValue = fields["fortran_order"], let shapeValue = fields["shape"] else {
-                throw FormatError("header lacks \(["descr", "fortran_order", "shape"].filter { fields[$0] == nil }.map { "'\($0)'" }.joined(separator: ", "))")
+                let missing = ["descr", "fortran_order", "shape"].filter { fields[$0] == nil }
+                throw FormatError(.context("the .npy header", .notFound(kind: "key", name: missing.joined(separator: "', '"))))
             }
             let descr: String
             switch descrValue {
             case .string(let text): descr = text
-            case .list: throw FormatError("structured dtypes (records with named fields) are not supported")
-            default: throw FormatError("'descr' is \(descrValue.kindName), not a dtype string")
+            case .list: throw Fault.refused("a structured dtype (records with named fields)", "it is not supported")
+            default: throw Fault.invalid("'descr'", descrValue.kindName, expected: "a dtype string")
             }
             let (dtype, bigEndian) = try parseDescr(descr)
             guard case .bool(let fortranOrder) = orderValue else {
-                throw FormatError("'fortran_order' is \(orderValue.kindName), not True or False")
+                throw Fault.invalid("'fortran_order'", orderValue.kindName, expected: "True or False")
             }
             guard case .tuple(let dims) = shapeValue else {
-                throw FormatError("'shape' is \(shapeValue.kindName), not a tuple")
+                throw Fault.invalid("'shape'", shapeValue.kindName, expected: "a tuple")
             }
             let shape = try dims.map { dim -> Int in
-                guard case .integer(let size) = dim else { throw FormatError("'shape' holds \(dim.kindName), not an integer") }
+                guard case .integer(let size) = dim else { throw Fault.invalid("a 'shape' item", dim.kindName, expected: "an integer") }
                 return size
             }
             return (descr, dtype, bigEndian, fortranOrder, shape)
@@ -153,20 +159,21 @@ public enum Npy {
     /// The ckpt dtype and byte order of a numpy descr such as `'<f4'` or `'|b1'`.
     static func parseDescr(_ descr: String) throws -> (dtype: DType, bigEndian: Bool) {
         guard let order = descr.first, "<>=|".contains(order) else {
-            throw FormatError("unsupported dtype '\(descr)': expected a byte order '<', '>', '=' or '|' first")
+            throw Fault.invalid("dtype '\(descr)'", "no byte order", expected: "'<', '>', '=' or '|' first")
         }
         let code = String(descr.dropFirst())
         guard let dtype = DType.allCases.first(where: { $0.npyDescr?.dropFirst() == Substring(code) }) else {
             switch code.first {
-            case "O": throw FormatError("object arrays ('\(descr)') are not supported: they hold pickled Python objects")
-            case "V": throw FormatError("void/structured dtype '\(descr)' is not supported")
-            case "U", "S": throw FormatError("string dtype '\(descr)' is not supported")
-            case "M", "m": throw FormatError("datetime dtype '\(descr)' is not supported")
-            default: throw FormatError("dtype '\(descr)' has no ckpt equivalent")
+            case "O": throw Fault.refused("object arrays ('\(descr)')", "they hold pickled Python objects")
+            case "V": throw Fault.refused("void/structured dtype '\(descr)'", "it is not supported")
+            case "U", "S": throw Fault.refused("string dtype '\(descr)'", "it is not supported")
+            case "M", "m": throw Fault.refused("datetime dtype '\(descr)'", "it is not supported")
+            default: throw FormatError(.unsupportedDType(descr))
             }
         }
         if order == "|" && dtype.size > 1 {
-            throw FormatError("dtype '\(descr)' needs a byte order ('<' or '>'), not '|'")
+            throw Fault.invalid("dtype '\(descr)' byte order", "'|'", expected: "'<' or '>'")
+
         }
         // '=' is the writer's native order; every platform numpy writes from in practice is little-endian.
         return (dtype, order == ">" && dtype.size > 1)

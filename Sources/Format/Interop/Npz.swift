@@ -14,12 +14,12 @@ public enum Npz {
         do {
             attributes = try FileManager.default.attributesOfItem(atPath: url.resolvingSymlinksInPath().path)
         } catch {
-            throw FormatError("cannot read the file: \(InteropFile.describe(error))")
+            throw InteropFile.ioError("read", url, error)
         }
         // ZIPFoundation spins forever looking for the end record of a directory.
         guard attributes[.type] as? FileAttributeType == .typeRegular,
               let size = (attributes[.size] as? NSNumber)?.uint64Value else {
-            throw FormatError("cannot read the file: not a regular file")
+            throw Fault.refused("the file", "it is not a regular file")
         }
         // Only file-backed archives: ZIPFoundation's in-memory reader traps on offsets
         // past the end, which a malformed central directory easily produces.
@@ -27,11 +27,11 @@ public enum Npz {
         do {
             archive = try Archive(url: url, accessMode: .read)
         } catch {
-            throw FormatError("not a readable zip archive (\(describe(error)))")
+            throw Fault.malformed("not a readable zip archive", describe(error))
         }
         let checkpoint = try read(archive, archiveSize: size)
         if let declared = declaredMemberCount(of: url, size: size), declared != UInt64(checkpoint.tensors.count) {
-            throw FormatError("the zip directory lists \(declared) members, but only \(checkpoint.tensors.count) could be read")
+            throw Fault.malformed("the zip directory", "it lists \(declared) members, but only \(checkpoint.tensors.count) could be read")
         }
         return checkpoint
     }
@@ -43,17 +43,17 @@ public enum Npz {
         for entry in archive {
             let path = entry.path
             guard entry.type == .file else {
-                throw FormatError("member '\(path)' is a \(entry.type == .directory ? "directory" : "symlink"); an npz holds only .npy files")
+                throw Fault.refused("member '\(path)'", "it is a \(entry.type == .directory ? "directory" : "symlink"); an npz holds only .npy files")
             }
             try checkMemberName(path)
-            guard path.hasSuffix(".npy") else { throw FormatError("member '\(path)' is not a .npy file") }
+            guard path.hasSuffix(".npy") else { throw Fault.refused("member '\(path)'", "it is not a .npy file") }
             let name = String(path.dropLast(4))
-            guard seen.insert(name).inserted else { throw FormatError("member '\(path)' appears twice") }
+            guard seen.insert(name).inserted else { throw FormatError(.duplicateName(kind: "npz member", name: path)) }
             let bytes = try extract(entry, from: archive, archiveSize: archiveSize)
             do {
                 tensors.append(NamedTensor(name: name, tensor: try Npy.read(data: bytes)))
             } catch {
-                throw FormatError("member '\(path)': \(InteropFile.describe(error))")
+                throw Fault.within("member '\(path)'", error)
             }
         }
         return Checkpoint(tensors: tensors)
@@ -93,30 +93,30 @@ public enum Npz {
         let path = entry.path
         let size = entry.uncompressedSize
         guard entry.compressedSize <= archiveSize else {
-            throw FormatError("member '\(path)' claims \(entry.compressedSize) compressed bytes, more than the \(archiveSize)-byte archive holds")
+            throw Fault.malformed("member '\(path)'", "it claims \(entry.compressedSize) compressed bytes, more than the \(archiveSize)-byte archive holds")
         }
         let limit = entry.isCompressed
             ? entry.compressedSize.multipliedReportingOverflow(by: maxDeflateRatio).partialValue + 1024
             : entry.compressedSize
         guard size <= limit, let capacity = Int(exactly: size) else {
-            throw FormatError("member '\(path)' claims \(size) bytes, more than its \(entry.compressedSize) stored bytes can hold")
+            throw Fault.malformed("member '\(path)'", "it claims \(size) bytes, more than its \(entry.compressedSize) stored bytes can hold")
         }
         var bytes = Data()
         bytes.reserveCapacity(capacity)
         do {
             _ = try archive.extract(entry, skipCRC32: false) { chunk in
                 guard chunk.count <= capacity - bytes.count else {
-                    throw FormatError("member '\(path)' holds more than the \(size) bytes it declares")
+                    throw Fault.malformed("member '\(path)'", "it holds more than the \(size) bytes it declares")
                 }
                 bytes.append(chunk)
             }
         } catch let error as FormatError {
             throw error
         } catch {
-            throw FormatError("member '\(path)' cannot be extracted (\(describe(error)))")
+            throw Fault.malformed("member '\(path)'", "it cannot be extracted (\(describe(error)))")
         }
         guard bytes.count == capacity else {
-            throw FormatError("member '\(path)' holds \(bytes.count) bytes, but declares \(size)")
+            throw FormatError(.truncated(what: "member '\(path)'", needed: size, available: UInt64(bytes.count)))
         }
         return bytes
     }
@@ -136,7 +136,7 @@ public enum Npz {
     private static func checkMemberName(_ path: String) throws {
         let components = path.split(omittingEmptySubsequences: false, whereSeparator: { $0 == "/" || $0 == "\\" })
         guard !path.isEmpty, !path.hasPrefix("/"), !path.hasPrefix("\\"), !components.contains("..") else {
-            throw FormatError("member name '\(path)' is absolute or climbs out with '..'")
+            throw Fault.refused("member name '\(path)'", "it is absolute or climbs out with '..'")
         }
     }
 
@@ -148,7 +148,7 @@ public enum Npz {
         do {
             archive = try Archive(accessMode: .create)
         } catch {
-            throw FormatError("cannot create a zip archive in memory (\(error))")
+            throw Fault.within("cannot create a zip archive in memory", error)
         }
         var seen: Set<String> = []
         for named in checkpoint.tensors {
@@ -156,12 +156,12 @@ public enum Npz {
             do {
                 npy = try Npy.encode(named.tensor)
             } catch {
-                throw FormatError("tensor '\(named.name)': \(InteropFile.describe(error))")
+                throw Fault.within("tensor '\(named.name)'", error)
             }
             for name in named.allNames {
                 let path = name + ".npy"
                 try checkMemberName(path)
-                guard seen.insert(name).inserted else { throw FormatError("tensor name '\(name)' is used twice") }
+                guard seen.insert(name).inserted else { throw FormatError(.duplicateName(kind: "tensor", name: name)) }
                 do {
                     try archive.addEntry(with: path, type: .file, uncompressedSize: Int64(npy.count),
                                          modificationDate: memberDate, compressionMethod: .none) { position, size in
@@ -169,11 +169,12 @@ public enum Npz {
                         return npy.subdata(in: start ..< start + size)
                     }
                 } catch {
-                    throw FormatError("cannot add member '\(path)' (\(error))")
+                    throw Fault.within("cannot add member '\(path)'", error)
                 }
             }
         }
-        guard let data = archive.data else { throw FormatError("the in-memory zip archive is missing its data") }
+        guard let data = archive.data else { throw Fault.malformed("the in-memory zip archive", "it is missing its data") }
+
         return data
     }
 

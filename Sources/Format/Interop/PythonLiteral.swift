@@ -44,15 +44,16 @@ indirect enum PythonLiteral {
         var atEnd: Bool { position >= bytes.count }
 
         func error(_ message: String) -> FormatError {
-            FormatError("header is not a valid Python literal: \(message) at byte \(position)")
+            Fault.malformed("the .npy header literal at byte \(position)", message)
         }
+
 
         mutating func skipWhitespace() {
             while position < bytes.count, [0x20, 0x09, 0x0A, 0x0D, 0x0C].contains(bytes[position]) { position += 1 }
         }
 
         mutating func value(depth: Int) throws -> PythonLiteral {
-            guard depth < Self.maxDepth else { throw error("nested too deeply") }
+            guard depth < Self.maxDepth else { throw FormatError(.tooDeep(what: "the .npy header literal", limit: Self.maxDepth)) }
             skipWhitespace()
             guard position < bytes.count else { throw error("unexpected end") }
             switch bytes[position] {

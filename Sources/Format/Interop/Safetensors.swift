@@ -63,21 +63,21 @@ public enum Safetensors {
 
     static func parseHeader(_ data: Data) throws -> Header {
         guard data.count >= 8 else {
-            throw FormatError("file is \(data.count) bytes, too short for a safetensors header")
+            throw FormatError(.truncated(what: "a safetensors header length (too short for a safetensors header)", needed: 8, available: UInt64(data.count)))
         }
         let declared = data.littleEndian(UInt64.self, at: 0)
         guard declared <= UInt64(maxHeaderLength), let headerLength = Int(exactly: declared) else {
-            throw FormatError("header length \(declared) exceeds the \(maxHeaderLength)-byte limit")
+            throw FormatError(.limitExceeded(what: "the safetensors header length", value: declared, limit: UInt64(maxHeaderLength)))
         }
         guard headerLength <= data.count - 8 else {
-            throw FormatError("header length \(headerLength) runs past the end of the file (\(data.count - 8) bytes follow it)")
+            throw FormatError(.truncated(what: "the safetensors header", needed: UInt64(headerLength), available: UInt64(data.count - 8)))
         }
         let text = data[(data.startIndex + 8) ..< (data.startIndex + 8 + headerLength)]
         guard text.first == UInt8(ascii: "{") else {
-            throw FormatError("header does not start with '{': not a safetensors file")
+            throw FormatError(.unrecognisedFile(detail: "the header does not start with '{': not a safetensors file"))
         }
         guard String(bytes: text, encoding: .utf8) != nil else {
-            throw FormatError("header is not valid UTF-8")
+            throw Fault.malformed("the safetensors header", "it is not valid UTF-8")
         }
         let document: HeaderDocument
         do {
@@ -85,7 +85,7 @@ public enum Safetensors {
         } catch let error as FormatError {
             throw error
         } catch {
-            throw FormatError("header is not valid JSON")
+            throw Fault.malformed("the safetensors header", "it is not valid JSON")
         }
         let bufferLength = data.count - 8 - headerLength
         return Header(entries: try checkLayout(document.entries, bufferLength: bufferLength),
@@ -100,19 +100,19 @@ public enum Safetensors {
         var previous: Entry?
         for entry in sorted {
             if entry.begin < covered, let previous {
-                throw FormatError("tensor '\(entry.name)': data_offsets [\(entry.begin), \(entry.end)] overlap tensor '\(previous.name)' [\(previous.begin), \(previous.end)]")
+                throw Fault.malformed("tensor '\(entry.name)'", "data_offsets [\(entry.begin), \(entry.end)] overlap tensor '\(previous.name)' [\(previous.begin), \(previous.end)]")
             }
             if entry.begin > covered {
-                throw FormatError("tensor '\(entry.name)': data_offsets begin at \(entry.begin), leaving bytes \(covered)..<\(entry.begin) of the data buffer to no tensor")
+                throw Fault.malformed("tensor '\(entry.name)'", "data_offsets begin at \(entry.begin), leaving bytes \(covered)..<\(entry.begin) of the data buffer to no tensor")
             }
             guard entry.end <= bufferLength else {
-                throw FormatError("tensor '\(entry.name)': data_offsets end \(entry.end) is past the end of the \(bufferLength)-byte data buffer")
+                throw Fault.malformed("tensor '\(entry.name)'", "data_offsets end \(entry.end) is past the end of the \(bufferLength)-byte data buffer")
             }
             covered = entry.end
             previous = entry
         }
         guard covered == bufferLength else {
-            throw FormatError("the data buffer has \(bufferLength - covered) bytes after the last tensor that belong to no tensor")
+            throw Fault.malformed("the data buffer", "it has \(bufferLength - covered) bytes after the last tensor that belong to no tensor")
         }
         return sorted
     }
@@ -165,9 +165,9 @@ public enum Safetensors {
         for named in checkpoint.tensors {
             for name in named.allNames {
                 guard taken.insert(name).inserted else {
-                    throw FormatError(name == metadataKey
-                        ? "tensor name '\(metadataKey)' is reserved by safetensors"
-                        : "tensor name '\(name)' is used twice")
+                    throw name == metadataKey
+                        ? Fault.refused("tensor name '\(metadataKey)'", "it is reserved by safetensors")
+                        : FormatError(.duplicateName(kind: "tensor", name: name))
                 }
             }
             for alias in named.aliases { aliases[alias] = .string(named.name) }
@@ -175,7 +175,7 @@ public enum Safetensors {
         var metadata = try safetensorsMetadata(checkpoint.metadata)
         if !aliases.isEmpty {
             guard metadata[aliasesKey] == nil else {
-                throw FormatError("metadata key '\(aliasesKey)' is reserved for recording aliases")
+                throw Fault.refused("metadata key '\(aliasesKey)'", "it is reserved for recording aliases")
             }
             metadata[aliasesKey] = String(decoding: try JSONValue.object(aliases).serialized(), as: UTF8.self)
         }
@@ -195,7 +195,8 @@ public enum Safetensors {
             let tensor = named.tensor
             let expected = try Tensor.byteCount(dtype: tensor.dtype, shape: tensor.shape)
             guard tensor.data.count == expected else {
-                throw FormatError("tensor '\(named.name)': holds \(tensor.data.count) bytes, but \(tensor.dtype.rawValue)\(Tensor.describe(tensor.shape)) needs \(expected)")
+                throw FormatError(.truncated(what: "tensor '\(named.name)' \(tensor.dtype.rawValue)\(Tensor.describe(tensor.shape))",
+                                             needed: UInt64(expected), available: UInt64(tensor.data.count)))
             }
             let shape = tensor.shape.map(String.init).joined(separator: ",")
             json += "\(jsonString(named.name)):{\"dtype\":\"\(tensor.dtype.safetensorsName)\",\"shape\":[\(shape)],\"data_offsets\":[\(offset),\(offset + expected)]},"
@@ -249,17 +250,17 @@ private struct HeaderDocument: Decodable {
 
     init(from decoder: Decoder) throws {
         guard let container = try? decoder.container(keyedBy: Key.self) else {
-            throw FormatError("header is not a JSON object")
+            throw Fault.invalid("the safetensors header", "not an object", expected: "a JSON object")
         }
         for key in container.allKeys {
             if key.stringValue == Safetensors.metadataKey {
                 guard let values = try? container.decode([String: String].self, forKey: key) else {
-                    throw FormatError("\(Safetensors.metadataKey) must be an object of string values")
+                    throw Fault.malformed(Safetensors.metadataKey, "must be an object of string values")
                 }
                 metadata = values
             } else {
                 guard let fields = try? container.nestedContainer(keyedBy: Field.self, forKey: key) else {
-                    throw FormatError("tensor '\(key.stringValue)': entry is not an object")
+                    throw Fault.malformed("tensor '\(key.stringValue)'", "entry is not an object")
                 }
                 entries.append(try Self.entry(named: key.stringValue, fields: fields))
             }
@@ -267,15 +268,16 @@ private struct HeaderDocument: Decodable {
     }
 
     private static func entry(named name: String, fields: KeyedDecodingContainer<Field>) throws -> Safetensors.Entry {
-        func failure(_ problem: String) -> FormatError { FormatError("tensor '\(name)': \(problem)") }
+        func failure(_ problem: String) -> FormatError { Fault.malformed("tensor '\(name)'", problem) }
+
         guard let dtypeName = try? fields.decode(String.self, forKey: .dtype) else {
             throw failure("missing or non-string 'dtype'")
         }
         guard let dtype = DType(safetensorsName: dtypeName) else {
             if let kind = Safetensors.unsupportedDTypes[dtypeName] {
-                throw failure("dtype \(dtypeName) (\(kind)) is not supported by ckpt")
+                throw FormatError(.context("tensor '\(name)'", .unsupportedDType("\(dtypeName) (\(kind))")))
             }
-            throw failure("unknown dtype '\(dtypeName)'")
+            throw FormatError(.context("tensor '\(name)'", .unsupportedDType(dtypeName)))
         }
         guard let shape = try? fields.decode([Int].self, forKey: .shape) else {
             throw failure("'shape' must be a list of integers")
@@ -290,9 +292,10 @@ private struct HeaderDocument: Decodable {
         let expected: Int
         do {
             expected = try Tensor.byteCount(dtype: dtype, shape: shape)
-        } catch let error as FormatError {
-            throw failure(error.message)
+        } catch {
+            throw Fault.within("tensor '\(name)'", error)
         }
+
         guard end - begin == expected else {
             throw failure("\(dtypeName)\(Tensor.describe(shape)) needs \(expected) bytes, but data_offsets [\(begin), \(end)] hold \(end - begin)")
         }

@@ -24,15 +24,14 @@ enum F32Element: StatsElement {
 enum F16Element: StatsElement {
     static var width: Int { 2 }
     @inline(__always) static func value(_ base: UnsafeRawPointer, _ index: Int) -> Double {
-        HalfFloat.double(UInt16(littleEndian: base.loadUnaligned(fromByteOffset: index &* 2, as: UInt16.self)))
+        HalfFloat.double(fromHalf: UInt16(littleEndian: base.loadUnaligned(fromByteOffset: index &* 2, as: UInt16.self)))
     }
 }
 
 enum BF16Element: StatsElement {
     static var width: Int { 2 }
     @inline(__always) static func value(_ base: UnsafeRawPointer, _ index: Int) -> Double {
-        let bits = UInt16(littleEndian: base.loadUnaligned(fromByteOffset: index &* 2, as: UInt16.self))
-        return Double(Float(bitPattern: UInt32(bits) << 16))
+        HalfFloat.double(fromBFloat16: UInt16(littleEndian: base.loadUnaligned(fromByteOffset: index &* 2, as: UInt16.self)))
     }
 }
 
@@ -40,7 +39,7 @@ enum BF16Element: StatsElement {
 enum F8E5M2Element: StatsElement {
     static var width: Int { 1 }
     @inline(__always) static func value(_ base: UnsafeRawPointer, _ index: Int) -> Double {
-        HalfFloat.double(UInt16(base.load(fromByteOffset: index, as: UInt8.self)) << 8)
+        HalfFloat.double(fromHalf: UInt16(base.load(fromByteOffset: index, as: UInt8.self)) << 8)
     }
 }
 
@@ -113,25 +112,5 @@ enum StatsElements {
         case .bool: return visitor.visit(BoolElement.self)
         case .c64: return nil
         }
-    }
-}
-
-/// IEEE binary16 to Double without relying on the platform's Float16.
-enum HalfFloat {
-    @inline(__always) static func double(_ bits: UInt16) -> Double {
-        let exponent = Int((bits >> 10) & 0x1F)
-        let fraction = UInt64(bits & 0x3FF)
-        let negative = bits & 0x8000 != 0
-        let magnitude: Double
-        switch exponent {
-        case 0:
-            magnitude = Double(fraction) * 0x1p-24
-        case 31:
-            magnitude = fraction == 0 ? .infinity : .nan
-        default:
-            // Rebias the exponent (15 -> 1023) and widen the fraction (10 -> 52 bits).
-            magnitude = Double(bitPattern: (UInt64(exponent - 15 + 1023) << 52) | (fraction << 42))
-        }
-        return negative ? -magnitude : magnitude
     }
 }

@@ -26,7 +26,7 @@ final class PickleMachine {
 
     init(arena: PickleArena, limits: PickleLimits = PickleLimits(),
          persistentLoad: @escaping (PickleValue) throws -> PickleValue = { _ in
-             throw FormatError("the pickle has a persistent id where none is allowed")
+             throw Fault.refused("a persistent id", "this pickle may hold none")
          }) {
         self.arena = arena
         self.limits = limits
@@ -50,8 +50,7 @@ final class PickleMachine {
                         return (result, reader.position)
                     }
                 } catch let error as FormatError {
-                    if error.message.hasPrefix("refused") || error.message.hasPrefix("pickle") { throw error }
-                    throw FormatError("pickle opcode 0x\(String(op, radix: 16)) at byte \(opcodeAt - start): \(error.message)")
+                    throw error.within("pickle opcode 0x\(String(op, radix: 16)) at byte \(opcodeAt - start)")
                 }
             }
         } catch {
@@ -64,24 +63,24 @@ final class PickleMachine {
     // MARK: Stack
 
     private func push(_ value: PickleValue) throws {
-        guard stack.count < limits.maxStack else { throw FormatError("pickle stack deeper than \(limits.maxStack)") }
+        guard stack.count < limits.maxStack else {
+            throw FormatError(.limitExceeded(what: "the pickle stack", value: UInt64(stack.count + 1), limit: UInt64(limits.maxStack)))
+        }
         stack.append(value)
     }
 
     private func pop() throws -> PickleValue {
-        guard stack.count > (marks.last ?? 0), let value = stack.popLast() else {
-            throw FormatError("pickle stack underflow")
-        }
+        guard stack.count > (marks.last ?? 0), let value = stack.popLast() else { throw Fault.pickle("stack underflow") }
         return value
     }
 
     private func top() throws -> PickleValue {
-        guard stack.count > (marks.last ?? 0), let value = stack.last else { throw FormatError("pickle stack underflow") }
+        guard stack.count > (marks.last ?? 0), let value = stack.last else { throw Fault.pickle("stack underflow") }
         return value
     }
 
     private func popToMark() throws -> [PickleValue] {
-        guard let mark = marks.popLast() else { throw FormatError("pickle MARK missing") }
+        guard let mark = marks.popLast() else { throw Fault.pickle("MARK missing") }
         let items = Array(stack[mark...])
         stack.removeSubrange(mark...)
         return items
@@ -92,13 +91,15 @@ final class PickleMachine {
     }
 
     private func memoize(_ index: Int) throws {
-        guard index >= 0 else { throw FormatError("negative memo index") }
-        guard memo.count < limits.maxMemo || memo[index] != nil else { throw FormatError("pickle memo larger than \(limits.maxMemo)") }
+        guard index >= 0 else { throw Fault.invalid("memo index", String(index), expected: "a non-negative index") }
+        guard memo.count < limits.maxMemo || memo[index] != nil else {
+            throw FormatError(.limitExceeded(what: "the pickle memo", value: UInt64(memo.count + 1), limit: UInt64(limits.maxMemo)))
+        }
         memo[index] = try top()
     }
 
     private func recall(_ index: Int) throws {
-        guard let value = memo[index] else { throw FormatError("memo entry \(index) is read before it is written") }
+        guard let value = memo[index] else { throw Fault.pickle("memo entry \(index) is read before it is written") }
         try push(value)
     }
 
@@ -109,15 +110,19 @@ final class PickleMachine {
         switch op {
         case 0x80: // PROTO
             let version = Int(try reader.u8())
-            guard version <= 5 else { throw FormatError("pickle protocol \(version) is not supported") }
+            guard version <= 5 else {
+                throw FormatError(.unsupportedVersion(what: "pickle protocol", found: String(version), supported: "0 to 5"))
+            }
             protocolVersion = max(protocolVersion, version)
         case 0x95: // FRAME: a length hint only
             let length = try reader.u64()
-            guard length <= UInt64(reader.remaining) else { throw FormatError("pickle frame runs past the end") }
+            guard length <= UInt64(reader.remaining) else {
+                throw FormatError(.truncated(what: "a pickle frame", needed: length, available: UInt64(reader.remaining)))
+            }
         case 0x2E: // STOP
             return try pop()
         case 0x28: // MARK
-            guard marks.count < limits.maxMarkDepth else { throw FormatError("pickle MARKs nested deeper than \(limits.maxMarkDepth)") }
+            guard marks.count < limits.maxMarkDepth else { throw FormatError(.tooDeep(what: "pickle MARKs", limit: limits.maxMarkDepth)) }
             marks.append(stack.count)
         case 0x30: // POP
             if stack.count > (marks.last ?? 0) { _ = try pop() } else { _ = try popToMark() }
@@ -137,24 +142,24 @@ final class PickleMachine {
             try push(PickleMachine.long(try reader.bytes(n)))
         case 0x8B: // LONG4
             let n = Int(Int32(bitPattern: try reader.u32()))
-            guard n >= 0 else { throw FormatError("negative LONG4 length") }
+            guard n >= 0 else { throw Fault.invalid("LONG4 length", String(n), expected: "a non-negative length") }
             try push(PickleMachine.long(try reader.bytes(n)))
         case 0x49: // INT (text); protocol 0 spells True/False as 01/00
             let line = try reader.line()
             if line == "01" { try push(.bool(true)) } else if line == "00" { try push(.bool(false)) } else {
-                guard let value = Int(line) else { throw FormatError("INT '\(line.prefix(40))' is not an integer") }
+                guard let value = Int(line) else { throw Fault.invalid("INT operand", String(line.prefix(40)), expected: "a 64-bit integer") }
                 try push(.int(value))
             }
         case 0x4C: // LONG (text)
             var line = try reader.line()
             if line.hasSuffix("L") { line.removeLast() }
-            guard let value = Int(line) else { throw FormatError("LONG '\(line.prefix(40))' does not fit 64 bits") }
+            guard let value = Int(line) else { throw Fault.invalid("LONG operand", String(line.prefix(40)), expected: "a 64-bit integer") }
             try push(.int(value))
         case 0x47: // BINFLOAT, big-endian
             try push(.float(Double(bitPattern: UInt64(bigEndian: try reader.rawU64()))))
         case 0x46: // FLOAT (text)
             let line = try reader.line()
-            guard let value = Double(line) else { throw FormatError("FLOAT '\(line.prefix(40))' is not a number") }
+            guard let value = Double(line) else { throw Fault.invalid("FLOAT operand", String(line.prefix(40)), expected: "a number") }
             try push(.float(value))
 
         case 0x58: try push(.string(try reader.utf8(Int(try reader.u32())))) // BINUNICODE
@@ -163,7 +168,7 @@ final class PickleMachine {
         case 0x55: try push(.string(try reader.byteString(Int(try reader.u8())))) // SHORT_BINSTRING
         case 0x54: // BINSTRING
             let n = Int(Int32(bitPattern: try reader.u32()))
-            guard n >= 0 else { throw FormatError("negative BINSTRING length") }
+            guard n >= 0 else { throw Fault.invalid("BINSTRING length", String(n), expected: "a non-negative length") }
             try push(.string(try reader.byteString(n)))
         case 0x42: try push(.bytes(Data(try reader.bytes(Int(try reader.u32()))))) // BINBYTES
         case 0x43: try push(.bytes(Data(try reader.bytes(Int(try reader.u8()))))) // SHORT_BINBYTES
@@ -179,7 +184,7 @@ final class PickleMachine {
         case 0x7D: try push(.dict(try arena.adopt(PickleDict()))) // EMPTY_DICT
         case 0x64: // DICT
             let items = try popToMark()
-            guard items.count % 2 == 0 else { throw FormatError("DICT with an odd number of items") }
+            guard items.count % 2 == 0 else { throw Fault.pickle("DICT with an odd number of items") }
             let dict = try arena.adopt(PickleDict())
             for i in stride(from: 0, to: items.count, by: 2) { dict.set(items[i], items[i + 1]) }
             try push(.dict(dict))
@@ -191,13 +196,13 @@ final class PickleMachine {
         case 0x94: try memoize(memo.count) // MEMOIZE
         case 0x70: // PUT (text)
             let line = try reader.line()
-            guard let index = Int(line) else { throw FormatError("PUT index '\(line.prefix(40))'") }
+            guard let index = Int(line) else { throw Fault.invalid("PUT index", String(line.prefix(40)), expected: "an integer") }
             try memoize(index)
         case 0x68: try recall(Int(try reader.u8())) // BINGET
         case 0x6A: try recall(Int(try reader.u32())) // LONG_BINGET
         case 0x67: // GET (text)
             let line = try reader.line()
-            guard let index = Int(line) else { throw FormatError("GET index '\(line.prefix(40))'") }
+            guard let index = Int(line) else { throw Fault.invalid("GET index", String(line.prefix(40)), expected: "an integer") }
             try recall(index)
 
         case 0x63: // GLOBAL
@@ -207,14 +212,14 @@ final class PickleMachine {
         case 0x93: // STACK_GLOBAL
             let name = try pop(), module = try pop()
             guard let moduleName = module.stringValue, let globalName = name.stringValue else {
-                throw FormatError("STACK_GLOBAL of \(module.kindName), \(name.kindName): refused")
+                throw Fault.refused("STACK_GLOBAL of \(module.kindName), \(name.kindName)", "a global is named by two strings")
             }
             try push(.global(try TorchGlobals.resolve(module: moduleName, name: globalName)))
 
         case 0x51: // BINPERSID
             try push(try persistentLoad(try pop()))
         case 0x50:
-            throw FormatError("refused: text persistent ids (PERSID) are not used by torch.save")
+            throw Fault.refused("a text persistent id (PERSID)", "torch.save never writes one")
 
         case 0x52: // REDUCE
             let args = try pop(), callable = try pop()
@@ -225,7 +230,7 @@ final class PickleMachine {
         case 0x92: // NEWOBJ_EX
             let kwargs = try pop(), args = try pop(), cls = try pop()
             if case .dict(let dict) = kwargs, dict.count == 0 {} else {
-                throw FormatError("refused: NEWOBJ_EX with keyword arguments")
+                throw Fault.refused("NEWOBJ_EX with keyword arguments", "torch.save never writes one")
             }
             try push(try instantiate(cls, args))
         case 0x62: // BUILD
@@ -237,7 +242,7 @@ final class PickleMachine {
             try dictionary(try top(), "SETITEM").set(key, value)
         case 0x75: // SETITEMS
             let items = try popToMark()
-            guard items.count % 2 == 0 else { throw FormatError("SETITEMS with an odd number of items") }
+            guard items.count % 2 == 0 else { throw Fault.pickle("SETITEMS with an odd number of items") }
             let dict = try dictionary(try top(), "SETITEMS")
             for i in stride(from: 0, to: items.count, by: 2) { dict.set(items[i], items[i + 1]) }
         case 0x61: // APPEND
@@ -251,25 +256,25 @@ final class PickleMachine {
             try list(try top(), "ADDITEMS", set: true).items.append(contentsOf: items)
 
         case 0x82, 0x83, 0x84:
-            throw FormatError("refused: the pickle uses the copyreg extension registry (EXT opcodes)")
+            throw Fault.refused("the copyreg extension registry (EXT opcodes)", "torch.save never uses it")
         case 0x69, 0x6F:
-            throw FormatError("refused: the pickle instantiates a class with INST/OBJ, which torch.save never writes")
+            throw Fault.refused("a class instantiated with INST/OBJ", "torch.save never writes one")
         case 0x97, 0x98:
-            throw FormatError("refused: out-of-band pickle buffers are not supported")
+            throw Fault.refused("out-of-band pickle buffers", "they are not supported")
         default:
-            throw FormatError("unknown pickle opcode 0x\(String(op, radix: 16)): refused")
+            throw Fault.refused("unknown pickle opcode 0x\(String(op, radix: 16))", "it is not part of pickle protocols 0 to 5")
         }
         return nil
     }
 
     private func dictionary(_ target: PickleValue, _ op: String) throws -> PickleDict {
-        guard case .dict(let dict) = target else { throw FormatError("refused: \(op) on a \(target.kindName), not a dict") }
+        guard case .dict(let dict) = target else { throw Fault.refused("\(op) on a \(target.kindName)", "only a dict takes items") }
         return dict
     }
 
     private func list(_ target: PickleValue, _ op: String, set: Bool) throws -> PickleList {
         guard case .list(let list) = target, list.isSet == set else {
-            throw FormatError("refused: \(op) on a \(target.kindName), not a \(set ? "set" : "list")")
+            throw Fault.refused("\(op) on a \(target.kindName)", "only a \(set ? "set" : "list") takes it")
         }
         return list
     }
@@ -290,7 +295,7 @@ final class PickleMachine {
     // MARK: Symbolic calls
 
     private func global(_ value: PickleValue, _ op: String) throws -> PickleGlobal {
-        guard case .global(let global) = value else { throw FormatError("refused: \(op) of a \(value.kindName), not a global") }
+        guard case .global(let global) = value else { throw Fault.refused("\(op) of a \(value.kindName)", "only a global may be called") }
         return global
     }
 
@@ -298,16 +303,16 @@ final class PickleMachine {
     func reduce(_ callable: PickleValue, _ args: PickleValue) throws -> PickleValue {
         let function = try global(callable, "REDUCE")
         guard case .tuple(let argumentTuple) = args else {
-            throw FormatError("refused: REDUCE of \(function.qualifiedName) with \(args.kindName) arguments")
+            throw Fault.refused("REDUCE of \(function.qualifiedName) with \(args.kindName) arguments", "arguments are a tuple")
         }
         let items = argumentTuple.items
         switch function.symbol {
         case .orderedDict:
             let dict = try arena.adopt(PickleDict(className: "collections.OrderedDict"))
             if let source = items.first {
-                guard let pairs = source.sequence else { throw FormatError("OrderedDict of a \(source.kindName)") }
+                guard let pairs = source.sequence else { throw Fault.invalid("OrderedDict argument", source.kindName, expected: "a sequence of pairs") }
                 for pair in pairs {
-                    guard let kv = pair.sequence, kv.count == 2 else { throw FormatError("OrderedDict item is not a pair") }
+                    guard let kv = pair.sequence, kv.count == 2 else { throw Fault.invalid("OrderedDict item", pair.kindName, expected: "a pair") }
                     dict.set(kv[0], kv[1])
                 }
             }
@@ -316,63 +321,65 @@ final class PickleMachine {
             return try TorchTensor.rebuild(version: version, items, arena: arena)
         case .rebuildParameter:
             guard let first = items.first, case .tensor(let tensor) = first else {
-                throw FormatError("\(function.name) of a \(items.first?.kindName ?? "nothing"), not a tensor")
+                throw Fault.invalid("\(function.name) argument", items.first?.kindName ?? "nothing", expected: "a tensor")
             }
             tensor.isParameter = true
             return first
         case .rebuildFromType:
             // (func, type, args, state): func(*args) is the tensor; type and state are ignored.
-            guard items.count == 4 else { throw FormatError("_rebuild_from_type_v2 has \(items.count) arguments, expected 4") }
+            guard items.count == 4 else { throw Fault.invalid("_rebuild_from_type_v2 argument count", String(items.count), expected: "4") }
             if case .global(let type) = items[1] {
                 switch type.symbol {
                 case .tensorType, .nnClass, .reference: break
-                default: throw FormatError("refused: _rebuild_from_type_v2 to \(type.qualifiedName)")
+                default: throw Fault.refused("_rebuild_from_type_v2 to \(type.qualifiedName)", "only tensor types are rebuilt")
                 }
             }
             let inner = try reduce(items[0], items[2])
-            guard case .tensor = inner else { throw FormatError("_rebuild_from_type_v2 did not rebuild a tensor") }
+            guard case .tensor = inner else { throw Fault.invalid("_rebuild_from_type_v2 result", inner.kindName, expected: "a tensor") }
             return inner
         case .set, .frozenset:
             let list = try arena.adopt(PickleList(isSet: true))
             if let source = items.first {
-                guard let members = source.sequence else { throw FormatError("\(function.name) of a \(source.kindName)") }
+                guard let members = source.sequence else { throw Fault.invalid("\(function.name) argument", source.kindName, expected: "a sequence") }
                 list.items = members
             }
             return .list(list)
         case .codecsEncode:
             guard items.count == 2, let text = items[0].stringValue, let encoding = items[1].stringValue,
                   ["latin1", "latin-1", "iso-8859-1"].contains(encoding.lowercased()) else {
-                throw FormatError("refused: _codecs.encode other than (str, 'latin1')")
+                throw Fault.refused("_codecs.encode other than (str, 'latin1')", "only bytes are spelled that way")
             }
             var bytes = [UInt8]()
             bytes.reserveCapacity(text.unicodeScalars.count)
             for scalar in text.unicodeScalars {
-                guard scalar.value < 256 else { throw FormatError("_codecs.encode: text is not latin-1") }
+                guard scalar.value < 256 else { throw Fault.invalid("_codecs.encode text", "U+\(String(scalar.value, radix: 16))", expected: "latin-1") }
                 bytes.append(UInt8(scalar.value))
             }
             return .bytes(Data(bytes))
         case .reconstructor:
-            guard items.count == 3 else { throw FormatError("copyreg._reconstructor has \(items.count) arguments, expected 3") }
+            guard items.count == 3 else { throw Fault.invalid("copyreg._reconstructor argument count", String(items.count), expected: "3") }
             let cls = try global(items[0], "copyreg._reconstructor")
             return try instantiate(.global(cls), try tuple([]))
         case .torchSize:
-            guard let dims = items.first?.sequence else { throw FormatError("torch.Size of a \(items.first?.kindName ?? "nothing")") }
+            guard let dims = items.first?.sequence else { throw Fault.invalid("torch.Size argument", items.first?.kindName ?? "nothing", expected: "a sequence") }
             return try tuple(dims)
         case .torchDevice:
-            guard let kind = items.first?.stringValue else { throw FormatError("torch.device of a \(items.first?.kindName ?? "nothing")") }
+            guard let kind = items.first?.stringValue else { throw Fault.invalid("torch.device argument", items.first?.kindName ?? "nothing", expected: "a string") }
             if items.count > 1, let index = items[1].intValue { return .string("\(kind):\(index)") }
             return .string(kind)
         case .legacyBackend:
             return .none
         case .storageType, .dtype, .unsupportedDType, .tensorType, .object, .nnClass, .reference:
-            throw FormatError("refused: the pickle calls \(function.qualifiedName), which is not on ckpt's allowlist; nothing was executed")
+            throw FormatError(.refusedGlobal(module: function.module, name: function.name))
         }
     }
 
     /// NEWOBJ: a description of an instance of a class, never created.
     private func instantiate(_ cls: PickleValue, _ args: PickleValue) throws -> PickleValue {
         let type = try global(cls, "NEWOBJ")
-        guard case .tuple(let argumentTuple) = args else { throw FormatError("NEWOBJ of \(type.qualifiedName) with \(args.kindName) arguments") }
+        guard case .tuple(let argumentTuple) = args else {
+            throw Fault.refused("NEWOBJ of \(type.qualifiedName) with \(args.kindName) arguments", "arguments are a tuple")
+        }
         switch type.symbol {
         case .nnClass, .reference, .object:
             return .object(try arena.adopt(PickleObject(className: type.qualifiedName, arguments: argumentTuple.items)))
@@ -381,7 +388,7 @@ final class PickleMachine {
         case .set, .frozenset:
             return .list(try arena.adopt(PickleList(isSet: true)))
         default:
-            throw FormatError("refused: the pickle instantiates \(type.qualifiedName), which is not on ckpt's allowlist; nothing was executed")
+            throw FormatError(.refusedGlobal(module: type.module, name: type.name))
         }
     }
 
@@ -400,7 +407,7 @@ final class PickleMachine {
         case .tensor:
             break
         default:
-            throw FormatError("refused: BUILD on a \(target.kindName)")
+            throw Fault.refused("BUILD on a \(target.kindName)", "only objects and dicts take state")
         }
     }
 }
@@ -413,14 +420,16 @@ struct PickleReader {
     var remaining: Int { bytes.count - position }
 
     mutating func u8() throws -> UInt8 {
-        guard position < bytes.count else { throw FormatError("pickle ends without STOP") }
+        guard position < bytes.count else { throw Fault.pickle("ends without STOP") }
         defer { position += 1 }
         return bytes[position]
     }
 
     mutating func raw<T: FixedWidthInteger>(_: T.Type) throws -> T {
         let size = MemoryLayout<T>.size
-        guard remaining >= size else { throw FormatError("pickle ends inside an operand") }
+        guard remaining >= size else {
+            throw FormatError(.truncated(what: "a pickle operand", needed: UInt64(size), available: UInt64(max(remaining, 0))))
+        }
         defer { position += size }
         return bytes.loadUnaligned(fromByteOffset: position, as: T.self)
     }
@@ -433,20 +442,22 @@ struct PickleReader {
 
     mutating func length64() throws -> Int {
         let n = try u64()
-        guard n <= UInt64(remaining) else { throw FormatError("a length of \(n) runs past the end of the pickle") }
+        guard n <= UInt64(remaining) else { throw FormatError(.truncated(what: "a pickle operand", needed: n, available: UInt64(remaining))) }
         return Int(n)
     }
 
     /// `n` bytes, refused when fewer remain (so no length field can size an allocation).
     mutating func bytes(_ n: Int) throws -> UnsafeRawBufferPointer {
-        guard n >= 0, n <= remaining else { throw FormatError("a length of \(n) runs past the end of the pickle") }
+        guard n >= 0, n <= remaining else {
+            throw FormatError(.truncated(what: "a pickle operand", needed: UInt64(max(n, 0)), available: UInt64(remaining)))
+        }
         defer { position += n }
         return UnsafeRawBufferPointer(rebasing: bytes[position ..< position + n])
     }
 
     mutating func utf8(_ n: Int) throws -> String {
         let raw = try bytes(n)
-        guard let text = String(bytes: raw, encoding: .utf8) else { throw FormatError("a pickle string is not valid UTF-8") }
+        guard let text = String(bytes: raw, encoding: .utf8) else { throw Fault.pickle("a string is not valid UTF-8") }
         return text
     }
 
@@ -461,12 +472,13 @@ struct PickleReader {
         var end = position
         while end < bytes.count, bytes[end] != 0x0A {
             end += 1
-            if end - position > 1024 { throw FormatError("a text operand longer than 1024 bytes") }
+            if end - position > 1024 { throw FormatError(.limitExceeded(what: "a pickle text operand", value: UInt64(end - position), limit: 1024)) }
         }
-        guard end < bytes.count else { throw FormatError("pickle ends inside a text operand") }
+        guard end < bytes.count else { throw Fault.pickle("ends inside a text operand") }
         let raw = UnsafeRawBufferPointer(rebasing: bytes[position ..< end])
         position = end + 1
-        guard let text = String(bytes: raw, encoding: .utf8) else { throw FormatError("a text operand is not valid UTF-8") }
+        guard let text = String(bytes: raw, encoding: .utf8) else { throw Fault.pickle("a text operand is not valid UTF-8") }
+
         return text.hasSuffix("\r") ? String(text.dropLast()) : text
     }
 }

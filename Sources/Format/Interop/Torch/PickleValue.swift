@@ -106,7 +106,9 @@ final class PickleArena {
     init(maxNodes: Int = 50_000_000) { self.maxNodes = maxNodes }
 
     func adopt<T: PickleNode>(_ node: T) throws -> T {
-        guard nodes.count < maxNodes else { throw FormatError("the pickle builds more than \(maxNodes) objects") }
+        guard nodes.count < maxNodes else {
+            throw FormatError(.limitExceeded(what: "objects the pickle builds", value: UInt64(nodes.count + 1), limit: UInt64(maxNodes)))
+        }
         nodes.append(node)
         return node
     }

@@ -40,10 +40,10 @@ final class TorchArchive {
     /// The bytes of root storage `key`, checked against the size its persistent id declared.
     func record(for storage: TorchStorage) throws -> Data {
         guard let data = records[storage.key] else {
-            throw FormatError("storage '\(storage.key)' has no record in the file")
+            throw FormatError(.notFound(kind: "record for storage", name: storage.key))
         }
         guard data.count == storage.rootByteCount else {
-            throw FormatError("storage '\(storage.key)' is declared as \(storage.rootByteCount) bytes, but its record holds \(data.count): refused")
+            throw Fault.malformed("storage '\(storage.key)'", "declared as \(storage.rootByteCount) bytes, but its record holds \(data.count)")
         }
         return data
     }
@@ -63,7 +63,7 @@ final class TorchArchive {
 
     static func load(_ data: Data) throws -> TorchArchive {
         if isLegacy(data) { return try loadLegacy(data) }
-        guard isZip(data) else { throw FormatError("not a torch.save file (neither a zip archive nor the legacy format)") }
+        guard isZip(data) else { throw FormatError(.unrecognisedFile(detail: "not a torch.save file (neither a zip archive nor the legacy format)")) }
         return try loadZip(data)
     }
 
@@ -74,10 +74,10 @@ final class TorchArchive {
             let view = ByteView(bytes: bytes)
             let zip = try TorchZip.parse(view)
             if zip.record("constants.pkl") != nil || zip.byName.keys.contains(where: { $0.hasPrefix("code/") }) {
-                throw FormatError("refused: a TorchScript archive (torch.jit.save), which holds code; ckpt reads torch.save files only, and nothing was executed")
+                throw Fault.refused("a TorchScript archive (torch.jit.save)", "it holds code; ckpt reads torch.save files only, and nothing was executed")
             }
             guard let pickleRecord = zip.record("data.pkl") else {
-                throw FormatError("zip archive has no '\(zip.prefix)/data.pkl': not a torch.save file")
+                throw FormatError(.context("not a torch.save file", .notFound(kind: "zip entry", name: "\(zip.prefix)/data.pkl")))
             }
             var bigEndian = false
             if let order = zip.record("byteorder") {
@@ -85,7 +85,7 @@ final class TorchArchive {
                 switch String(bytes: UnsafeRawBufferPointer(rebasing: bytes[range]), encoding: .utf8) {
                 case "little"?: bigEndian = false
                 case "big"?: bigEndian = true
-                default: throw FormatError("'\(zip.prefix)/byteorder' is neither 'little' nor 'big'")
+                default: throw Fault.invalid("'\(zip.prefix)/byteorder'", "unreadable text", expected: "'little' or 'big'")
                 }
             }
             let pickleRange = try zip.dataRange(of: pickleRecord, in: view)
@@ -101,7 +101,7 @@ final class TorchArchive {
             var records: [String: Data] = [:]
             for key in storages.keys {
                 guard let record = zip.record("data/\(key)") else {
-                    throw FormatError("storage '\(key)' has no record '\(zip.prefix)/data/\(key)' in the archive")
+                    throw FormatError(.context("storage '\(key)'", .notFound(kind: "zip entry", name: "\(zip.prefix)/data/\(key)")))
                 }
                 let range = try zip.dataRange(of: record, in: view)
                 records[key] = data[(data.startIndex + range.lowerBound) ..< (data.startIndex + range.upperBound)]
@@ -115,7 +115,7 @@ final class TorchArchive {
     private static func note(_ storage: TorchStorage, in storages: inout [String: TorchStorage]) throws {
         if let earlier = storages[storage.key] {
             guard earlier.rootByteCount == storage.rootByteCount, earlier.dtype == storage.dtype else {
-                throw FormatError("storage '\(storage.key)' is declared twice with different types or sizes: refused")
+                throw Fault.malformed("storage '\(storage.key)'", "declared twice with different types or sizes")
             }
         } else {
             storages[storage.key] = storage
@@ -137,12 +137,12 @@ final class TorchArchive {
             }
             let plain = PickleMachine(arena: arena)
             guard case .bigInt(let magic) = try next(plain), magic == legacyMagicNumber else {
-                throw FormatError("legacy torch file: wrong magic number")
+                throw Fault.malformed("legacy torch file", "wrong magic number")
             }
             guard case .int(let version) = try next(plain), version == 1001 else {
-                throw FormatError("legacy torch file: unsupported protocol version")
+                throw FormatError(.unsupportedVersion(what: "legacy torch file protocol", found: "other than 1001", supported: "1001"))
             }
-            guard case .dict(let info) = try next(plain) else { throw FormatError("legacy torch file: system info is not a dict") }
+            guard case .dict(let info) = try next(plain) else { throw Fault.malformed("legacy torch file", "system info is not a dict") }
             let littleEndian = info["little_endian"]?.boolValue ?? true
             var storages: [String: TorchStorage] = [:]
             let machine = PickleMachine(arena: arena) { pid in
@@ -151,19 +151,20 @@ final class TorchArchive {
                 return value
             }
             let root = try next(machine)
-            guard let keyList = try next(plain).sequence else { throw FormatError("legacy torch file: the storage key list is not a list") }
+            guard let keyList = try next(plain).sequence else { throw Fault.malformed("legacy torch file", "the storage key list is not a list") }
             var records: [String: Data] = [:]
             let view = ByteView(bytes: bytes)
             for item in keyList {
                 guard let key = item.stringValue ?? item.intValue.map(String.init) else {
-                    throw FormatError("legacy torch file: a storage key is \(item.kindName)")
+                    throw Fault.invalid("legacy torch file storage key", item.kindName, expected: "a string or an int")
                 }
-                guard let storage = storages[key] else { throw FormatError("legacy torch file: storage '\(key)' is listed but never used") }
-                guard records[key] == nil else { throw FormatError("legacy torch file: storage '\(key)' is listed twice") }
+                guard let storage = storages[key] else { throw Fault.malformed("legacy torch file", "storage '\(key)' is listed but never used") }
+                guard records[key] == nil else { throw FormatError(.duplicateName(kind: "legacy storage", name: key)) }
                 let rawCount = try view.u64(position, "storage '\(key)' size")
                 let count = Int(truncatingIfNeeded: littleEndian ? rawCount : rawCount.byteSwapped)
                 guard count == storage.numel else {
-                    throw FormatError("legacy torch file: storage '\(key)' holds \(count) elements, its tensors say \(storage.numel): refused")
+                    throw Fault.malformed("legacy torch file", "storage '\(key)' holds \(count) elements, its tensors say \(storage.numel)")
+
                 }
                 let start = position + 8
                 try view.check(start, storage.rootByteCount, "storage '\(key)' (\(storage.rootByteCount) bytes)")

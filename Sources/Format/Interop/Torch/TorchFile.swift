@@ -66,11 +66,11 @@ final class PickleWalk {
 
     func count() throws {
         visits += 1
-        guard visits <= maxVisits else { throw FormatError("the pickle's object graph is too large to walk (over \(maxVisits) values)") }
+        guard visits <= maxVisits else { throw FormatError(.walkBudgetExceeded(what: "the pickle's object graph", limit: maxVisits)) }
     }
 
     func check(depth: Int) throws {
-        guard depth <= maxDepth else { throw FormatError("the pickle nests values deeper than \(maxDepth) levels") }
+        guard depth <= maxDepth else { throw FormatError(.tooDeep(what: "the pickle's values", limit: maxDepth)) }
     }
 }
 
@@ -120,7 +120,8 @@ enum TorchPaths {
                 let done = key.dropLast(rest.count)
                 let here = done.isEmpty ? "the top level" : "'\(done.dropLast())'"
                 let names = options.prefix(12).map { "'\($0.0)'" }.joined(separator: ", ")
-                throw FormatError("key '\(key)' not found: \(here) holds \(options.isEmpty ? "no named values" : names + (options.count > 12 ? ", ..." : ""))")
+                let holds = "\(here) holds \(options.isEmpty ? "no named values" : names + (options.count > 12 ? ", ..." : ""))"
+                throw FormatError(.context(holds, .notFound(kind: "key", name: key)))
             }
             value = child
             rest = rest.dropFirst(name.count)
@@ -192,7 +193,7 @@ struct TorchCheckpointBuilder {
         for (name, child) in parts.children {
             guard case .object(let object) = child, let childParts = TorchModuleParts(object) else { continue }
             let id = ObjectIdentifier(object)
-            guard onPath.insert(id).inserted else { throw FormatError("module '\(joinPath(prefix, name))' contains itself: refused") }
+            guard onPath.insert(id).inserted else { throw Fault.refused("module '\(joinPath(prefix, name))'", "it contains itself") }
             defer { onPath.remove(id) }
             try collectModule(childParts, prefix: joinPath(prefix, name), into: &found, onPath: &onPath, depth: depth + 1)
         }
@@ -204,19 +205,15 @@ struct TorchCheckpointBuilder {
         var byView: [TorchTensor.ViewKey: Int] = [:]
         var names = Set<String>()
         for (name, tensor) in found {
-            guard names.insert(name).inserted else { throw FormatError("two tensors are named '\(name)'") }
+            guard names.insert(name).inserted else { throw FormatError(.duplicateName(kind: "tensor", name: name)) }
             let key = tensor.viewKey
             if let index = byView[key] {
                 result[index].aliases.append(name)
                 continue
             }
             let record = try archive.record(for: tensor.storage)
-            let materialized: Tensor
-            do {
-                materialized = try tensor.materialize(record: record, bigEndian: archive.bigEndian, name: name)
-            } catch let error as FormatError where !error.message.contains("'\(name)'") {
-                throw FormatError("tensor '\(name)': \(error.message)")
-            }
+            let materialized = try tensor.materialize(record: record, bigEndian: archive.bigEndian, name: name)
+
             byView[key] = result.count
             result.append(NamedTensor(name: name, tensor: materialized))
         }

@@ -99,7 +99,7 @@ enum TorchGlobals {
         let qualified = "\(module).\(name)"
         func global(_ symbol: TorchSymbol) -> PickleGlobal { PickleGlobal(module: module, name: name, symbol: symbol) }
         guard isIdentifierPath(module), isIdentifierPath(name) else {
-            throw FormatError("refused: the pickle names a global '\(qualified)' that is no Python name; nothing was executed")
+            throw Fault.refused("the global '\(qualified)'", "it is no Python name; nothing was executed")
         }
 
         switch (module, name) {
@@ -127,25 +127,26 @@ enum TorchGlobals {
         default: break
         }
         if module == "torch._utils", let reason = declinedRebuilds[name] {
-            throw FormatError("refused: \(qualified): \(reason)")
+            throw Fault.refused(qualified, reason)
         }
         if module == "torch" || module == "torch.cuda" {
             if let dtype = typedStorages[name] { return global(.storageType(dtype)) }
             if name.hasSuffix("Storage"), name.hasPrefix("Q") {
-                throw FormatError("refused: \(qualified): quantized storages are not supported")
+                throw Fault.refused(qualified, "quantized storages are not supported")
             }
             if name == "ComplexDoubleStorage" {
-                throw FormatError("refused: \(qualified): complex128 tensors are not supported by ckpt")
+                throw Fault.refused(qualified, "complex128 tensors are not supported by ckpt")
             }
             if name.hasSuffix("Storage") {
-                throw FormatError("refused: \(qualified): storage type not supported by ckpt")
+                throw Fault.refused(qualified, "storage type not supported by ckpt")
             }
             if module == "torch", let dtype = dtypes[name] { return global(.dtype(dtype)) }
             if module == "torch", unsupportedDTypes.contains(name) { return global(.unsupportedDType(name)) }
         }
         let root = String(module.split(separator: ".").first ?? "")
         if refusedModules.contains(root) {
-            throw FormatError("refused: the pickle names \(qualified), which is not on ckpt's allowlist; nothing was executed")
+            throw FormatError(.refusedGlobal(module: module, name: name))
+
         }
         if module == "torch.nn" || module.hasPrefix("torch.nn.") { return global(.nnClass) }
         return global(.reference)

@@ -64,11 +64,12 @@ struct TorchModuleDocument {
     private mutating func node(_ object: PickleObject, name: String, path: String, depth: Int) throws -> ModuleNode {
         if let target = seen[ObjectIdentifier(object)] {
             guard !target.isEmpty, !path.hasPrefix(target + ".") else {
-                throw FormatError("module '\(path)' contains itself: refused")
+                throw Fault.refused("module '\(path)'", "it contains itself")
             }
             return ModuleNode(name: name, layer: .shared(target: target))
         }
-        guard depth <= walk.maxDepth else { throw FormatError("modules nested deeper than \(walk.maxDepth) levels") }
+        guard depth <= walk.maxDepth else { throw FormatError(.tooDeep(what: "modules", limit: walk.maxDepth)) }
+
         try walk.count()
         seen[ObjectIdentifier(object)] = path
         guard let parts = TorchModuleParts(object) else {

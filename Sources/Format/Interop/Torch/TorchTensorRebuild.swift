@@ -21,14 +21,14 @@ final class TorchStorage: PickleNode {
         self.numel = numel
         self.location = location
         let size = dtype?.size ?? 1
-        guard numel >= 0 else { throw FormatError("storage '\(key)' has a negative size \(numel)") }
+        guard numel >= 0 else { throw Fault.invalid("storage '\(key)' size", String(numel), expected: "a non-negative count") }
         rootByteCount = try checkedMultiply(numel, size, "storage '\(key)' size")
         self.viewByteOffset = viewByteOffset
         if let viewCount {
             byteCount = try checkedMultiply(viewCount, size, "storage view size")
             let end = try checkedAdd(viewByteOffset, byteCount, "storage view end")
             guard viewByteOffset >= 0, viewCount >= 0, end <= rootByteCount else {
-                throw FormatError("storage view of '\(key)' (bytes \(viewByteOffset)..<\(end)) lies outside its \(rootByteCount)-byte storage")
+                throw Fault.malformed("storage view of '\(key)'", "bytes \(viewByteOffset)..<\(end) lie outside its \(rootByteCount)-byte storage")
             }
         } else {
             byteCount = rootByteCount
@@ -38,29 +38,29 @@ final class TorchStorage: PickleNode {
     /// Builds a storage from a zip-format persistent id `('storage', type, key, location, numel)`.
     static func fromPersistentID(_ pid: PickleValue, legacy: Bool, arena: PickleArena) throws -> PickleValue {
         guard let items = pid.sequence, let tag = items.first?.stringValue, tag == "storage" else {
-            throw FormatError("persistent id is not a ('storage', ...) tuple: refused")
+            throw Fault.refused("a persistent id of \(pid.kindName)", "only ('storage', ...) tuples name storages")
         }
         guard items.count == (legacy ? 6 : 5) else {
-            throw FormatError("storage persistent id has \(items.count) fields, expected \(legacy ? 6 : 5)")
+            throw Fault.invalid("storage persistent id field count", String(items.count), expected: legacy ? "6" : "5")
         }
         guard case .global(let type) = items[1], case .storageType(let dtype) = type.symbol else {
-            throw FormatError("storage persistent id names \(items[1].kindName), not a storage type")
+            throw Fault.invalid("storage persistent id type", items[1].kindName, expected: "a torch storage type")
         }
         let key: String
         switch items[2] {
         case .string(let text): key = text
         case .int(let value): key = String(value)
-        default: throw FormatError("storage key is \(items[2].kindName), not a string")
+        default: throw Fault.invalid("storage key", items[2].kindName, expected: "a string")
         }
         guard !key.isEmpty, key.utf8.count <= 256, !key.contains("/"), !key.contains("\\"), key != "..", key != "." else {
-            throw FormatError("storage key '\(key)' is not a plain name: refused")
+            throw Fault.refused("storage key '\(key)'", "it is not a plain name")
         }
         let location = items[3].stringValue ?? "cpu"
-        guard let numel = items[4].intValue else { throw FormatError("storage '\(key)' size is \(items[4].kindName), not an int") }
+        guard let numel = items[4].intValue else { throw Fault.invalid("storage '\(key)' size", items[4].kindName, expected: "an int") }
         if legacy, let view = items[5].sequence {
             // (view_key, offset, view_size), in elements of the storage's dtype.
             guard view.count == 3, let offset = view[1].intValue, let count = view[2].intValue else {
-                throw FormatError("storage '\(key)' has malformed view metadata")
+                throw Fault.malformed("storage '\(key)'", "its view metadata is not (key, offset, size)")
             }
             let byteOffset = try checkedMultiply(offset, dtype?.size ?? 1, "storage view offset")
             return .storage(try arena.adopt(TorchStorage(key: key, dtype: dtype, numel: numel, location: location,
@@ -120,35 +120,40 @@ final class TorchTensor: PickleNode {
         let name = version == 1 ? "_rebuild_tensor" : "_rebuild_tensor_v\(version)"
         let expected: ClosedRange<Int> = version == 1 ? 4 ... 4 : version == 2 ? 6 ... 7 : 7 ... 8
         guard expected.contains(args.count) else {
-            throw FormatError("\(name) has \(args.count) arguments, expected \(expected.lowerBound == expected.upperBound ? "\(expected.lowerBound)" : "\(expected.lowerBound) or \(expected.upperBound)")")
+            throw Fault.invalid("\(name) argument count", String(args.count),
+                                expected: expected.lowerBound == expected.upperBound ? "\(expected.lowerBound)" : "\(expected.lowerBound) or \(expected.upperBound)")
         }
-        guard case .storage(let storage) = args[0] else { throw FormatError("\(name): first argument is \(args[0].kindName), not a storage") }
-        guard let offset = args[1].intValue, offset >= 0 else { throw FormatError("\(name): storage offset is not a non-negative int") }
+        guard case .storage(let storage) = args[0] else { throw Fault.invalid("\(name) storage", args[0].kindName, expected: "a storage") }
+        guard let offset = args[1].intValue, offset >= 0 else {
+            throw Fault.invalid("\(name) storage offset", args[1].intValue.map(String.init) ?? args[1].kindName, expected: "a non-negative int")
+        }
         let shape = try ints(args[2], "size", of: name)
         let stride = try ints(args[3], "stride", of: name)
         guard shape.count == stride.count else {
-            throw FormatError("\(name): size has \(shape.count) dimensions but stride has \(stride.count)")
+            throw Fault.malformed(name, "size has \(shape.count) dimensions but stride has \(stride.count)")
         }
-        guard shape.count <= maxRank else { throw FormatError("\(name): \(shape.count) dimensions is absurd") }
+        guard shape.count <= maxRank else {
+            throw FormatError(.limitExceeded(what: "\(name) dimension count", value: UInt64(shape.count), limit: UInt64(maxRank)))
+        }
         var dtype = storage.dtype
         var metadata: PickleValue?
         if version == 3 {
-            guard case .global(let global) = args[6] else { throw FormatError("\(name): dtype is \(args[6].kindName)") }
+            guard case .global(let global) = args[6] else { throw Fault.invalid("\(name) dtype", args[6].kindName, expected: "a torch dtype") }
             let declared: DType
             switch global.symbol {
             case .dtype(let value): declared = value
-            case .unsupportedDType(let torchName): throw FormatError("dtype torch.\(torchName) is not supported by ckpt")
-            default: throw FormatError("\(name): dtype is \(global.qualifiedName), not a torch dtype")
+            case .unsupportedDType(let torchName): throw FormatError(.unsupportedDType("torch.\(torchName)"))
+            default: throw Fault.invalid("\(name) dtype", global.qualifiedName, expected: "a torch dtype")
             }
             if let typed = storage.dtype, typed != declared {
-                throw FormatError("\(name): a \(declared.rawValue) tensor on a typed \(typed.rawValue) storage")
+                throw Fault.malformed(name, "a \(declared.rawValue) tensor on a typed \(typed.rawValue) storage")
             }
             dtype = declared
             metadata = args.count == 8 ? args[7] : nil
         } else if version == 2 {
             metadata = args.count == 7 ? args[6] : nil
         }
-        guard let dtype else { throw FormatError("\(name): an untyped storage with no dtype for the tensor") }
+        guard let dtype else { throw Fault.malformed(name, "an untyped storage with no dtype for the tensor") }
         var conjugate = false, negative = false
         if case .dict(let dict)? = metadata {
             for (key, value) in dict.entries {
@@ -157,20 +162,24 @@ final class TorchTensor: PickleNode {
                 case "conj": conjugate = flag
                 case "neg": negative = flag
                 default:
-                    if flag { throw FormatError("tensor metadata '\(key.stringValue ?? key.kindName)' is not supported by ckpt") }
+                    if flag { throw Fault.refused("tensor metadata '\(key.stringValue ?? key.kindName)'", "ckpt does not support it") }
                 }
             }
         }
-        if conjugate, dtype != .c64 { throw FormatError("a conjugated \(dtype.rawValue) tensor is not supported") }
-        if negative, !dtype.isSignedFloat, dtype != .c64 { throw FormatError("a negated-view \(dtype.rawValue) tensor is not supported") }
+        if conjugate, dtype != .c64 { throw Fault.refused("a conjugated \(dtype.rawValue) tensor", "only complex tensors conjugate") }
+        if negative, !dtype.isSignedFloat, dtype != .c64 {
+            throw Fault.refused("a negated-view \(dtype.rawValue) tensor", "only float and complex views negate")
+        }
         return .tensor(try arena.adopt(TorchTensor(storage: storage, dtype: dtype, offset: offset, shape: shape, stride: stride,
                                                    conjugate: conjugate, negative: negative)))
     }
 
     private static func ints(_ value: PickleValue, _ what: String, of name: String) throws -> [Int] {
-        guard let items = value.sequence else { throw FormatError("\(name): \(what) is \(value.kindName), not a tuple") }
+        guard let items = value.sequence else { throw Fault.invalid("\(name) \(what)", value.kindName, expected: "a tuple") }
         return try items.map {
-            guard let n = $0.intValue, n >= 0 else { throw FormatError("\(name): \(what) holds \($0.intValue.map(String.init) ?? $0.kindName), not a non-negative int") }
+            guard let n = $0.intValue, n >= 0 else {
+                throw Fault.invalid("\(name) \(what) item", $0.intValue.map(String.init) ?? $0.kindName, expected: "a non-negative int")
+            }
             return n
         }
     }
@@ -184,7 +193,7 @@ final class TorchTensor: PickleNode {
         let count = try Tensor.elementCount(shape)
         let storageBytes = storage.byteCount
         guard storageBytes % elementSize == 0 || storage.dtype == nil else {
-            throw FormatError("tensor '\(name)': storage '\(storage.key)' is not a whole number of \(dtype.rawValue) elements")
+            throw Fault.malformed("tensor '\(name)'", "storage '\(storage.key)' is not a whole number of \(dtype.rawValue) elements")
         }
         let storageElements = storageBytes / elementSize
         if count == 0 {
@@ -196,7 +205,8 @@ final class TorchTensor: PickleNode {
             last = try checkedAdd(last, try checkedMultiply(size - 1, step, "tensor '\(name)' extent"), "tensor '\(name)' extent")
         }
         guard last < storageElements else {
-            throw FormatError("tensor '\(name)' \(dtype.rawValue)\(Tensor.describe(shape)) at offset \(offset) needs \(last + 1) elements, but storage '\(storage.key)' holds \(storageElements): refused")
+            throw Fault.malformed("tensor '\(name)' \(dtype.rawValue)\(Tensor.describe(shape)) at offset \(offset)",
+                                  "needs \(last + 1) elements, but storage '\(storage.key)' holds \(storageElements)")
         }
         let base = record.startIndex + storage.viewByteOffset
         var contiguous = true
@@ -214,7 +224,9 @@ final class TorchTensor: PickleNode {
             // its storage: refuse absurd ones rather than allocate them.
             let outputBytes = try checkedMultiply(count, elementSize, "tensor '\(name)' size")
             guard count <= storageElements || outputBytes <= TorchTensor.maxRepeatingViewBytes else {
-                throw FormatError("tensor '\(name)' \(dtype.rawValue)\(Tensor.describe(shape)) repeats the elements of its \(storageBytes)-byte storage into \(outputBytes) bytes: refused")
+                throw Fault.refused("tensor '\(name)' \(dtype.rawValue)\(Tensor.describe(shape))",
+                                    "it repeats the elements of its \(storageBytes)-byte storage into \(outputBytes) bytes")
+
             }
             bytes = TorchTensor.gather(record, base: base + offset * elementSize, shape: shape,
                                        stride: stride.map { $0 * elementSize }, elementSize: elementSize, count: count)

@@ -45,12 +45,14 @@ struct TorchWriter {
         var names = Set<String>()
         for named in checkpoint.tensors {
             for name in named.allNames {
-                guard names.insert(name).inserted else { throw FormatError("tensor name '\(name)' is used twice") }
+                guard names.insert(name).inserted else { throw FormatError(.duplicateName(kind: "tensor", name: name)) }
             }
             let tensor = named.tensor
             let expected = try Tensor.byteCount(dtype: tensor.dtype, shape: tensor.shape)
             guard tensor.data.count == expected else {
-                throw FormatError("tensor '\(named.name)': holds \(tensor.data.count) bytes, but \(tensor.dtype.rawValue)\(Tensor.describe(tensor.shape)) needs \(expected)")
+                throw FormatError(.truncated(what: "tensor '\(named.name)' \(tensor.dtype.rawValue)\(Tensor.describe(tensor.shape))",
+                                             needed: UInt64(expected), available: UInt64(tensor.data.count)))
+
             }
         }
         records.append(Record(name: "data.pkl", data: TorchPickleWriter.stateDict(checkpoint.tensors)))

@@ -9,7 +9,8 @@ struct ByteView {
 
     func check(_ offset: Int, _ length: Int, _ what: @autoclosure () -> String) throws {
         guard offset >= 0, length >= 0, offset <= bytes.count, length <= bytes.count - offset else {
-            throw FormatError("\(what()) lies past the end of the file")
+            throw FormatError(.truncated(what: what(), needed: UInt64(max(length, 0)),
+                                         available: UInt64(offset >= 0 && offset <= bytes.count ? bytes.count - offset : 0)))
         }
     }
 
@@ -36,7 +37,9 @@ struct ByteView {
     /// A 64-bit size or offset field as an `Int`, refused when it cannot be one.
     func int64(_ offset: Int, _ what: @autoclosure () -> String) throws -> Int {
         let value = try u64(offset, what())
-        guard let result = Int(exactly: value) else { throw FormatError("\(what()) \(value) is absurdly large") }
+        guard let result = Int(exactly: value) else {
+            throw FormatError(.limitExceeded(what: what(), value: value, limit: UInt64(Int.max)))
+        }
         return result
     }
 
@@ -50,14 +53,14 @@ struct ByteView {
 @inline(__always)
 func checkedAdd(_ a: Int, _ b: Int, _ what: @autoclosure () -> String) throws -> Int {
     let (sum, overflow) = a.addingReportingOverflow(b)
-    guard !overflow else { throw FormatError("\(what()) overflows 64 bits") }
+    guard !overflow else { throw FormatError(.arithmeticOverflow(what: what())) }
     return sum
 }
 
 @inline(__always)
 func checkedMultiply(_ a: Int, _ b: Int, _ what: @autoclosure () -> String) throws -> Int {
     let (product, overflow) = a.multipliedReportingOverflow(by: b)
-    guard !overflow else { throw FormatError("\(what()) overflows 64 bits") }
+    guard !overflow else { throw FormatError(.arithmeticOverflow(what: what())) }
     return product
 }
 
@@ -93,7 +96,7 @@ struct TorchZip {
 
     static func parse(_ view: ByteView) throws -> TorchZip {
         let n = view.count
-        guard n >= 22 else { throw FormatError("file is \(n) bytes, too short for a zip archive") }
+        guard n >= 22 else { throw FormatError(.truncated(what: "a zip archive", needed: 22, available: UInt64(n))) }
         // The end record is the last 22 bytes unless a comment (at most 65535 bytes) follows it.
         var end = -1
         var at = n - 22
@@ -102,27 +105,30 @@ struct TorchZip {
             if view.bytes[at] == 0x50, try view.u32(at, "end record") == endSignature { end = at; break }
             at -= 1
         }
-        guard end >= 0 else { throw FormatError("no zip end-of-central-directory record: not a zip archive, or truncated") }
+        guard end >= 0 else {
+            throw FormatError(.context("not a zip archive, or truncated", .notFound(kind: "zip record", name: "end of central directory")))
+        }
         var count = Int(try view.u16(end + 10, "zip end record"))
         var directorySize = Int(try view.u32(end + 12, "zip end record"))
         var directoryOffset = Int(try view.u32(end + 16, "zip end record"))
         if end >= 20, try view.u32(end - 20, "zip64 locator") == zip64LocatorSignature {
             let recordOffset = try view.int64(end - 20 + 8, "zip64 end record offset")
             guard try view.u32(recordOffset, "zip64 end record") == zip64EndSignature else {
-                throw FormatError("the zip64 locator points at offset \(recordOffset), where there is no zip64 end record")
+                throw Fault.malformed("the zip64 locator", "it points at offset \(recordOffset), where there is no zip64 end record")
             }
             count = try view.int64(recordOffset + 32, "zip64 entry count")
             directorySize = try view.int64(recordOffset + 40, "zip64 central directory size")
             directoryOffset = try view.int64(recordOffset + 48, "zip64 central directory offset")
         } else if count == 0xFFFF || directorySize == 0xFFFF_FFFF || directoryOffset == 0xFFFF_FFFF {
-            throw FormatError("the zip end record needs a zip64 record, and there is none")
+            throw Fault.malformed("the zip end record", "it needs a zip64 record, and there is none")
         }
         let directoryEnd = try checkedAdd(directoryOffset, directorySize, "central directory end")
         guard directoryEnd <= n else {
-            throw FormatError("the zip central directory (\(directorySize) bytes at \(directoryOffset)) runs past the end of the \(n)-byte file")
+            throw FormatError(.truncated(what: "the zip central directory at \(directoryOffset)", needed: UInt64(directorySize),
+                                         available: UInt64(max(n - directoryOffset, 0))))
         }
         guard count <= maxRecords, count <= directorySize / 46 else {
-            throw FormatError("the zip claims \(count) entries, more than its \(directorySize)-byte central directory can hold")
+            throw Fault.malformed("the zip directory", "it claims \(count) entries, more than its \(directorySize) bytes can hold")
         }
 
         var records: [Record] = []
@@ -131,7 +137,7 @@ struct TorchZip {
         for index in 0 ..< count {
             let what = "zip central directory entry \(index)"
             guard p + 46 <= directoryEnd, try view.u32(p, what) == centralSignature else {
-                throw FormatError("\(what) is missing or damaged")
+                throw Fault.malformed(what, "missing or damaged")
             }
             let flags = try view.u16(p + 8, what)
             let method = try view.u16(p + 10, what)
@@ -143,10 +149,10 @@ struct TorchZip {
             var localOffset = Int(try view.u32(p + 42, what))
             let nameBytes = try view.slice(p + 46, nameLength, what)
             guard p + 46 + nameLength + extraLength + commentLength <= directoryEnd else {
-                throw FormatError("\(what) runs past the end of the central directory")
+                throw Fault.malformed(what, "it runs past the end of the central directory")
             }
             guard let name = String(bytes: nameBytes, encoding: .utf8) else {
-                throw FormatError("\(what): the name is not valid UTF-8")
+                throw Fault.malformed(what, "the name is not valid UTF-8")
             }
             // ZIP64 extended information: the fields that are 0xFFFFFFFF, in this order.
             var e = p + 46 + nameLength
@@ -154,11 +160,11 @@ struct TorchZip {
             while e + 4 <= extraEnd {
                 let id = try view.u16(e, what)
                 let size = Int(try view.u16(e + 2, what))
-                guard e + 4 + size <= extraEnd else { throw FormatError("\(what) '\(name)': extra field runs past its end") }
+                guard e + 4 + size <= extraEnd else { throw Fault.malformed("\(what) '\(name)'", "an extra field runs past its end") }
                 if id == 0x0001 {
                     var f = e + 4
                     func next() throws -> Int {
-                        guard f + 8 <= e + 4 + size else { throw FormatError("\(what) '\(name)': zip64 extra field is too short") }
+                        guard f + 8 <= e + 4 + size else { throw Fault.malformed("\(what) '\(name)'", "the zip64 extra field is too short") }
                         defer { f += 8 }
                         return try view.int64(f, "\(what) zip64 field")
                     }
@@ -172,9 +178,9 @@ struct TorchZip {
                                   uncompressedSize: uncompressed, localHeaderOffset: localOffset))
             p += 46 + nameLength + extraLength + commentLength
         }
-        guard let first = records.first else { throw FormatError("the zip archive is empty") }
+        guard let first = records.first else { throw Fault.malformed("the zip archive", "it is empty") }
         guard let slash = first.name.firstIndex(of: "/") else {
-            throw FormatError("zip entry '\(first.name)' is not inside a folder: not a torch.save archive")
+            throw Fault.malformed("zip entry '\(first.name)'", "not inside a folder: not a torch.save archive")
         }
         let prefix = String(first.name[..<slash])
         var byName: [String: Int] = [:]
@@ -184,7 +190,7 @@ struct TorchZip {
             if record.name.hasSuffix("/") { continue } // a folder entry (torch writes none; other zip tools may)
             let local = String(record.name.dropFirst(prefix.count + 1))
             guard byName.updateValue(index, forKey: local) == nil else {
-                throw FormatError("zip entry '\(record.name)' appears twice")
+                throw FormatError(.duplicateName(kind: "zip entry", name: record.name))
             }
         }
         return TorchZip(records: records, byName: byName, prefix: prefix)
@@ -204,7 +210,7 @@ struct TorchZip {
         } else {
             bad = nil
         }
-        if let bad { throw FormatError("zip entry '\(name)' \(bad): refused") }
+        if let bad { throw Fault.refused("zip entry '\(name)'", "it \(bad)") }
     }
 
     /// The record named `local` (without the prefix), if any.
@@ -214,27 +220,28 @@ struct TorchZip {
     /// extra field (torch pads with an "FB" field to align data to 64) have their own lengths.
     func dataRange(of record: Record, in view: ByteView) throws -> Range<Int> {
         let what = "zip entry '\(record.name)'"
-        guard record.flags & 0x0001 == 0 else { throw FormatError("\(what) is encrypted") }
+        guard record.flags & 0x0001 == 0 else { throw Fault.refused(what, "it is encrypted") }
         guard record.method == 0 else {
-            throw FormatError("\(what) is compressed (method \(record.method)); torch.save stores records uncompressed")
+            throw Fault.refused(what, "it is compressed (method \(record.method)); torch.save stores records uncompressed")
         }
         guard record.compressedSize == record.uncompressedSize else {
-            throw FormatError("\(what) is stored but its sizes differ (\(record.compressedSize) and \(record.uncompressedSize))")
+            throw Fault.malformed(what, "stored, but its sizes differ (\(record.compressedSize) and \(record.uncompressedSize))")
         }
         let header = record.localHeaderOffset
         guard try view.u32(header, "\(what) local header") == TorchZip.localSignature else {
-            throw FormatError("\(what): no local header at offset \(header)")
+            throw Fault.malformed(what, "no local header at offset \(header)")
         }
         let nameLength = Int(try view.u16(header + 26, "\(what) local header"))
         let extraLength = Int(try view.u16(header + 28, "\(what) local header"))
         let localName = try view.slice(header + 30, nameLength, "\(what) local name")
         guard localName.elementsEqual(record.name.utf8) else {
-            throw FormatError("\(what): the local header names a different file")
+            throw Fault.malformed(what, "the local header names a different file")
         }
         let start = header + 30 + nameLength + extraLength
         let end = try checkedAdd(start, record.compressedSize, "\(what) end")
         guard end <= view.count else {
-            throw FormatError("\(what) (\(record.compressedSize) bytes at \(start)) runs past the end of the \(view.count)-byte file")
+            throw FormatError(.truncated(what: "\(what) at \(start)", needed: UInt64(record.compressedSize), available: UInt64(max(view.count - start, 0))))
+
         }
         return start ..< end
     }
