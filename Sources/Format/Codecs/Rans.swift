@@ -23,11 +23,20 @@ enum Rans {
     /// Encodes `count` symbols with `table` (which must give every symbol that occurs a
     /// non-zero frequency) into `out`, at least `bound(count)` bytes; returns the length.
     static func encode(_ symbols: UnsafePointer<UInt8>, count: Int, table: RansTable, into out: UnsafeMutablePointer<UInt8>) -> Int {
-        // Per symbol: frequency and start packed as f | c << 16, one load per symbol.
+        // Per symbol: the division x / f done as a multiplication by a 64-bit reciprocal
+        // (Lemire, Kaser and Kurz 2019: high64(ceil(2^64 / f) * x) == x / f for every
+        // 32-bit x), which is what made encoding slow: a 32-bit division per byte. f = 1
+        // uses 2^64 - 1 (giving x - 1) with the bias raised by 4095 to match (ryg_rans).
         let frequencies = table.frequencies, starts = table.starts
-        let packed = UnsafeMutablePointer<UInt32>.allocate(capacity: 256)
-        defer { packed.deallocate() }
-        for s in 0..<256 { packed[s] = frequencies[s] | starts[s] << 16 }
+        let reciprocal = UnsafeMutablePointer<UInt64>.allocate(capacity: 256)
+        let packed = UnsafeMutablePointer<UInt32>.allocate(capacity: 2 * 256)
+        defer { reciprocal.deallocate(); packed.deallocate() }
+        for s in 0..<256 {
+            let f = frequencies[s]
+            reciprocal[s] = f <= 1 ? UInt64.max : UInt64.max / UInt64(f) + 1
+            packed[2 * s] = f
+            packed[2 * s + 1] = starts[s] + (f == 1 ? UInt32(total - 1) : 0)
+        }
         // Words are produced last-first; they are written backwards from the end of a
         // scratch area, then moved up behind the states.
         let words = UnsafeMutablePointer<UInt16>.allocate(capacity: max(count, 1))
@@ -36,8 +45,8 @@ enum Rans {
         var x0 = lower, x1 = lower, x2 = lower, x3 = lower
 
         @inline(__always) func put(_ x: inout UInt32, _ symbol: UInt8) {
-            let e = packed[Int(symbol)]
-            let f = e & 0xFFFF
+            let s = Int(symbol)
+            let f = packed[2 * s]
             // Renormalise so that x < f << 20 (written as a shift so that f = 4096, a
             // one-symbol plane, never emits).
             if x >> 20 >= f {
@@ -45,8 +54,9 @@ enum Rans {
                 words[w] = UInt16(truncatingIfNeeded: x).littleEndian
                 x >>= 16
             }
-            let q = x / f
-            x = (q << precision) &+ (x &- q &* f) &+ (e >> 16)
+            // x' = (q << 12) + (x - q f) + c, written as x + bias + q (4096 - f).
+            let q = UInt32(truncatingIfNeeded: reciprocal[s].multipliedFullWidth(by: UInt64(x)).high)
+            x = x &+ packed[2 * s + 1] &+ q &* (UInt32(total) &- f)
         }
         // Symbols are coded last-first so that the decoder reads forwards: first the
         // incomplete last group, then whole groups of four.
