@@ -48,8 +48,8 @@ final class CatalogDeltaTests: CatalogTestCase {
         XCTAssertNil(try store.objects.deltaBase(of: first.object))
         XCTAssertEqual(try store.objects.deltaBase(of: second.object), first.object)
         // A step of 1e-4 of each weight's scale leaves sign, exponent and the top ~9
-        // mantissa bits unchanged: the XOR's 18 varying bits of 32, against ~26 bits
-        // for the weight alone.
+        // mantissa bits unchanged: the difference has ~15 varying bits of 32, against
+        // ~26 bits for the weight alone.
         XCTAssertLessThan(Double(second.storedBytes), 0.6 * Double(first.storedBytes))
         for (k, checkpoint) in versions.enumerated() {
             let back = try store.checkpoint(of: try store.content("m@\(k + 1)"))
@@ -123,6 +123,35 @@ final class CatalogDeltaTests: CatalogTestCase {
         XCTAssertThrowsError(try store.checkpoint(of: try store.content("m@2"))) { error in
             XCTAssertTrue("\(error)".contains("delta base"), "\(error)")
         }
+    }
+
+    /// `sub` deltas invert exactly at every width, extremes included (wrap-around and
+    /// the zigzag's top bit), and `xor` deltas, which readers accept too, read back.
+    func testSubAndXorDeltasInvertExactly() throws {
+        var gaussian = Gaussian(seed: 9)
+        var random = gaussian.floats(1024, scale: 1e6)
+        random.append(contentsOf: [UInt8](repeating: 0xFF, count: 64) + [UInt8](repeating: 0x00, count: 64) + [0x80, 0, 0, 0, 0, 0, 0, 0x7F])
+        let other = Data(random.reversed())
+        for width in [1, 2, 4, 8] {
+            let delta = ObjectStore.subtract(random, other, width: width)
+            XCTAssertEqual(ObjectStore.add(delta, to: other, width: width), random, "width \(width)")
+        }
+        // A one-ulp step is one small difference, not a carry chain: 0x3F7FFFFF -> 0x3F800000.
+        let up = ObjectStore.subtract(Data([0x00, 0x00, 0x80, 0x3F]), Data([0xFF, 0xFF, 0x7F, 0x3F]), width: 4)
+        XCTAssertEqual([UInt8](up), [2, 0, 0, 0])
+
+        let (store, _) = try Store.create(in: work)
+        let versions = run([0, 1e-4])
+        for checkpoint in versions { _ = try store.save(SaveRequest(checkpoint: checkpoint, model: "m")) }
+        let first = try entry(store, "m@1", "w"), second = try entry(store, "m@2", "w")
+        let url = store.objects.url(for: second.object)
+        try FileManager.default.removeItem(at: url)
+        let writer = try ContainerWriter(destination: url)
+        try writer.add(NamedTensor(name: "tensor", tensor: try Tensor(dtype: .f32, shape: [256, 256],
+                                                                      data: ObjectStore.xor(versions[1].tensors[0].tensor.data, versions[0].tensors[0].tensor.data))))
+        try writer.setMetadata(.object(["ckpt.delta": .object(["base": .string(first.object), "operation": .string("xor")])]))
+        try writer.finish()
+        XCTAssertEqual(try store.checkpoint(of: try store.content("m@2")).tensors[0].tensor.data, versions[1].tensors[0].tensor.data)
     }
 
     /// A delta object whose metadata names a base that is itself a delta is refused:
