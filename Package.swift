@@ -1,12 +1,19 @@
 // swift-tools-version:5.9
 import PackageDescription
 
+// Strict concurrency checking (Swift 6's data-race rules) as warnings in Swift 5 mode, on
+// every target of ours. An upcoming-feature setting, not an unsafe flag, so the package
+// stays usable as a dependency (fuzz/ depends on it by path).
+let strictConcurrency: [SwiftSetting] = [.enableUpcomingFeature("StrictConcurrency")]
+
+// No `platforms:` claim: the code calls Glibc (mmap, fstat, sysconf) and builds on Linux only.
 let package = Package(
     name: "ckpt",
-    platforms: [.macOS(.v13)],
     products: [
         .executable(name: "ckpt", targets: ["ckpt"]),
         .library(name: "Format", targets: ["Format"]),
+        // For fuzz/, whose architecture target drives the plan builder.
+        .library(name: "Engine", targets: ["Engine"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -30,19 +37,23 @@ let package = Package(
         .systemLibrary(name: "CCLBlast", path: "Sources/CCLBlast", pkgConfig: "clblast", providers: [.apt(["libclblast-dev"])]),
         .target(
             name: "Format",
-            dependencies: ["CZstd", "CXXHash", .product(name: "ZIPFoundation", package: "ZIPFoundation")]
+            dependencies: ["CZstd", "CXXHash", .product(name: "ZIPFoundation", package: "ZIPFoundation")],
+            swiftSettings: strictConcurrency
         ),
-        .target(name: "Engine", dependencies: ["Format", "COpenBLAS", "CKissFFT", "COpenCL", "CCLBlast"]),
+        .target(name: "Engine", dependencies: ["Format", "COpenBLAS", "CKissFFT", "COpenCL", "CCLBlast"],
+                swiftSettings: strictConcurrency),
         // The store: content-addressed tensor objects and a SQLite catalog. Never depends on Engine.
         .target(name: "Catalog", dependencies: ["Format", .product(name: "GRDB", package: "GRDB.swift"),
-                                                .product(name: "Crypto", package: "swift-crypto")]),
+                                                .product(name: "Crypto", package: "swift-crypto")],
+                swiftSettings: strictConcurrency),
         .executableTarget(
             name: "ckpt",
-            dependencies: ["Format", "Engine", "Catalog", .product(name: "ArgumentParser", package: "swift-argument-parser")]
+            dependencies: ["Format", "Engine", "Catalog", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            swiftSettings: strictConcurrency
         ),
-        .testTarget(name: "FormatTests", dependencies: ["Format"]),
-        .testTarget(name: "CLITests", dependencies: ["Format", "ckpt"]),
-        .testTarget(name: "EngineTests", dependencies: ["Engine", "Format"]),
-        .testTarget(name: "CatalogTests", dependencies: ["Catalog", "Format", "ckpt"]),
+        .testTarget(name: "FormatTests", dependencies: ["Format"], swiftSettings: strictConcurrency),
+        .testTarget(name: "CLITests", dependencies: ["Format", "ckpt"], swiftSettings: strictConcurrency),
+        .testTarget(name: "EngineTests", dependencies: ["Engine", "Format", "Catalog"], swiftSettings: strictConcurrency),
+        .testTarget(name: "CatalogTests", dependencies: ["Catalog", "Format", "ckpt"], swiftSettings: strictConcurrency),
     ]
 )

@@ -144,6 +144,17 @@ public indirect enum CatalogError: Error, CustomStringConvertible, Sendable, Equ
         }
     }
 
+    /// Whether the reference itself names nothing (a usage error: exit 2), as opposed to a
+    /// store that cannot be read or is damaged (exit 1).
+    public var isUnresolvedReference: Bool {
+        switch self {
+        case .noSuchModel, .modelHasNoVersions, .noSuchVersion, .noSuchReference, .noSuchTag, .malformedReference, .ambiguousPrefix:
+            return true
+        default:
+            return false
+        }
+    }
+
     /// The innermost error past every `tensorUnreadable` wrapper.
     public var root: CatalogError {
         if case .tensorUnreadable(_, _, let inner) = self { return inner.root }

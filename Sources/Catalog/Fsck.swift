@@ -66,7 +66,7 @@ extension Store {
         guard digest == info.content else {
             return ["\(info.reference): its tensor list, architecture, metadata or probes no longer match its content digest"]
         }
-        let hash = Digest.version(content: info.content, model: info.model, number: info.number, parents: info.parents.map(\.hash),
+        let hash = Digest.version(content: info.content, model: info.model, number: info.number, parents: info.hashedParentHashes,
                                   createdMilliseconds: info.createdMilliseconds, message: info.message)
         return hash == info.hash ? [] : ["\(info.reference): its catalog row no longer matches its hash \(info.shortHash)"]
     }

@@ -8,6 +8,15 @@ extension Store {
         try read { db in try CatalogQueries.content(db, of: try Reference.resolve(reference, in: db)) }
     }
 
+    /// Runs `body` holding the store lock shared, as saves and fsck do, so that `gc` (which
+    /// holds it exclusive) cannot delete an object between the moment `body` resolves a
+    /// reference and the moment it reads the objects: a concurrent `rm` and `gc` waits for
+    /// it to finish. Hold it from the first `content(_:)` to the last object read
+    /// (`checkout`, `diff`, `verify REF`); reads of the catalog alone need no lock.
+    public func reading<T>(_ body: () throws -> T) throws -> T {
+        try lock.shared(body)
+    }
+
     /// Versions newest first, every model's or one model's.
     public func history(model: String? = nil) throws -> [VersionInfo] {
         try read { db in
@@ -77,22 +86,6 @@ extension Store {
                 throw CatalogError.noSuchTag(name)
             }
             try db.execute(sql: "DELETE FROM tag WHERE name = ?", arguments: [name])
-            return version
-        }
-    }
-
-    /// Removes a version from the catalog (its tags with it). Its objects stay until
-    /// `gc`. A version that is another's parent stays: history would lose a link.
-    @discardableResult
-    public func remove(_ reference: String) throws -> VersionInfo {
-        try write { db in
-            let version = try Reference.resolve(reference, in: db)
-            let children = try CatalogQueries.versions(db, where: "v.id IN (SELECT version_id FROM version_parent WHERE parent_id = ?)",
-                                                       arguments: [version.id]).reversed()
-            guard children.isEmpty else {
-                throw CatalogError.versionHasChildren(version: version.reference, children: children.map(\.reference))
-            }
-            try db.execute(sql: "DELETE FROM version WHERE id = ?", arguments: [version.id])
             return version
         }
     }

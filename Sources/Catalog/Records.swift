@@ -54,6 +54,15 @@ public struct VersionInfo: Sendable, Codable {
     public var createdMilliseconds: Int64
     public var parents: [ParentLink]
     public var tags: [String]
+    /// Versions removed by pruning that stood between this one and its parents, oldest
+    /// first (`NAME@N` as they were called). Empty for a history never pruned.
+    public var prunedAncestors: [String] = []
+    /// The parents' hashes this version was saved with, when pruning has re-parented it
+    /// (its hash covers these, spec/CATALOG.md section 4); nil when `parents` are those.
+    public var savedParentHashes: [String]?
+
+    /// The parent hashes the version hash is computed over.
+    public var hashedParentHashes: [String] { savedParentHashes ?? parents.map(\.hash) }
 
     /// `name@3`: how people and other verbs name this version.
     public var reference: String { "\(model)@\(number)" }

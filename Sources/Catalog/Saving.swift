@@ -112,8 +112,8 @@ extension Store {
                 try Self.checkModelName(request.model, db)   // again: a tag may have been made since
                 try db.execute(sql: "INSERT INTO model(name) VALUES (?) ON CONFLICT(name) DO NOTHING", arguments: [request.model])
                 let model = try Row.fetchOne(db, sql: "SELECT id, last_number FROM model WHERE name = ?", arguments: [request.model])!
-                let modelID: Int64 = model[0]
-                let number = (model[1] as Int) + 1
+                let modelID: Int64 = try model.checked(0)
+                let number = (try model.checked(1) as Int) + 1
                 let parents: [VersionInfo]
                 if let references = request.parents {
                     parents = try references.map { try Reference.resolve($0, in: db) }

@@ -11,7 +11,7 @@ import GRDB
 /// know GRDB (the sqlite3 shell). spec/CATALOG.md documents the result.
 public enum Schema {
     /// Migration identifiers, oldest first. The position (1-based) is the schema version.
-    public static let versions = ["v1-catalog", "v2-probes"]
+    public static let versions = ["v1-catalog", "v2-probes", "v3-pruning"]
 
     public static var current: Int { versions.count }
 
@@ -92,6 +92,28 @@ public enum Schema {
                 );
                 CREATE INDEX probe_tensor_object ON probe_tensor(object);
                 PRAGMA user_version = 2;
+                """)
+        }
+        migrator.registerMigration(versions[2]) { db in
+            // Pruning (Store.prune, rm --reparent) re-parents a removed version's children
+            // onto its parents. The child's hash covers the parents it was saved with, so
+            // those are kept (saved_parent) for fsck to recompute it, and the removed
+            // versions are named (pruned_ancestor) so that log shows the lineage honestly.
+            try db.execute(sql: """
+                CREATE TABLE saved_parent (
+                    version_id INTEGER NOT NULL REFERENCES version(id) ON DELETE CASCADE,
+                    position INTEGER NOT NULL,
+                    hash TEXT NOT NULL,
+                    PRIMARY KEY (version_id, position)
+                );
+                CREATE TABLE pruned_ancestor (
+                    version_id INTEGER NOT NULL REFERENCES version(id) ON DELETE CASCADE,
+                    hash TEXT NOT NULL,
+                    reference TEXT NOT NULL,
+                    removed_id INTEGER NOT NULL,   -- the removed version's id: orders them by age
+                    PRIMARY KEY (version_id, hash)
+                );
+                PRAGMA user_version = 3;
                 """)
         }
         return migrator

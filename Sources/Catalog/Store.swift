@@ -76,15 +76,6 @@ public final class Store: @unchecked Sendable {
         return store
     }
 
-    /// Opens a store with an explicit schema: for tests of upgrades from older stores.
-    public static func create(in directory: URL, schemaUpTo migration: String) throws -> Store {
-        let root = directory.appendingPathComponent(directoryName)
-        try FileManager.default.createDirectory(at: root.appendingPathComponent("objects"), withIntermediateDirectories: true)
-        let store = try Store(root: root)
-        try Schema.migrator.migrate(store.pool, upTo: migration)
-        return store
-    }
-
     private func migrate() throws {
         do {
             try Schema.migrate(pool, path: root.path)
@@ -132,13 +123,14 @@ public final class Store: @unchecked Sendable {
 
     /// Runs `body` in one IMMEDIATE transaction: it takes SQLite's write lock at BEGIN,
     /// so reads inside it (the model's last number, the parents) cannot be overtaken.
-    func write<T>(_ body: (Database) throws -> T) throws -> T {
+    /// With `commit` false the transaction is rolled back: a dry run sees what it would do.
+    func write<T>(commit: Bool = true, _ body: (Database) throws -> T) throws -> T {
         do {
             return try pool.writeWithoutTransaction { db in
                 var result: T?
                 try db.inTransaction(.immediate) {
                     result = try body(db)
-                    return .commit
+                    return commit ? .commit : .rollback
                 }
                 return result!
             }

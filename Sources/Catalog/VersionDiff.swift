@@ -12,8 +12,9 @@ public struct TensorChange: Codable, Sendable {
     public var aliases: [[String]]?
     /// Elements whose bytes differ (same dtype and shape only).
     public var differingElements: Int?
-    /// max |a - b| over elements, and ||a - b|| / ||a|| (Euclidean norms), for float
-    /// tensors of equal dtype and shape; nil where not defined (||a|| = 0 with a != b).
+    /// max |b - a| over elements, and ||b - a|| / ||a|| (Euclidean norms), for tensors of
+    /// equal dtype and shape, as `TensorDifference` defines them; nil where not defined
+    /// (||a|| = 0 with a != b, a NaN or an infinity, a dtype without arithmetic).
     public var maxAbsDifference: Double?
     public var relativeNorm: Double?
 }
@@ -79,58 +80,22 @@ extension Store {
                            probesChanged: changedProbes.map(\.name))
     }
 
+    /// Counts differing elements (bytes compared, any dtype), then takes max |b - a| and
+    /// ||b - a|| / ||a|| from Format's `TensorDifference`, the one definition of the
+    /// relative change (NaN and infinity make both undefined, nil).
     private func measure(_ x: Tensor, _ y: Tensor, into change: inout TensorChange) {
         let width = x.dtype.size
         let count = x.elementCount
-        x.data.withUnsafeBytes { p in
+        change.differingElements = x.data.withUnsafeBytes { p in
             y.data.withUnsafeBytes { q in
+                guard let a = p.baseAddress, let b = q.baseAddress else { return 0 }
                 var differing = 0
-                for k in 0..<count where memcmp(p.baseAddress! + k * width, q.baseAddress! + k * width, width) != 0 {
-                    differing += 1
-                }
-                change.differingElements = differing
-                guard let read = FloatElements.reader(for: x.dtype) else { return }
-                var maxAbs = 0.0, squaredChange = 0.0, squaredBefore = 0.0
-                for k in 0..<count {
-                    let u = read(p, k), v = read(q, k)
-                    let d = abs(u - v)
-                    if d > maxAbs || d.isNaN { maxAbs = d.isNaN ? .nan : d }
-                    squaredChange += (u - v) * (u - v)
-                    squaredBefore += u * u
-                }
-                change.maxAbsDifference = maxAbs.isFinite ? maxAbs : nil
-                if squaredBefore > 0 {
-                    let ratio = (squaredChange / squaredBefore).squareRoot()
-                    change.relativeNorm = ratio.isFinite ? ratio : nil
-                } else {
-                    change.relativeNorm = squaredChange == 0 ? 0 : nil
-                }
+                for k in 0..<count where memcmp(a + k * width, b + k * width, width) != 0 { differing += 1 }
+                return differing
             }
         }
-    }
-}
-
-/// Float elements read as Double: f64, f32, f16 (IEEE binary16) and bf16.
-enum FloatElements {
-    static func reader(for dtype: DType) -> ((UnsafeRawBufferPointer, Int) -> Double)? {
-        switch dtype {
-        case .f64: return { Double(bitPattern: UInt64(littleEndian: $0.loadUnaligned(fromByteOffset: $1 * 8, as: UInt64.self))) }
-        case .f32: return { Double(Float(bitPattern: UInt32(littleEndian: $0.loadUnaligned(fromByteOffset: $1 * 4, as: UInt32.self)))) }
-        case .bf16: return { Double(Float(bitPattern: UInt32(UInt16(littleEndian: $0.loadUnaligned(fromByteOffset: $1 * 2, as: UInt16.self))) << 16)) }
-        case .f16: return { half(UInt16(littleEndian: $0.loadUnaligned(fromByteOffset: $1 * 2, as: UInt16.self))) }
-        default: return nil
-        }
-    }
-
-    /// IEEE binary16 to Double, subnormals, infinities and NaN included.
-    static func half(_ bits: UInt16) -> Double {
-        let sign: Double = bits & 0x8000 != 0 ? -1 : 1
-        let exponent = Int((bits >> 10) & 0x1F)
-        let fraction = Double(bits & 0x3FF)
-        switch exponent {
-        case 0: return sign * fraction * 0x1p-24
-        case 31: return fraction == 0 ? sign * .infinity : .nan
-        default: return sign * (1 + fraction / 1024) * Double(sign: .plus, exponent: exponent - 15, significand: 1)
-        }
+        let difference = TensorDifference.compare(x, y)
+        change.maxAbsDifference = difference?.maxAbs
+        change.relativeNorm = difference?.relative
     }
 }

@@ -20,13 +20,16 @@ struct Checkout: ParsableCommand {
 
     func run() throws {
         let store = try storeOptions.open()
-        let content = try store.content(reference)
-        let checkpoint = try store.checkpoint(of: content)
+        // Under the shared lock: a concurrent rm + gc cannot delete the objects mid-read.
+        let (content, checkpoint) = try store.reading {
+            let content = try store.content(reference)
+            return (content, try store.checkpoint(of: content))
+        }
         let bar = ProgressBar("writing")
         try CheckpointFile.write(checkpoint, to: URL(fileURLWithPath: output), options: WriteOptions(codec: codec)) { done, total in
             bar.update(done, of: total)
         }
         bar.finish()
-        print("\(output): \(content.info.reference) (\(content.info.shortHash)), \(checkpoint.tensors.count) tensors")
+        print("\(output): \(content.info.reference) (\(content.info.shortHash)), \(StoreText.count(checkpoint.tensors.count, "tensor"))".escapedForDisplay)
     }
 }

@@ -27,23 +27,26 @@ struct Diff: ParsableCommand {
 
     func run() throws {
         let store = try storeOptions.open()
-        let contentA = try store.content(a), contentB = try store.content(b)
-        let diff = try store.diff(contentA, contentB)
-        let statsRows = stats ? try DiffStats.rows(diff, all: all, store: store, contentA, contentB) : nil
+        // Under the shared lock: a concurrent rm + gc cannot delete the objects mid-read.
+        let (diff, statsRows) = try store.reading {
+            let contentA = try store.content(a), contentB = try store.content(b)
+            let diff = try store.diff(contentA, contentB)
+            return (diff, stats ? try DiffStats.rows(diff, all: all, store: store, contentA, contentB) : nil)
+        }
         if json {
             print(try statsRows.map { try Terminal.json(DiffStats.Output(diff: diff, stats: $0)) } ?? Terminal.json(diff))
             return
         }
-        print("diff \(diff.a) \(diff.b)")
+        print("diff \(diff.a) \(diff.b)".escapedForDisplay)
         var rows: [[String]] = []
         for change in diff.tensors where all || change.status != .same {
-            rows.append([change.status.rawValue, change.name, Self.what(change),
+            rows.append([change.status.rawValue, change.name.escapedForDisplay, Self.what(change).escapedForDisplay,
                          StoreText.number(change.maxAbsDifference), StoreText.number(change.relativeNorm)])
         }
         if !rows.isEmpty {
             print(Terminal.table(["", "tensor", "dtype / shape", "max |b-a|", "||b-a||/||a||"], rows, rightAligned: [3, 4]))
         }
-        print("\(diff.tensors.count) tensors: \(diff.count(.changed)) changed, \(diff.count(.added)) added, "
+        print("\(StoreText.count(diff.tensors.count, "tensor")): \(diff.count(.changed)) changed, \(diff.count(.added)) added, "
               + "\(diff.count(.removed)) removed, \(diff.count(.same)) same")
         if let statsRows, !statsRows.isEmpty { print(DiffStats.render(statsRows, labels: (diff.a, diff.b))) }
         for (title, changes) in [("architecture", diff.architecture), ("metadata", diff.metadata)] {
@@ -54,15 +57,15 @@ struct Diff: ParsableCommand {
             print("\(title): \(changes.count) difference\(changes.count == 1 ? "" : "s")")
             for change in changes {
                 switch change.kind {
-                case .added: print("  + \(change.path): \(change.new ?? "")")
-                case .removed: print("  - \(change.path): \(change.old ?? "")")
-                case .changed: print("  ~ \(change.path): \(change.old ?? "") -> \(change.new ?? "")")
+                case .added: print("  + \(change.path): \(change.new ?? "")".escapedForDisplay)
+                case .removed: print("  - \(change.path): \(change.old ?? "")".escapedForDisplay)
+                case .changed: print("  ~ \(change.path): \(change.old ?? "") -> \(change.new ?? "")".escapedForDisplay)
                 }
             }
         }
-        for name in diff.probesAdded { print("probe added: \(name)") }
-        for name in diff.probesRemoved { print("probe removed: \(name)") }
-        for name in diff.probesChanged { print("probe changed: \(name)") }
+        for name in diff.probesAdded { print("probe added: \(name.escapedForDisplay)") }
+        for name in diff.probesRemoved { print("probe removed: \(name.escapedForDisplay)") }
+        for name in diff.probesChanged { print("probe changed: \(name.escapedForDisplay)") }
     }
 
     /// `f32 [384, 384]`, or what changed in dtype and shape.

@@ -21,12 +21,13 @@ struct Fsck: ParsableCommand {
         if json {
             print(try Terminal.json(report))
         } else {
-            for problem in report.problems { print("\(store.path): \(problem)") }
-            var line = "\(store.path): \(report.ok ? "ok" : "DAMAGED (\(report.problems.count) problem\(report.problems.count == 1 ? "" : "s"))")"
-            line += " (\(report.versions) versions, \(report.objectsChecked) objects, \(Terminal.bytes(report.bytesChecked)) re-hashed)"
+            let path = store.path.escapedForDisplay
+            for problem in report.problems { print("\(path): \(problem.escapedForDisplay)") }
+            var line = "\(path): \(report.ok ? "ok" : "DAMAGED (\(report.problems.count) problem\(report.problems.count == 1 ? "" : "s"))")"
+            line += " (\(StoreText.count(report.versions, "version")), \(StoreText.count(report.objectsChecked, "object")), \(Terminal.bytes(report.bytesChecked)) re-hashed)"
             if report.unreferencedObjects > 0 || report.temporaryFiles > 0 {
-                line += "; \(report.unreferencedObjects) unreferenced objects (\(Terminal.bytes(report.unreferencedBytes)))"
-                    + " and \(report.temporaryFiles) temporary files: ckpt gc removes them"
+                line += "; \(StoreText.count(report.unreferencedObjects, "unreferenced object")) (\(Terminal.bytes(report.unreferencedBytes)))"
+                    + " and \(StoreText.count(report.temporaryFiles, "temporary file")): ckpt gc removes them"
             }
             print(line)
         }

@@ -24,9 +24,9 @@ struct Gc: ParsableCommand {
             return
         }
         let verb = dryRun ? "would remove" : "removed"
-        var line = "\(store.path): \(verb) \(report.removedObjects) unreferenced object\(report.removedObjects == 1 ? "" : "s")"
-        if report.removedTemporaries > 0 { line += " and \(report.removedTemporaries) temporary file\(report.removedTemporaries == 1 ? "" : "s")" }
-        line += ", \(Terminal.bytes(report.freedBytes)) freed; \(report.keptObjects) objects (\(Terminal.bytes(report.keptBytes))) kept"
+        var line = "\(store.path.escapedForDisplay): \(verb) \(StoreText.count(report.removedObjects, "unreferenced object"))"
+        if report.removedTemporaries > 0 { line += " and \(StoreText.count(report.removedTemporaries, "temporary file"))" }
+        line += ", \(Terminal.bytes(report.freedBytes)) freed; \(StoreText.count(report.keptObjects, "object")) (\(Terminal.bytes(report.keptBytes))) kept"
         print(line)
     }
 }

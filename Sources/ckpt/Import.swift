@@ -40,6 +40,8 @@ struct Import: ParsableCommand {
             let document = try ArchitectureDocument.read(contentsOf: URL(fileURLWithPath: arch))
             do {
                 checkpoint = try attachArchitecture(document, to: checkpoint)
+            } catch let error as EngineError {
+                throw error.naming(source) // keeps its one-line-per-mismatch list
             } catch {
                 throw error.attributed(to: source)
             }

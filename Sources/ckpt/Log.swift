@@ -23,7 +23,7 @@ struct Log: ParsableCommand {
             return
         }
         if versions.isEmpty {
-            print(model.map { "model '\($0)' has no versions" } ?? "the store has no versions yet (ckpt save FILE)")
+            print(model.map { "model '\($0.escapedForDisplay)' has no versions" } ?? "the store has no versions yet (ckpt save FILE)")
             return
         }
         let shown = Set(versions.map(\.id))
@@ -40,7 +40,9 @@ struct Log: ParsableCommand {
             if !version.message.isEmpty { text += "  \(version.message)" }
             let outside = version.parents.filter { !shown.contains($0.id) }
             if !outside.isEmpty { text += "  (from \(outside.map(\.reference).joined(separator: ", ")))" }
-            print(line.graph + " " + text)
+            text += StoreText.pruned(version)
+            // Names, tags and messages come from whoever saved: one line, no escapes obeyed.
+            print(line.graph + " " + text.escapedForDisplay)
         }
     }
 }

@@ -38,18 +38,27 @@ struct Save: ParsableCommand {
 
     func run() throws {
         let url = URL(fileURLWithPath: file)
-        guard FileManager.default.fileExists(atPath: file) else { throw CLIError.usage("\(file): no such file") }
+        guard FileManager.default.fileExists(atPath: file) else { throw CLIError.usage("\(file.escapedForDisplay): no such file") }
         let store = try storeOptions.open()
         let name = model ?? Self.modelName(for: url)
         let checkpoint = try Importer.load(contentsOf: url)
         let result = try store.save(SaveRequest(checkpoint: checkpoint, model: name, message: message, tags: tag,
                                                 parents: parent.isEmpty ? nil : parent, codec: codec, deltas: !noDelta))
         let version = result.version
-        var line = "\(version.reference) \(version.shortHash)\(StoreText.decoration(version)): \(result.tensors) tensors, "
-            + "\(result.newObjects) new (\(Terminal.bytes(result.writtenBytes)) written), \(result.reusedObjects) already stored"
+        print(Self.summary(result).escapedForDisplay)
+    }
+
+    /// `m@2 3fa2c1d0e9b8: 10 tensors (2 probe tensors), 3 new objects (1.2 MB written), 9 already stored; parent m@1`.
+    /// Tensors are the checkpoint's, objects the store's (equal tensors share one).
+    static func summary(_ result: SaveResult) -> String {
+        let version = result.version
+        var line = "\(version.reference) \(version.shortHash)\(StoreText.decoration(version)): \(StoreText.count(result.tensors, "tensor"))"
+        if result.probeTensors > 0 { line += " (\(StoreText.count(result.probeTensors, "probe tensor")))" }
+        line += ", \(StoreText.count(result.newObjects, "new object")) (\(Terminal.bytes(result.writtenBytes)) written), "
+            + "\(result.reusedObjects) already stored"
         if !version.parents.isEmpty { line += "; parent \(version.parents.map(\.reference).joined(separator: ", "))" }
-        if let same = result.sameContentAs { line += "; same content as \(same)" }
-        print(line)
+        if let same = result.sameContentAs { line += "; same content as \(same) (saved as a new version all the same)" }
+        return line
     }
 
     /// `runs/bert-base.safetensors` -> `bert-base`.

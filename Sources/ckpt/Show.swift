@@ -29,23 +29,28 @@ struct Show: ParsableCommand {
             return
         }
         let info = content.info
-        print("version \(info.hash)\(StoreText.decoration(info))")
-        print("model   \(info.reference)")
+        // Names, tags and messages come from whoever saved: each printed as one line.
+        print("version \(info.hash)\(StoreText.decoration(info))".escapedForDisplay)
+        print("model   \(info.reference)".escapedForDisplay)
         if !info.parents.isEmpty {
-            print("parents \(info.parents.map { "\($0.reference) (\($0.hash.prefix(12)))" }.joined(separator: ", "))")
+            print("parents \(info.parents.map { "\($0.reference) (\($0.hash.prefix(12)))" }.joined(separator: ", "))\(StoreText.pruned(info))".escapedForDisplay)
+        } else if !info.prunedAncestors.isEmpty {
+            print("parents none\(StoreText.pruned(info))".escapedForDisplay)
         }
         print("date    \(StoreText.date(info.created))")
-        if !info.message.isEmpty { print("message \(info.message)") }
+        if !info.message.isEmpty { print("message \(info.message)".escapedForDisplay) }
         print("")
-        print(Inspect.render(report))
+        print(Inspect.render(Self.inspectReport(content, escaped: true)))
         if content.architecture == nil { print("architecture: none") }
     }
 
     /// The report `inspect` prints for a file, built from the catalog: sizes are the
     /// objects' own (shared objects count in full in every version that uses them).
-    static func inspectReport(_ content: VersionContent) -> Inspect.Report {
+    /// `escaped` makes names safe for a terminal (text output); JSON keeps them raw.
+    static func inspectReport(_ content: VersionContent, escaped: Bool = false) -> Inspect.Report {
+        let shown: (String) -> String = escaped ? { $0.escapedForDisplay } : { $0 }
         let rows = content.tensors.map {
-            Inspect.Row(name: $0.name, aliases: $0.aliases, dtype: $0.dtype.rawValue, shape: $0.shape,
+            Inspect.Row(name: shown($0.name), aliases: $0.aliases.map(shown), dtype: $0.dtype.rawValue, shape: $0.shape,
                         codec: $0.codec.rawValue, stored: $0.storedBytes, raw: $0.rawBytes)
         }
         let raw = rows.reduce(0) { $0 + $1.raw }, stored = rows.reduce(0) { $0 + $1.stored }
@@ -53,6 +58,6 @@ struct Show: ParsableCommand {
             file: "\(content.info.reference) (\(content.info.shortHash))", kind: "store version", version: nil, writer: nil,
             tensors: rows, raw: raw, stored: stored, ratio: raw > 0 ? Double(stored) / Double(raw) : nil,
             metadata: content.metadataValue, architecture: content.architectureValue,
-            probes: content.probes.map { "\($0.name) (\($0.origin.rawValue), \($0.inputs.count) in, \($0.outputs.count) out, rtol \($0.rtol))" })
+            probes: content.probes.map { "\(shown($0.name)) (\($0.origin.rawValue), \($0.inputs.count) in, \($0.outputs.count) out, rtol \($0.rtol))" })
     }
 }

@@ -132,16 +132,14 @@ struct CheckpointSource {
     /// Opens `text` as a file if one exists there, else as a reference in the store
     /// (`--store`, `$CKPT_STORE`, or found from the current directory).
     static func open(_ text: String, store explicit: String?) throws -> CheckpointSource {
-        if FileManager.default.fileExists(atPath: text) { return try file(text) }
-        guard let store = try? StoreOptions.open(explicit: explicit) else {
-            if let explicit { _ = try StoreOptions.open(explicit: explicit) } // says what is wrong with it
-            throw CLIError.usage("\(text): no such file or stored version")
+        do {
+            switch try CheckpointResolver(store: explicit).locate(text) {
+            case .file: return try file(text)
+            case .version(let content, let store): return try version(content, in: store)
+            }
+        } catch let error as CheckpointResolverError {
+            throw error.isUsage ? CLIError.usage(error.description) : CLIError(message: error.description)
         }
-        let content: VersionContent
-        do { content = try store.content(text) } catch let error as CatalogError {
-            throw CLIError.usage("\(text): no such file, nor a version in \(store.path) (\(error))")
-        }
-        return try version(content, in: store)
     }
 
     static func file(_ path: String) throws -> CheckpointSource {

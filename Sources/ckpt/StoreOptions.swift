@@ -33,25 +33,28 @@ enum StoreText {
         info.tags.isEmpty ? "" : " (" + info.tags.map { "tag: \($0)" }.joined(separator: ", ") + ")"
     }
 
+    /// `1 tensor`, `2 tensors`: a count with its noun in the right number.
+    static func count(_ value: Int, _ noun: String, plural: String? = nil) -> String {
+        "\(value) \(value == 1 ? noun : plural ?? noun + "s")"
+    }
+
+    /// `m@5 now descends from m@2 (pruned between: m@3, m@4)`.
+    static func reparented(_ version: VersionInfo) -> String {
+        let parents = version.parents.isEmpty ? "no parent (a root)" : version.parents.map(\.reference).joined(separator: ", ")
+        return "\(version.reference) now descends from \(parents)\(pruned(version))"
+    }
+
+    /// ` (pruned between: m@3, m@4)` for a version whose history was pruned, else empty.
+    static func pruned(_ version: VersionInfo) -> String {
+        guard !version.prunedAncestors.isEmpty else { return "" }
+        let shown = version.prunedAncestors.prefix(6).joined(separator: ", ")
+        let more = version.prunedAncestors.count > 6 ? " and \(version.prunedAncestors.count - 6) more" : ""
+        return " (pruned between: \(shown)\(more))"
+    }
+
     static func number(_ value: Double?) -> String {
         guard let value else { return "-" }
         if value == 0 { return "0" }
         return String(format: abs(value) >= 1e-3 && abs(value) < 1e4 ? "%.4g" : "%.3e", value)
-    }
-}
-
-/// `ckpt verify REF`: a store version checked as a file is, in the same report.
-enum StoreVerification {
-    /// The report for `reference`, or nil when no store is found (the caller then says the
-    /// file does not exist).
-    static func report(for reference: String) throws -> Verify.Report? {
-        guard let store = try? StoreOptions.open(explicit: nil) else { return nil }
-        let content: VersionContent
-        do { content = try store.content(reference) } catch let error as CatalogError {
-            throw CLIError.usage("\(reference.escapedForDisplay): no such file, nor a version in \(store.path.escapedForDisplay) (\(error))")
-        }
-        let found = store.verify(content)
-        return Verify.Report(file: "\(content.info.reference) (\(content.info.shortHash))", ok: found.ok, problems: found.problems,
-                             tensors: found.tensorsChecked, chunks: found.chunksChecked, bytes: found.bytesDecoded)
     }
 }

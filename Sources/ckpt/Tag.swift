@@ -30,13 +30,14 @@ struct Tag: ParsableCommand {
         let store = try storeOptions.open()
         if let delete {
             let version = try store.untag(delete)
-            print("deleted tag \(delete) (was \(version.reference))")
+            print("deleted tag \(delete) (was \(version.reference))".escapedForDisplay)
         } else if let reference, let name {
             let version = try store.tag(reference, as: name, force: force)
-            print("\(name) -> \(version.reference) (\(version.shortHash))")
+            print("\(name) -> \(version.reference) (\(version.shortHash))".escapedForDisplay)
         } else {
             for version in try store.history() {
-                for tag in version.tags { print("\(tag)\t\(version.reference)\t\(version.shortHash)") }
+                // Tab-separated for scripts: each field escaped, the tabs between them kept.
+                for tag in version.tags { print("\(tag.escapedForDisplay)\t\(version.reference.escapedForDisplay)\t\(version.shortHash)") }
             }
         }
     }

@@ -4,12 +4,18 @@ import Engine
 import Foundation
 import Format
 
+/// `ckpt verify`: parse, resolve (a file or a stored version), verify with the engine's one
+/// verification path (`CheckpointVerifier`), print.
 struct Verify: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Check every checksum and structural rule of a checkpoint.",
-        discussion: "Exit status: 0 the checkpoint is good, 1 it is bad (each problem is named with where it is), 2 usage error.")
+        abstract: "Check every checksum and structural rule of a checkpoint, then its architecture and probes.",
+        discussion: """
+        FILE may be a file or a stored version (NAME@N, a tag, a hash prefix); both are checked alike.
+        Exit status: 0 the checkpoint is good, 1 it is bad (each problem is named with where it is), \
+        2 usage error (also: the device asked for is not on this machine, e.g. no OpenCL driver).
+        """)
 
-    @Argument(help: "A .ckpt, .safetensors, .npz or .npy file.")
+    @Argument(help: "A .ckpt, .safetensors, .npz, .npy or .pt file, or a stored version.")
     var file: String
 
     @Flag(help: "Print JSON for scripts.")
@@ -18,23 +24,26 @@ struct Verify: ParsableCommand {
     @Flag(name: .customLong("no-run"), help: "Check checksums and structure only: neither match the architecture against the tensors nor run the probes.")
     var noRun = false
 
-    @Option(help: "Where the probes run: cpu, opencl, opencl:N, or all (every device, compared with each other).")
+    @Option(help: ArgumentHelp("Where the probes run: \(DeviceChoice.help); or all (the CPU and every OpenCL device, compared with each other).",
+                               valueName: "device"))
     var device: DeviceChoice = .cpu
 
+    /// The JSON `--json` prints.
     struct Report: Encodable {
         var file: String
         var ok: Bool
         var problems: [String]
         var tensors: Int
+        var probeTensors: Int
         var chunks: Int
         var bytes: Int
         var probes: [ProbeResult] = []
-        /// With `--device all`: per probe output, the largest difference of each device from the first (the CPU).
+        /// With several devices: per probe output, the largest difference of each device from the first (the CPU).
         var deviceComparisons: [DeviceComparison] = []
         var transplants: [TransplantResult] = []
     }
 
-    /// One transplanted module rerun alone (see `verifyTransplants`).
+    /// One transplanted module rerun alone.
     struct TransplantResult: Encodable {
         var source: String
         var module: String
@@ -44,17 +53,8 @@ struct Verify: ParsableCommand {
         var note: String
     }
 
-    struct DeviceComparison: Encodable {
-        var probe: String
-        var output: Int
-        var device: String
-        var reference: String
-        var maxAbsoluteDifference: Double
-        var maxRelativeDifference: Double
-    }
-
     struct ProbeResult: Encodable {
-        var device: String = "cpu"
+        var device: String
         var name: String
         var origin: String
         var maxAbsoluteError: Double
@@ -65,134 +65,62 @@ struct Verify: ParsableCommand {
     }
 
     func run() throws {
-        let url = URL(fileURLWithPath: file)
-        guard FileManager.default.fileExists(atPath: file) else {
-            // Not a file: a version in the store (NAME@N, a tag, a hash prefix), checked alike.
-            guard var stored = try StoreVerification.report(for: file) else { throw CLIError.usage("\(file): no such file or stored version") }
-            if stored.ok, !noRun, let store = try? StoreOptions.open(explicit: nil), let content = try? store.content(file),
-               let checkpoint = try? store.checkpoint(of: content) {
-                stored.problems += transplantProblems(checkpoint, into: &stored)
-                stored.ok = stored.problems.isEmpty
-            }
-            try emit(stored)
-            return
+        let source: any Format.CheckpointSource
+        do { source = try CheckpointResolver().source(file) } catch let error as CheckpointResolverError {
+            throw error.isUsage ? CLIError.usage(error.description) : CLIError(message: error.description)
         }
-        var report = Report(file: file, ok: true, problems: [], tensors: 0, chunks: 0, bytes: 0)
-        do {
-            if try FileKind.detect(url) == .ckpt {
-                let reader = try ContainerReader(contentsOf: url)
-                let found = reader.verify()
-                report.problems = found.problems
-                report.tensors = found.tensorsChecked
-                report.chunks = found.chunksChecked
-                report.bytes = found.bytesDecoded
-                if found.ok, !noRun { report.problems += try functionalProblems(reader, into: &report) }
-            } else {
-                // Other formats have no checksums: reading them checks their structure.
-                let checkpoint = try Importer.load(contentsOf: url)
-                report.tensors = checkpoint.tensors.count
-                report.bytes = checkpoint.tensors.reduce(0) { $0 + $1.tensor.data.count }
-            }
-        } catch let error as FormatError {
-            report.problems.append(error.message)
+        let verifier = CheckpointVerifier(run: !noRun, devices: device.selection)
+        let found: CheckpointVerification
+        do { found = try verifier.verify(source) } catch let error as OpenCLError where error.isMissingDevice {
+            throw CLIError.usage(error.description) // the machine's problem, not the checkpoint's
         }
-        report.ok = report.problems.isEmpty
-        try emit(report)
+        try emit(Self.report(found))
     }
 
-    /// The checks that need the engine: the document matches the tensors, and every
-    /// probe's outputs are reproduced within its tolerance on the CPU.
-    private func functionalProblems(_ reader: ContainerReader, into report: inout Report) throws -> [String] {
-        guard reader.manifest.sections[Manifest.architectureSection] != nil else { return [] }
-        let checkpoint = try reader.checkpoint()
-        var problems: [String] = []
-        if let bytes = checkpoint.architecture {
-            do {
-                try checkArchitecture(ArchitectureDocument.parse(bytes), against: checkpoint)
-            } catch {
-                problems.append("architecture: \((error as? FormatError)?.message ?? "\(error)")")
-                return problems
-            }
-        }
-        do {
-            let backends = try device.backends()
-            let runs = try backends.flatMap { backend in try verifyProbes(of: checkpoint, backend: backend).map { (backend, $0) } }
-            for (backend, probe) in runs {
-                let worstAbsolute = probe.outputs.map(\.maxAbsoluteError).max() ?? 0
-                let worstRelative = probe.outputs.map(\.maxRelativeError).max() ?? 0
-                report.probes.append(ProbeResult(device: backend.name, name: probe.name, origin: probe.origin.rawValue, maxAbsoluteError: worstAbsolute,
-                                                 maxRelativeError: worstRelative, rtol: probe.rtol, atol: probe.atol, passed: probe.passed))
-                if !probe.passed {
-                    problems.append("probe '\(probe.name)'\(device == .cpu ? "" : " on \(backend.name)"): outputs differ beyond rtol \(probe.rtol), atol \(probe.atol) (max abs error \(worstAbsolute), max rel error \(worstRelative))")
-                }
-            }
-            if backends.count > 1 { report.deviceComparisons = try compareDevices(checkpoint, backends) }
-        } catch {
-            if !checkpoint.probes.isEmpty { problems.append("cannot run probes: \(error)") }
-        }
-        problems += transplantProblems(checkpoint, into: &report)
-        return problems
-    }
-
-    /// Each transplanted module (metadata `ckpt.transplant`), run alone, must give its source's output bit for bit.
-    private func transplantProblems(_ checkpoint: Checkpoint, into report: inout Report) -> [String] {
-        let found: [TransplantModuleReport]
-        do { found = try verifyTransplants(of: checkpoint) } catch {
-            return ["transplant: \(error)"]
-        }
-        var problems: [String] = []
-        for module in found {
-            report.transplants.append(TransplantResult(source: module.sourceFile, module: module.source, target: module.target,
-                                                       passed: module.passed, problem: module.problem, note: module.note))
-            if let problem = module.problem {
-                problems.append("transplant '\(module.source)' of \(module.sourceFile) -> '\(module.target)': \(problem)")
-            }
-        }
-        return problems
-    }
-
-    /// Runs each probe's input on every backend and compares each output with the first backend's.
-    private func compareDevices(_ checkpoint: Checkpoint, _ backends: [Backend]) throws -> [DeviceComparison] {
-        let networks = try backends.map { try Network(checkpoint: checkpoint, backend: $0) }
-        var comparisons: [DeviceComparison] = []
-        for probe in checkpoint.probes where probe.inputs.count == 1 {
-            let outputs = try networks.map { try $0.run(probe.inputs[0]) }
-            for (index, output) in outputs.enumerated().dropFirst() {
-                let difference = try compareOutput(output, expected: outputs[0], rtol: 0, atol: 0)
-                comparisons.append(DeviceComparison(probe: probe.name, output: 0, device: backends[index].name, reference: backends[0].name,
-                                                    maxAbsoluteDifference: difference.maxAbsoluteError,
-                                                    maxRelativeDifference: difference.maxRelativeError))
-            }
-        }
-        return comparisons
+    static func report(_ found: CheckpointVerification) -> Report {
+        Report(file: found.name, ok: found.ok, problems: found.problems.map(\.description), tensors: found.structure.tensors,
+               probeTensors: found.structure.probeTensors, chunks: found.structure.chunks, bytes: found.structure.bytes,
+               probes: found.probes.map { run in
+                   ProbeResult(device: run.device, name: run.report.name, origin: run.report.origin.rawValue, maxAbsoluteError: run.maxAbsoluteError,
+                               maxRelativeError: run.maxRelativeError, rtol: run.report.rtol, atol: run.report.atol, passed: run.report.passed)
+               },
+               deviceComparisons: found.deviceComparisons,
+               transplants: found.transplants.map { module in
+                   TransplantResult(source: module.sourceFile, module: module.source, target: module.target, passed: module.passed,
+                                    problem: module.problem?.description, note: module.note)
+               })
     }
 
     private func emit(_ report: Report) throws {
-        if !json {
-            for module in report.transplants {
-                print("\(report.file): transplant '\(module.module)' of \(module.source) -> '\(module.target)' \(module.passed ? "ok (\(module.note))" : "FAILED: \(module.problem ?? "")")")
-            }
-            for probe in report.probes {
-                let place = device == .cpu ? "" : " on \(probe.device)"
-                let errors = String(format: "max abs error %.3g, max rel error %.3g (rtol %g, atol %g)",
-                                    probe.maxAbsoluteError, probe.maxRelativeError, probe.rtol, probe.atol)
-                print("\(report.file): probe '\(probe.name)' (\(probe.origin))\(place) \(probe.passed ? "ok" : "FAILED"): \(errors)")
-            }
-        }
-        if !json {
-            for c in report.deviceComparisons {
-                print("\(report.file): probe '\(c.probe)' output \(c.output): \(c.device) vs \(c.reference): "
-                      + String(format: "max rel difference %.3g, max abs difference %.3g", c.maxRelativeDifference, c.maxAbsoluteDifference))
-            }
-        }
         if json {
             print(try Terminal.json(report))
-        } else if report.ok {
-            print("\(report.file): ok (\(report.tensors) tensors, \(report.chunks) chunks, \(Terminal.bytes(report.bytes)) checked)")
+            if !report.ok { throw ExitCode(1) }
+            return
+        }
+        let name = report.file.escapedForDisplay
+        for module in report.transplants {
+            print("\(name): transplant '\(module.module.escapedForDisplay)' of \(module.source.escapedForDisplay) -> '\(module.target.escapedForDisplay)' \(module.passed ? "ok (\(module.note))" : "FAILED: \(module.problem ?? "")")")
+        }
+        for probe in report.probes {
+            let place = device == .cpu ? "" : " on \(probe.device)"
+            let errors = String(format: "max abs error %.3g, max rel error %.3g (rtol %g, atol %g)",
+                                probe.maxAbsoluteError, probe.maxRelativeError, probe.rtol, probe.atol)
+            print("\(name): probe '\(probe.name.escapedForDisplay)' (\(probe.origin))\(place) \(probe.passed ? "ok" : "FAILED"): \(errors)")
+        }
+        for c in report.deviceComparisons {
+            print("\(name): probe '\(c.probe.escapedForDisplay)' output \(c.output): \(c.device) vs \(c.reference): "
+                  + String(format: "max rel difference %.3g, max abs difference %.3g", c.maxRelativeDifference, c.maxAbsoluteDifference))
+        }
+        if report.ok {
+            let probeTensors = report.probeTensors == 0 ? "" : ", \(Self.count(report.probeTensors, "probe tensor"))"
+            print("\(name): ok (\(Self.count(report.tensors, "tensor"))\(probeTensors), \(Self.count(report.chunks, "chunk")), \(Terminal.bytes(report.bytes)) checked)")
         } else {
-            for problem in report.problems { print("\(report.file): \(problem)") }
-            print("\(report.file): BAD (\(report.problems.count) problem\(report.problems.count == 1 ? "" : "s"))")
+            for problem in report.problems { print("\(name): \(problem)") }
+            print("\(name): BAD (\(Self.count(report.problems.count, "problem")))")
         }
         if !report.ok { throw ExitCode(1) }
     }
+
+    /// `1 tensor`, `2 tensors`.
+    static func count(_ n: Int, _ noun: String) -> String { "\(n) \(noun)\(n == 1 ? "" : "s")" }
 }

@@ -105,3 +105,51 @@ final class CatalogConcurrencyTests: CatalogTestCase {
         XCTAssertTrue(try ckpt("fsck").stdout.contains(": ok ("))
     }
 }
+
+/// checkout and diff read under the shared store lock: an rm + gc meanwhile waits.
+final class CatalogReadLockTests: CatalogTestCase {
+    /// Whether another open file description could take the lock exclusive now (as gc would).
+    private func exclusiveIsFree(_ store: Store) -> Bool {
+        let fd = open(store.root.appendingPathComponent("lock").path, O_RDWR | O_CLOEXEC)
+        guard fd >= 0 else { return true }
+        defer { close(fd) }
+        guard flock(fd, LOCK_EX | LOCK_NB) == 0 else { return false }
+        flock(fd, LOCK_UN)
+        return true
+    }
+
+    func testGcWaitsForAReaderThatResolvedAVersionRemovedMeanwhile() throws {
+        let (store, _) = try Store.create(in: work)
+        let original = SmallModel.checkpoint(seed: 1)
+        try store.save(SaveRequest(checkpoint: original, model: "m"))
+        XCTAssertTrue(exclusiveIsFree(store))
+
+        let resolved = DispatchSemaphore(value: 0), proceed = DispatchSemaphore(value: 0), gcDone = DispatchSemaphore(value: 0)
+        nonisolated(unsafe) var read: Result<Checkpoint, Error>?
+        nonisolated(unsafe) var collected: Result<GCReport, Error>?
+        let reader = Thread {
+            read = Result {
+                try store.reading {
+                    let content = try store.content("m@1")
+                    resolved.signal()
+                    proceed.wait()
+                    return try store.checkpoint(of: content)
+                }
+            }
+        }
+        reader.start()
+        resolved.wait()
+        // The version is gone from the catalog, its objects unreferenced; the reader still wants them.
+        try store.remove("m@1")
+        XCTAssertFalse(exclusiveIsFree(store), "the reader holds the lock shared")
+        Thread {
+            collected = Result { try store.gc() }
+            gcDone.signal()
+        }.start()
+        proceed.signal()
+        gcDone.wait()
+        let checkpoint = try XCTUnwrap(read).get()
+        XCTAssertEqual(checkpoint.tensors.map(\.tensor.data), original.tensors.map(\.tensor.data), "read whole before gc ran")
+        XCTAssertEqual(try XCTUnwrap(collected).get().removedObjects, 6, "gc ran after the reader, and collected everything")
+    }
+}

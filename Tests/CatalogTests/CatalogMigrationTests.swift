@@ -7,19 +7,19 @@ import XCTest
 /// which upgrades it and records the upgrade in the database.
 final class CatalogMigrationTests: CatalogTestCase {
     func testAVersionOneStoreOpensAndUpgrades() throws {
-        var old: Store? = try Store.create(in: work, schemaUpTo: Schema.versions[0])
-        XCTAssertEqual(try old!.schema(), [Schema.versions[0]])
         // What a v1 ckpt could save: tensors, aliases, architecture and metadata, no probes.
         var checkpoint = SmallModel.checkpoint(seed: 7)
         checkpoint.probes = []
-        let saved = try old!.save(SaveRequest(checkpoint: checkpoint, model: "old", message: "made by v1")).version
-        old = nil
+        var saved: VersionInfo?
+        let root = try OldStore.make(in: work, schemaUpTo: Schema.versions[0]) { store in
+            saved = try store.save(SaveRequest(checkpoint: checkpoint, model: "old", message: "made by v1")).version
+        }
 
-        let store = try Store.open(work.appendingPathComponent(".ckpt"))
+        let store = try Store.open(root)
         XCTAssertEqual(try store.schema(), Schema.versions, "the migrator records every applied migration")
         XCTAssertEqual(Schema.current, Schema.versions.count)
         let content = try store.content("old@1")
-        XCTAssertEqual(content.info.hash, saved.hash)
+        XCTAssertEqual(content.info.hash, saved?.hash)
         XCTAssertEqual(content.tensors.map(\.name), checkpoint.tensors.map(\.name))
         XCTAssertTrue(try store.fsck().ok)
         // The upgraded store takes what only the new schema holds.

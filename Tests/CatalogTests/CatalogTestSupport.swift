@@ -1,4 +1,5 @@
-import Catalog
+@testable import Catalog
+import GRDB
 import Foundation
 import Format
 import XCTest
@@ -203,6 +204,31 @@ enum SmallModel {
                           rtol: 1e-4, atol: 1e-5, origin: .expected)
         return Checkpoint(tensors: tensors, architecture: Data(architecture.utf8),
                           metadata: .object(["epoch": .number(Double(seed)), "note": .string("synthetic")]), probes: [probe])
+    }
+}
+
+/// A store as an older ckpt left it: versions saved by today's code (which needs today's
+/// tables), then the tables of every later migration dropped and their records removed,
+/// so the file holds exactly an old schema's tables and rows.
+enum OldStore {
+    /// The tables each migration adds, by identifier.
+    static let tables = ["v2-probes": ["probe_tensor", "probe"], "v3-pruning": ["saved_parent", "pruned_ancestor"]]
+
+    static func make(in directory: URL, schemaUpTo migration: String, _ fill: (Store) throws -> Void) throws -> URL {
+        let (store, _) = try Store.create(in: directory)
+        try fill(store)
+        let later = Schema.versions.drop { $0 != migration }.dropFirst()
+        try store.pool.writeWithoutTransaction { db in
+            try db.execute(sql: "PRAGMA foreign_keys = OFF")
+            for identifier in later.reversed() {
+                for table in tables[identifier]! { try db.execute(sql: "DROP TABLE \(table)") }
+                try db.execute(sql: "DELETE FROM grdb_migrations WHERE identifier = ?", arguments: [identifier])
+            }
+            try db.execute(sql: "PRAGMA user_version = \(Schema.versions.firstIndex(of: migration)! + 1)")
+            try db.execute(sql: "PRAGMA foreign_keys = ON")
+        }
+        XCTAssertEqual(try store.schema(), Array(Schema.versions.prefix { $0 != migration } + [migration]))
+        return store.root
     }
 }
 

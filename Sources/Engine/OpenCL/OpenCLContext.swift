@@ -18,7 +18,7 @@ final class OpenCLDeviceContext {
         defer { lock.unlock() }
         if let context = contexts[index] { return context }
         let devices = try OpenCLDevices.deviceIDs()
-        guard !devices.isEmpty else { throw OpenCLError.noPlatform }
+        guard !devices.isEmpty else { throw OpenCLDevices.hasPlatform ? OpenCLError.noDevice(index: index, available: 0) : OpenCLError.noPlatform }
         guard devices.indices.contains(index) else {
             throw OpenCLError.noDevice(index: index, available: devices.count)
         }

@@ -11,9 +11,11 @@ public enum Checksum {
         return String(repeating: "0", count: 16 - digits.count) + digits
     }
 
-    /// Parses exactly 16 hex digits.
+    /// Parses exactly 16 lowercase hex digits, the only spelling `hex` writes and
+    /// FORMAT.md allows (`UInt64(_:radix:)` alone would also take upper case and a `+`).
     public static func parse(_ text: String) -> UInt64? {
-        guard text.utf8.count == 16 else { return nil }
+        let digits = text.utf8
+        guard digits.count == 16, digits.allSatisfy({ (0x30...0x39).contains($0) || (0x61...0x66).contains($0) }) else { return nil }
         return UInt64(text, radix: 16)
     }
 }

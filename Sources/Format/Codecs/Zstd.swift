@@ -15,6 +15,12 @@ enum Zstd {
 
     /// Decompresses one frame that must fill `destination` exactly.
     static func decompress(_ source: UnsafeRawBufferPointer, into destination: UnsafeMutableRawBufferPointer) throws {
+        // Exactly one frame (FORMAT.md section 6): ZSTD_decompress would go on to decode
+        // further frames, and skippable frames after the first, as if they belonged.
+        let frame = ZSTD_findFrameCompressedSize(source.baseAddress, source.count)
+        if ZSTD_isError(frame) == 0, frame != source.count {
+            throw FormatError(.malformed(what: "zstd frame", detail: "\(source.count - frame) bytes follow the frame"))
+        }
         let declared = ZSTD_getFrameContentSize(source.baseAddress, source.count)
         guard declared == UInt64(destination.count) else {
             throw FormatError(.invalidValue(field: "zstd frame content size", value: declared >= UInt64(Int64.max) ? "missing or invalid" : "\(declared)", expected: "\(destination.count)"))

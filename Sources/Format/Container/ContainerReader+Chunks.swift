@@ -11,28 +11,30 @@ extension ContainerReader {
     public func withDecodedChunk<R>(_ record: TensorRecord, index: Int, scratch: UnsafeMutableRawBufferPointer,
                                     _ body: (UnsafeRawBufferPointer) throws -> R) throws -> R {
         guard record.chunks.indices.contains(index) else {
-            throw FormatError("tensor '\(record.name)' has no chunk \(index) (it has \(record.chunks.count))", file: path)
+            throw FormatError(.notFound(kind: "chunk of tensor '\(record.name)'", name: "\(index)"), file: path)
         }
         let chunk = record.chunks[index]
-        guard chunk.offset >= 0, chunk.length >= 0, chunk.offset + chunk.length <= file.count else {
-            throw FormatError("tensor '\(record.name)' chunk \(index) lies outside this file", file: path)
+        // A record of another file would name spans this map does not have.
+        guard chunk.length <= file.count, chunk.offset <= file.count - chunk.length else {
+            throw FormatError(.malformed(what: Self.label(record, chunk: index), detail: "lies outside this file"), file: path)
         }
         if record.codec == .raw, chunk.length == chunk.size {
             return try body(try verifiedBytes(of: chunk, in: record, index: index))
         }
         guard scratch.count >= chunk.size else {
-            throw FormatError("tensor '\(record.name)' chunk \(index): scratch of \(scratch.count) bytes cannot hold \(chunk.size)", file: path)
+            throw FormatError(.limitExceeded(what: "the decoded size of \(Self.label(record, chunk: index))",
+                                             value: UInt64(chunk.size), limit: UInt64(scratch.count)), file: path)
         }
         let target = UnsafeMutableRawBufferPointer(rebasing: scratch[0..<chunk.size])
         try decode(chunk: index, of: record, into: target)
         return try body(UnsafeRawBufferPointer(target))
     }
 
-    /// The decoded bytes of one chunk, checked and copied out.
+    /// The decoded bytes of one chunk, checked and copied out; the scratch is reserved
+    /// against the reader's budget.
     public func decodeChunk(_ record: TensorRecord, index: Int) throws -> Data {
         let size = record.chunks.indices.contains(index) ? record.chunks[index].size : 0
-        let scratch = UnsafeMutableRawBufferPointer.allocate(byteCount: max(size, 1), alignment: 64)
-        defer { scratch.deallocate() }
-        return try withDecodedChunk(record, index: index, scratch: scratch) { Data($0) }
+        let scratch = try allocate(size, for: "tensor '\(record.name)' chunk \(index)")
+        return try withDecodedChunk(record, index: index, scratch: scratch.bytes) { Data($0) }
     }
 }

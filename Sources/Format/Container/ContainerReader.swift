@@ -13,45 +13,43 @@ public final class ContainerReader: @unchecked Sendable {
     public var path: String { file.path }
     public var version: FormatVersion { manifest.version }
 
-    public convenience init(contentsOf url: URL) throws {
-        try self.init(file: MappedFile(path: url.path))
+    /// What decoding from this file may allocate in total (see `MemoryBudget`).
+    public let budget: MemoryBudget
+
+    /// Opens the file at `url`; `budget` bounds the memory its decoded tensors may take.
+    public convenience init(contentsOf url: URL, budget: MemoryBudget = MemoryBudget()) throws {
+        try self.init(file: MappedFile(path: url.path), budget: budget)
     }
 
-    public init(file: MappedFile) throws {
+    /// Validates `file`'s header, trailer and index (FORMAT.md section 5) before anything
+    /// uses them; every value read is checked with overflow-free arithmetic.
+    public init(file: MappedFile, budget: MemoryBudget = MemoryBudget()) throws {
         self.file = file
+        self.budget = budget
         do {
             let minimum = ContainerLimits.headerSize + ContainerLimits.trailerSize
             guard file.count >= minimum else {
                 if file.count >= 8, Array(file[0..<8]) == ContainerLimits.headerMagic {
-                    throw FormatError("truncated: \(file.count) bytes, a ckpt container has at least \(minimum)")
+                    throw FormatError(.truncated(what: "a ckpt container", needed: UInt64(minimum), available: UInt64(file.count)))
                 }
-                throw FormatError("not a ckpt container (\(file.count) bytes)")
+                throw FormatError(.unrecognisedFile(detail: "not a ckpt container (\(file.count) bytes)"))
             }
             let header = try FileHeader.decode(file[0..<ContainerLimits.headerSize])
-            let trailer = try FileTrailer.decode(file[(file.count - ContainerLimits.trailerSize)..<file.count])
-            guard trailer.version == header.version else {
-                throw FormatError("header says format \(header.version) but trailer says \(trailer.version)")
-            }
             let trailerStart = file.count - ContainerLimits.trailerSize
-            guard trailer.indexLength <= UInt64(ContainerLimits.maxIndexSize) else {
-                throw FormatError("index of \(trailer.indexLength) bytes exceeds the \(ContainerLimits.maxIndexSize)-byte limit")
+            let trailer = try FileTrailer.decode(file[trailerStart..<file.count])
+            guard trailer.version == header.version else {
+                throw FormatError(.malformed(what: "trailer", detail: "it says format \(trailer.version), the header says \(header.version)"))
             }
-            guard trailer.indexOffset >= UInt64(ContainerLimits.headerSize), trailer.indexOffset % UInt64(ContainerLimits.alignment) == 0,
-                  trailer.indexOffset + trailer.indexLength <= UInt64(trailerStart),
-                  ContainerLimits.aligned(Int(trailer.indexOffset + trailer.indexLength)) == trailerStart else {
-                throw FormatError("trailer points to an index outside the file (offset \(trailer.indexOffset), length \(trailer.indexLength))")
-            }
-            indexOffset = Int(trailer.indexOffset)
-            indexLength = Int(trailer.indexLength)
+            (indexOffset, indexLength) = try Self.indexSpan(trailer, trailerStart: trailerStart)
             let index = file[indexOffset..<(indexOffset + indexLength)]
             guard Checksum.xxh3(index) == trailer.indexChecksum else {
-                throw FormatError("index is damaged (checksum mismatch)")
+                throw FormatError(.checksumMismatch(what: "index"))
             }
             let wire: ManifestWire
             do {
                 wire = try JSONDecoder().decode(ManifestWire.self, from: Data(index))
             } catch {
-                throw FormatError("index is not a valid ckpt \(header.version) index: \(Self.describe(error))")
+                throw FormatError(.malformed(what: "index", detail: "not a valid ckpt \(header.version) index: \(Self.describe(error))"))
             }
             manifest = try ManifestValidator(version: header.version, dataEnd: indexOffset).validate(wire)
         } catch let error as FormatError {
@@ -59,15 +57,42 @@ public final class ContainerReader: @unchecked Sendable {
         }
     }
 
+    /// Where the trailer says the index is, after checking it against the file: bounded
+    /// length, aligned offset after the header, ending before the trailer, and the trailer
+    /// at the next 64-byte boundary. No sum is formed before its terms are known to fit.
+    static func indexSpan(_ trailer: FileTrailer, trailerStart: Int) throws -> (offset: Int, length: Int) {
+        let limit = UInt64(ContainerLimits.maxIndexSize)
+        guard trailer.indexLength <= limit else {
+            throw FormatError(.limitExceeded(what: "the index length", value: trailer.indexLength, limit: limit))
+        }
+        let end = UInt64(trailerStart)
+        guard trailer.indexOffset >= UInt64(ContainerLimits.headerSize), trailer.indexOffset % UInt64(ContainerLimits.alignment) == 0,
+              trailer.indexOffset <= end, trailer.indexLength <= end - trailer.indexOffset else {
+            throw FormatError(.malformed(what: "trailer", detail: "the index (offset \(trailer.indexOffset), length \(trailer.indexLength)) does not lie between the header and the trailer"))
+        }
+        let offset = Int(trailer.indexOffset), length = Int(trailer.indexLength)
+        guard ContainerLimits.checkedAligned(offset + length) == trailerStart else {
+            throw FormatError(.malformed(what: "trailer", detail: "\(trailerStart - offset - length) bytes lie between the index and the trailer (at most 63 of padding)"))
+        }
+        return (offset, length)
+    }
+
     // MARK: - Tensors
 
+    /// The record of the tensor known by `name` (stored name or alias).
     public func record(named name: String) -> TensorRecord? { manifest.record(named: name) }
 
-    /// Checks a chunk's stored bytes against its checksum.
+    /// `tensor 'w' chunk 3 at offset 4096`, for messages.
+    static func label(_ record: TensorRecord, chunk index: Int) -> String {
+        "tensor '\(record.name)' chunk \(index) at offset \(record.chunks[index].offset)"
+    }
+
+    /// Checks a chunk's stored bytes against its checksum. Records come from the validated
+    /// manifest (their fields cannot be set outside this module), so the span is in the file.
     func verifiedBytes(of chunk: ChunkRecord, in record: TensorRecord, index: Int) throws -> UnsafeRawBufferPointer {
         let stored = file[chunk.offset..<(chunk.offset + chunk.length)]
         guard Checksum.xxh3(stored) == chunk.xxh3 else {
-            throw FormatError("tensor '\(record.name)' chunk \(index) at offset \(chunk.offset): checksum mismatch", file: path)
+            throw FormatError(.checksumMismatch(what: Self.label(record, chunk: index)), file: path)
         }
         return stored
     }
@@ -75,49 +100,85 @@ public final class ContainerReader: @unchecked Sendable {
     /// Checks chunk `index` of `record` against its checksum, then decodes it into `target`
     /// (exactly the chunk's size). Errors name the tensor, the chunk and its offset.
     func decode(chunk index: Int, of record: TensorRecord, into target: UnsafeMutableRawBufferPointer) throws {
-        let chunk = record.chunks[index]
-        let stored = try verifiedBytes(of: chunk, in: record, index: index)
+        let stored = try verifiedBytes(of: record.chunks[index], in: record, index: index)
         do {
             try ChunkCodec.decode(stored, dtype: record.dtype, codec: record.codec, into: target)
         } catch {
-            throw FormatError("tensor '\(record.name)' chunk \(index) at offset \(chunk.offset): \((error as? FormatError)?.message ?? "\(error)")", file: path)
+            throw error.attributed(to: path).within(Self.label(record, chunk: index))
         }
     }
 
     /// Decodes one tensor, verifying every chunk it touches; chunks decode in parallel.
+    /// The decoded bytes are reserved against `budget` until the tensor's data is freed.
     public func tensor(_ record: TensorRecord) throws -> Tensor {
-        if record.codec == .raw, record.chunks.count > 0 {
-            // Raw chunks are written back to back, so the tensor is one span of the map.
-            let first = record.chunks[0].offset
-            let contiguous = zip(record.chunks, record.chunks.dropFirst()).allSatisfy { $0.offset + $0.length == $1.offset }
-            if contiguous {
-                for (k, chunk) in record.chunks.enumerated() { _ = try verifiedBytes(of: chunk, in: record, index: k) }
-                return try Tensor(dtype: record.dtype, shape: record.shape, data: file.data(first..<(first + record.byteCount)))
-            }
-        }
-        try checkAffordable(record.byteCount, name: record.name)
-        let buffer = OwnedBuffer(count: record.byteCount)
+        if let mapped = try mappedRaw(record) { return mapped }
+        let buffer = try allocate(record.byteCount, for: "tensor '\(record.name)'")
         try decodeChunks(of: [(record, buffer.bytes)])
-        return try Tensor(dtype: record.dtype, shape: record.shape, data: buffer.data())
+        return try Tensor(dtype: record.dtype, shape: record.shape, data: buffer.take())
     }
 
+    /// A raw tensor whose chunks lie back to back is a view of the map: checked, not copied.
+    private func mappedRaw(_ record: TensorRecord) throws -> Tensor? {
+        guard record.codec == .raw, let first = record.chunks.first else { return nil }
+        let contiguous = zip(record.chunks, record.chunks.dropFirst()).allSatisfy { $0.offset + $0.length == $1.offset }
+        guard contiguous else { return nil }
+        for (k, chunk) in record.chunks.enumerated() { _ = try verifiedBytes(of: chunk, in: record, index: k) }
+        return try Tensor(dtype: record.dtype, shape: record.shape, data: file.data(first.offset..<(first.offset + record.byteCount)))
+    }
+
+    /// The tensor known by `name`, decoded and verified.
     public func tensor(named name: String) throws -> Tensor {
         guard let record = record(named: name) else {
-            throw FormatError("no tensor named '\(name)'", file: path)
+            throw FormatError(.notFound(kind: "tensor", name: name), file: path)
         }
         return try tensor(record)
     }
 
-    /// Every model tensor, decoded with all cores across tensor boundaries.
+    /// Every model tensor, decoded with all cores across tensor boundaries. Their total
+    /// is reserved against `budget` before anything is allocated.
     public func allTensors() throws -> [NamedTensor] {
-        let records = manifest.tensors
-        try checkAffordable(records.reduce(0) { $0 + $1.byteCount }, name: "all tensors")
-        let buffers = records.map { OwnedBuffer(count: $0.byteCount) }
-        try decodeChunks(of: Array(zip(records, buffers.map(\.bytes))))
-        return try zip(records, buffers).map { record, buffer in
-            NamedTensor(name: record.name, aliases: record.aliases,
-                        tensor: try Tensor(dtype: record.dtype, shape: record.shape, data: buffer.data()))
+        try decodeAll(manifest.tensors).map { NamedTensor(name: $0.0.name, aliases: $0.0.aliases, tensor: $0.1) }
+    }
+
+    /// Decodes `records` together: one reservation for their total, then every chunk of
+    /// every record on all cores.
+    private func decodeAll(_ records: [TensorRecord]) throws -> [(TensorRecord, Tensor)] {
+        _ = try Self.total(records.map(\.byteCount), what: "the tensors of this file")
+        var buffers: [OwnedBuffer?] = []
+        buffers.reserveCapacity(records.count)
+        var mapped: [Tensor?] = []
+        for record in records {
+            if let view = try mappedRaw(record) {
+                mapped.append(view)
+                buffers.append(nil)
+            } else {
+                mapped.append(nil)
+                buffers.append(try allocate(record.byteCount, for: "tensor '\(record.name)'"))
+            }
         }
+        try decodeChunks(of: zip(records, buffers).compactMap { record, buffer in buffer.map { (record, $0.bytes) } })
+        return try records.indices.map { k in
+            let data = mapped[k]?.data ?? buffers[k]!.take()
+            return (records[k], try Tensor(dtype: records[k].dtype, shape: records[k].shape, data: data))
+        }
+    }
+
+    /// `count` bytes reserved against this reader's budget; fails with a typed error, never an abort.
+    func allocate(_ count: Int, for what: @autoclosure () -> String) throws -> OwnedBuffer {
+        do { return try OwnedBuffer(count: count, budget: budget, for: what()) } catch let error as FormatError {
+            throw error.naming(path)
+        }
+    }
+
+    /// The sum of sizes, refusing overflow (a validated record's size fits, a sum may not).
+    static func total(_ sizes: [Int], what: @autoclosure () -> String) throws -> Int {
+        var sum = 0
+        for size in sizes {
+            let (next, overflow) = sum.addingReportingOverflow(size)
+            guard !overflow else { throw FormatError(.arithmeticOverflow(what: what())) }
+            sum = next
+        }
+        return sum
     }
 
     private func decodeChunks(of targets: [(TensorRecord, UnsafeMutableRawBufferPointer)]) throws {
@@ -125,6 +186,7 @@ public final class ContainerReader: @unchecked Sendable {
         for (record, buffer) in targets {
             var start = 0
             for (k, chunk) in record.chunks.enumerated() {
+                // The validator made the sizes add up to the record's byte count.
                 jobs.append((record, k, UnsafeMutableRawBufferPointer(rebasing: buffer[start..<(start + chunk.size)])))
                 start += chunk.size
             }
@@ -137,18 +199,11 @@ public final class ContainerReader: @unchecked Sendable {
                 do {
                     try decode(chunk: job.chunk, of: job.record, into: job.target)
                 } catch {
-                    out[j] = error as? FormatError
+                    out[j] = error.attributed(to: path)
                 }
             }
         }
         if let failure = failures.lazy.compactMap({ $0 }).first { throw failure }
-    }
-
-    /// Refuses to allocate more than the machine has, whatever the index claims.
-    private func checkAffordable(_ bytes: Int, name: String) throws {
-        guard UInt64(bytes) <= ProcessInfo.processInfo.physicalMemory else {
-            throw FormatError("'\(name)' would need \(bytes) bytes, more than this machine's memory", file: path)
-        }
     }
 
     // MARK: - Sections and probes
@@ -158,20 +213,27 @@ public final class ContainerReader: @unchecked Sendable {
         guard let section = manifest.sections[name] else { return nil }
         let bytes = file[section.offset..<(section.offset + section.length)]
         guard Checksum.xxh3(bytes) == section.xxh3 else {
-            throw FormatError("section '\(name)' is damaged (checksum mismatch)", file: path)
+            throw FormatError(.checksumMismatch(what: "section '\(name)'"), file: path)
         }
         return Data(bytes)
     }
 
+    /// The architecture document's bytes (checked), if the file has one.
     public func architecture() throws -> Data? { try section(Manifest.architectureSection) }
 
+    /// The metadata section, parsed; nil when the file has none.
     public func metadata() throws -> JSONValue? {
         guard let bytes = try section(Manifest.metadataSection) else { return nil }
+        return try Self.parseMetadata(bytes, path: path)
+    }
+
+    static func parseMetadata(_ bytes: Data, path: String) throws -> JSONValue {
         do { return try JSONValue.parse(bytes) } catch {
-            throw FormatError("section 'metadata' is not valid JSON", file: path)
+            throw FormatError(.malformed(what: "section 'metadata'", detail: "not valid JSON"), file: path)
         }
     }
 
+    /// Every probe with its tensors decoded and verified.
     public func probes() throws -> [Probe] {
         try manifest.probes.map { record in
             Probe(name: record.name, inputs: try record.inputs.map(tensor), outputs: try record.outputs.map(tensor),

@@ -33,7 +33,8 @@ public final class ContainerWriter {
     public init(destination: URL, options: WriteOptions = WriteOptions()) throws {
         guard options.chunkSize > 0, options.chunkSize % ContainerLimits.alignment == 0,
               options.chunkSize <= ContainerLimits.maxChunkSize else {
-            throw FormatError("chunk size must be a multiple of 64 up to \(ContainerLimits.maxChunkSize) bytes")
+            throw FormatError(.invalidValue(field: "chunk size", value: "\(options.chunkSize)",
+                                            expected: "a multiple of 64 from 64 to \(ContainerLimits.maxChunkSize)"))
         }
         self.destination = destination
         self.options = options
@@ -43,10 +44,8 @@ public final class ContainerWriter {
 
     /// Queues a tensor under its name and aliases; names must be unique across the file.
     public func add(_ named: NamedTensor) throws {
-        for name in named.allNames {
-            guard !name.isEmpty else { throw FormatError("a tensor name is empty") }
-            guard names.insert(name).inserted else { throw FormatError("the name '\(name)' is given twice") }
-        }
+        // The reader's rule (`CheckpointNames`), so that whatever is written can be read.
+        for name in named.allNames { try CheckpointNames.claim(name, kind: "tensor", in: &names) }
         tensors.append(entry(for: named, codec: options.codec))
         try enqueue(named.tensor, slot: .tensor(tensors.count - 1))
     }
@@ -60,8 +59,9 @@ public final class ContainerWriter {
     }
 
     public func add(_ probe: Probe) throws {
-        guard !probe.name.isEmpty, !probes.contains(where: { $0.name == probe.name }) else {
-            throw FormatError("probe name '\(probe.name)' is empty or given twice")
+        try CheckpointNames.check(probe.name, kind: "probe")
+        guard !probes.contains(where: { $0.name == probe.name }) else {
+            throw FormatError(.duplicateName(kind: "probe", name: probe.name))
         }
         // Probe tensors are small and read whole: zstd, no shuffling needed.
         let index = probes.count
@@ -82,7 +82,8 @@ public final class ContainerWriter {
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
         let index = try encoder.encode(wire)
         guard index.count <= ContainerLimits.maxIndexSize else {
-            throw FormatError("the index would be \(index.count) bytes, over the \(ContainerLimits.maxIndexSize)-byte limit", file: destination.path)
+            throw FormatError(.limitExceeded(what: "the index length", value: UInt64(index.count), limit: UInt64(ContainerLimits.maxIndexSize)),
+                              file: destination.path)
         }
         // The header was written first, as 1.0; a file that uses a later feature says so.
         let used = Set((tensors + probes.flatMap { $0.inputs + $0.outputs }).compactMap { Codec(rawValue: $0.codec) })
@@ -180,8 +181,10 @@ public final class ContainerWriter {
         }
     }
 
-    private func writeSection(_ name: String, _ bytes: Data) throws {
-        guard sections[name] == nil else { throw FormatError("section '\(name)' is given twice") }
+    /// Stores `bytes` as the section `name` (internal: tests write sections a newer minor might add).
+    func writeSection(_ name: String, _ bytes: Data) throws {
+        try CheckpointNames.check(name, kind: "section")
+        guard sections[name] == nil else { throw FormatError(.duplicateName(kind: "section", name: name)) }
         try file.pad(to: UInt64(ContainerLimits.alignment))
         sections[name] = ManifestWire.Section(offset: Int(file.offset), length: bytes.count,
                                               xxh3: bytes.withUnsafeBytes { Checksum.hex(Checksum.xxh3($0)) })

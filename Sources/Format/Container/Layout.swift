@@ -40,7 +40,16 @@ public enum ContainerLimits {
     static let headerMagic: [UInt8] = [0x89, 0x43, 0x4B, 0x50, 0x54, 0x0D, 0x0A, 0x1A]   // \x89 C K P T \r \n \x1a
     static let trailerMagic: [UInt8] = Array("CKPT-END".utf8)
 
+    /// The first multiple of 64 at or after `offset`, for offsets the writer produced.
     static func aligned(_ offset: Int) -> Int { (offset + alignment - 1) / alignment * alignment }
+
+    /// `aligned` for an offset read from a file: nil when it is negative or the next
+    /// boundary does not fit in `Int`.
+    static func checkedAligned(_ offset: Int) -> Int? {
+        guard offset >= 0 else { return nil }
+        let (sum, overflow) = offset.addingReportingOverflow(alignment - 1)
+        return overflow ? nil : sum / alignment * alignment
+    }
 }
 
 /// The fixed 64-byte header at offset 0.
@@ -59,15 +68,15 @@ struct FileHeader {
     /// Checks magic, checksum and major version, in the order that gives the clearest message.
     static func decode(_ bytes: UnsafeRawBufferPointer) throws -> FileHeader {
         guard bytes.count >= ContainerLimits.headerSize, Array(bytes[0..<8]) == ContainerLimits.headerMagic else {
-            throw FormatError("not a ckpt container (bad magic bytes)")
+            throw FormatError(.unrecognisedFile(detail: "not a ckpt container (bad magic bytes)"))
         }
         let stored = bytes.loadLittleEndian(UInt64.self, at: 56)
         guard Checksum.xxh3(UnsafeRawBufferPointer(rebasing: bytes[0..<56])) == stored else {
-            throw FormatError("header is damaged (checksum mismatch)")
+            throw FormatError(.checksumMismatch(what: "header"))
         }
         let version = FormatVersion(major: bytes.loadLittleEndian(UInt16.self, at: 8), minor: bytes.loadLittleEndian(UInt16.self, at: 10))
         guard version.major == FormatVersion.current.major else {
-            throw FormatError("format version \(version) is not readable by this ckpt (reads \(FormatVersion.current.major).x, writes \(FormatVersion.current))")
+            throw FormatError(.unsupportedVersion(what: "format", found: "\(version)", supported: "\(FormatVersion.current.major).x"))
         }
         return FileHeader(version: version)
     }
@@ -95,10 +104,10 @@ struct FileTrailer {
 
     static func decode(_ bytes: UnsafeRawBufferPointer) throws -> FileTrailer {
         guard bytes.count == ContainerLimits.trailerSize, Array(bytes[56..<64]) == ContainerLimits.trailerMagic else {
-            throw FormatError("truncated or not a complete ckpt container (no trailer at the end)")
+            throw FormatError(.malformed(what: "trailer", detail: "no end magic CKPT-END: the file is truncated or not a ckpt container"))
         }
         guard Checksum.xxh3(UnsafeRawBufferPointer(rebasing: bytes[0..<48])) == bytes.loadLittleEndian(UInt64.self, at: 48) else {
-            throw FormatError("trailer is damaged (checksum mismatch)")
+            throw FormatError(.checksumMismatch(what: "trailer"))
         }
         return FileTrailer(
             indexOffset: bytes.loadLittleEndian(UInt64.self, at: 0),

@@ -38,55 +38,63 @@ struct ManifestWire: Codable {
 
 /// One stored chunk, validated: inside the data region, sized within limits.
 public struct ChunkRecord: Sendable {
-    public var offset: Int
+    public internal(set) var offset: Int
     /// Stored bytes.
-    public var length: Int
+    public internal(set) var length: Int
     /// Decoded bytes.
-    public var size: Int
-    public var xxh3: UInt64
+    public internal(set) var size: Int
+    public internal(set) var xxh3: UInt64
 }
 
 /// One stored tensor, validated against its dtype, shape, codec and the file.
 public struct TensorRecord: Sendable {
-    public var name: String
-    public var aliases: [String]
-    public var dtype: DType
-    public var shape: [Int]
-    public var codec: Codec
-    public var chunks: [ChunkRecord]
+    public internal(set) var name: String
+    public internal(set) var aliases: [String]
+    public internal(set) var dtype: DType
+    public internal(set) var shape: [Int]
+    public internal(set) var codec: Codec
+    public internal(set) var chunks: [ChunkRecord]
     /// dtype x shape.
-    public var byteCount: Int
+    public internal(set) var byteCount: Int
+    /// Stored bytes of every chunk (each chunk lies inside the file, so the sum fits).
     public var storedCount: Int { chunks.reduce(0) { $0 + $1.length } }
+    /// The stored name, then the aliases.
     public var allNames: [String] { [name] + aliases }
 }
 
 /// A checksummed blob (architecture document, metadata).
 public struct SectionRecord: Sendable {
-    public var offset: Int
-    public var length: Int
-    public var xxh3: UInt64
+    public internal(set) var offset: Int
+    public internal(set) var length: Int
+    public internal(set) var xxh3: UInt64
 }
 
+/// One probe: its tolerances and its input and output tensors, validated like model tensors.
 public struct ProbeRecord: Sendable {
-    public var name: String
-    public var origin: Probe.Origin
-    public var rtol: Double
-    public var atol: Double
-    public var inputs: [TensorRecord]
-    public var outputs: [TensorRecord]
+    public internal(set) var name: String
+    public internal(set) var origin: Probe.Origin
+    public internal(set) var rtol: Double
+    public internal(set) var atol: Double
+    public internal(set) var inputs: [TensorRecord]
+    public internal(set) var outputs: [TensorRecord]
 }
 
-/// The validated index.
+/// The validated index. Its records can only be made by `ManifestValidator`, so every
+/// offset, length and size in them has been checked against the file.
 public struct Manifest: Sendable {
-    public var version: FormatVersion
-    public var writer: String?
-    public var tensors: [TensorRecord]
-    public var sections: [String: SectionRecord]
-    public var probes: [ProbeRecord]
+    public internal(set) var version: FormatVersion
+    public internal(set) var writer: String?
+    public internal(set) var tensors: [TensorRecord]
+    /// Every section the file has, known or not (unknown names are kept, checked and ignored).
+    public internal(set) var sections: [String: SectionRecord]
+    public internal(set) var probes: [ProbeRecord]
 
+    /// The section holding the architecture document (`spec/ARCH.md`).
     public static let architectureSection = "architecture"
+    /// The section holding free-form JSON metadata.
     public static let metadataSection = "metadata"
 
+    /// The model tensor known by `name`, stored name or alias.
     public func record(named name: String) -> TensorRecord? {
         tensors.first(where: { $0.name == name || $0.aliases.contains(name) })
     }

@@ -1,99 +1,142 @@
 import Foundation
 
 /// Turns the wire index into a `Manifest`, checking every field before anything uses
-/// it: names unique, dtypes and codecs known, sizes equal to dtype x shape, chunks
-/// within limits, every blob inside the data region and no two overlapping.
+/// it (FORMAT.md section 5): names valid and unique (`CheckpointNames`), dtypes and codecs
+/// known, sizes equal to dtype x shape, chunks within limits, checksums 16 lowercase hex
+/// digits, every blob inside the data region and no two overlapping.
+///
+/// Every comparison is written so that no intermediate sum can overflow: a bound is
+/// subtracted from a known-larger value instead of adding two values read from the file.
+/// Sections of any name are checked alike and kept; only `architecture` and `metadata`
+/// have a meaning to this reader, the others are ignored (a newer minor may add them).
 struct ManifestValidator {
     let version: FormatVersion
     /// End of the data region (where the index starts).
     let dataEnd: Int
 
     func validate(_ wire: ManifestWire) throws -> Manifest {
+        do {
+            return try validateIndex(wire)
+        } catch let error as FormatError {
+            throw error.within("index")
+        }
+    }
+
+    private func validateIndex(_ wire: ManifestWire) throws -> Manifest {
         var names = Set<String>()
         var tensors: [TensorRecord] = []
         tensors.reserveCapacity(wire.tensors.count)
         for entry in wire.tensors {
-            let record = try tensor(entry, context: "tensor '\(entry.name)'")
-            for name in record.allNames {
-                guard names.insert(name).inserted else { throw FormatError("index: the name '\(name)' is used twice") }
-            }
+            try CheckpointNames.check(entry.name, kind: "tensor")
+            let record = try within("tensor '\(entry.name)'") { try tensor(entry) }
+            for name in record.allNames { try CheckpointNames.claim(name, kind: "tensor", in: &names) }
             tensors.append(record)
         }
         var sections: [String: SectionRecord] = [:]
         for (name, entry) in wire.sections ?? [:] {
-            guard entry.offset >= ContainerLimits.headerSize, entry.offset % ContainerLimits.alignment == 0,
-                  entry.length >= 0, entry.length <= dataEnd - entry.offset else {
-                throw FormatError("index: section '\(name)' lies outside the data region")
+            try CheckpointNames.check(name, kind: "section")
+            sections[name] = try within("section '\(name)'") {
+                guard entry.length >= 0 else { throw FormatError(.invalidValue(field: "length", value: "\(entry.length)", expected: "at least 0")) }
+                try checkSpan(offset: entry.offset, length: entry.length)
+                return SectionRecord(offset: entry.offset, length: entry.length, xxh3: try checksum(entry.xxh3))
             }
-            guard let sum = Checksum.parse(entry.xxh3) else { throw FormatError("index: section '\(name)' has a malformed checksum") }
-            sections[name] = SectionRecord(offset: entry.offset, length: entry.length, xxh3: sum)
         }
         var probes: [ProbeRecord] = []
         var probeNames = Set<String>()
         for entry in wire.probes ?? [] {
-            guard !entry.name.isEmpty, probeNames.insert(entry.name).inserted else {
-                throw FormatError("index: probe name '\(entry.name)' is empty or used twice")
-            }
-            guard let origin = Probe.Origin(rawValue: entry.origin) else {
-                throw FormatError("index: probe '\(entry.name)' has unknown origin '\(entry.origin)'")
-            }
-            guard entry.rtol.isFinite, entry.rtol >= 0, entry.atol.isFinite, entry.atol >= 0 else {
-                throw FormatError("index: probe '\(entry.name)' has an invalid tolerance")
-            }
-            probes.append(ProbeRecord(
-                name: entry.name, origin: origin, rtol: entry.rtol, atol: entry.atol,
-                inputs: try entry.inputs.map { try tensor($0, context: "probe '\(entry.name)' input '\($0.name)'") },
-                outputs: try entry.outputs.map { try tensor($0, context: "probe '\(entry.name)' output '\($0.name)'") }))
+            try CheckpointNames.claim(entry.name, kind: "probe", in: &probeNames)
+            probes.append(try within("probe '\(entry.name)'") { try probe(entry) })
         }
         let manifest = Manifest(version: version, writer: wire.writer, tensors: tensors, sections: sections, probes: probes)
         try checkOverlaps(manifest)
         return manifest
     }
 
-    private func tensor(_ entry: ManifestWire.Tensor, context: String) throws -> TensorRecord {
-        guard !entry.name.isEmpty else { throw FormatError("index: a tensor has an empty name") }
-        guard let dtype = DType(rawValue: entry.dtype) else {
-            throw FormatError("index: \(context) has unknown dtype '\(entry.dtype)'")
+    private func probe(_ entry: ManifestWire.Probe) throws -> ProbeRecord {
+        guard let origin = Probe.Origin(rawValue: entry.origin) else {
+            throw FormatError(.invalidValue(field: "origin", value: "'\(entry.origin)'", expected: "'expected' or 'recorded'"))
         }
+        for (field, value) in [("rtol", entry.rtol), ("atol", entry.atol)] where !(value.isFinite && value >= 0) {
+            throw FormatError(.invalidValue(field: field, value: "\(value)", expected: "a finite number at least 0"))
+        }
+        // Inputs and outputs share one scope of names ("input 0", "output 0", ...).
+        var names = Set<String>()
+        func tensors(_ entries: [ManifestWire.Tensor], _ role: String) throws -> [TensorRecord] {
+            try entries.map { entry in
+                try CheckpointNames.claim(entry.name, kind: "probe tensor", in: &names)
+                return try within("\(role) '\(entry.name)'") { try tensor(entry) }
+            }
+        }
+        return ProbeRecord(name: entry.name, origin: origin, rtol: entry.rtol, atol: entry.atol,
+                           inputs: try tensors(entry.inputs, "input"), outputs: try tensors(entry.outputs, "output"))
+    }
+
+    private func tensor(_ entry: ManifestWire.Tensor) throws -> TensorRecord {
+        guard let dtype = DType(rawValue: entry.dtype) else { throw FormatError(.unsupportedDType(entry.dtype)) }
         guard let codec = Codec(rawValue: entry.codec) else {
-            throw FormatError("index: \(context) has unknown codec '\(entry.codec)'")
+            throw FormatError(.invalidValue(field: "codec", value: "'\(entry.codec)'",
+                                            expected: Codec.allCases.map { "'\($0.rawValue)'" }.joined(separator: ", ")))
         }
-        let byteCount: Int
-        do { byteCount = try Tensor.byteCount(dtype: dtype, shape: entry.shape) } catch let error as FormatError {
-            throw FormatError("index: \(context): \(error.message)")
-        }
+        let byteCount = try Tensor.byteCount(dtype: dtype, shape: entry.shape)
         var chunks: [ChunkRecord] = []
         chunks.reserveCapacity(entry.chunks.count)
+        // Each size is at most 16 MiB and the loop stops once the sum passes byteCount,
+        // so the running total cannot overflow.
         var total = 0
         for (k, chunk) in entry.chunks.enumerated() {
-            let where_ = "index: \(context) chunk \(k)"
-            guard chunk.size > 0, chunk.size <= ContainerLimits.maxChunkSize, chunk.size % dtype.size == 0 else {
-                throw FormatError("\(where_) decodes to \(chunk.size) bytes (must be 1 to \(ContainerLimits.maxChunkSize) whole elements)")
+            try within("chunk \(k)") {
+                guard chunk.size > 0, chunk.size <= ContainerLimits.maxChunkSize, chunk.size % dtype.size == 0 else {
+                    throw FormatError(.invalidValue(field: "size", value: "\(chunk.size)",
+                                                    expected: "1 to \(ContainerLimits.maxChunkSize) bytes of whole \(dtype.rawValue) elements"))
+                }
+                guard chunk.length > 0 else { throw FormatError(.invalidValue(field: "length", value: "\(chunk.length)", expected: "at least 1")) }
+                try checkSpan(offset: chunk.offset, length: chunk.length)
+                guard codec != .raw || chunk.length == chunk.size else {
+                    throw FormatError(.malformed(what: "raw chunk", detail: "stores \(chunk.length) bytes for a size of \(chunk.size)"))
+                }
+                chunks.append(ChunkRecord(offset: chunk.offset, length: chunk.length, size: chunk.size, xxh3: try checksum(chunk.xxh3)))
             }
-            guard chunk.offset >= ContainerLimits.headerSize, chunk.offset % ContainerLimits.alignment == 0,
-                  chunk.length > 0, chunk.length <= dataEnd - chunk.offset else {
-                throw FormatError("\(where_) lies outside the data region (offset \(chunk.offset), length \(chunk.length))")
-            }
-            guard codec != .raw || chunk.length == chunk.size else {
-                throw FormatError("\(where_) is raw but stores \(chunk.length) bytes for \(chunk.size)")
-            }
-            guard let sum = Checksum.parse(chunk.xxh3) else { throw FormatError("\(where_) has a malformed checksum") }
             total += chunk.size
             guard total <= byteCount else { break }
-            chunks.append(ChunkRecord(offset: chunk.offset, length: chunk.length, size: chunk.size, xxh3: sum))
         }
         guard total == byteCount else {
-            throw FormatError("index: \(context) chunks hold \(total) bytes, but \(dtype.rawValue)\(Tensor.describe(entry.shape)) needs \(byteCount)")
+            throw FormatError(.malformed(what: "chunks", detail: "they hold \(total) bytes\(total > byteCount ? " or more" : ""), but \(dtype.rawValue)\(Tensor.describe(entry.shape)) needs \(byteCount)"))
         }
-        return TensorRecord(name: entry.name, aliases: entry.aliases ?? [], dtype: dtype, shape: entry.shape,
+        let aliases = entry.aliases ?? []
+        for alias in aliases { try CheckpointNames.check(alias, kind: "alias") }
+        return TensorRecord(name: entry.name, aliases: aliases, dtype: dtype, shape: entry.shape,
                             codec: codec, chunks: chunks, byteCount: byteCount)
+    }
+
+    /// A blob `[offset, offset + length)` must start at a 64-byte boundary after the header
+    /// and end at or before the index. `length` is non-negative here.
+    private func checkSpan(offset: Int, length: Int) throws {
+        guard offset >= ContainerLimits.headerSize, offset % ContainerLimits.alignment == 0,
+              offset <= dataEnd, length <= dataEnd - offset else {
+            throw FormatError(.malformed(what: "blob at offset \(offset), length \(length)",
+                                         detail: "lies outside the data region (64 to \(dataEnd), 64-byte aligned)"))
+        }
+    }
+
+    /// A checksum is exactly 16 lowercase hex digits (`Checksum.parse`), as the writer writes.
+    private func checksum(_ text: String) throws -> UInt64 {
+        guard let value = Checksum.parse(text) else {
+            throw FormatError(.invalidValue(field: "xxh3", value: "'\(text)'", expected: "16 lowercase hex digits"))
+        }
+        return value
+    }
+
+    private func within<T>(_ context: String, _ body: () throws -> T) throws -> T {
+        do { return try body() } catch let error as FormatError { throw error.within(context) }
     }
 
     private func checkOverlaps(_ manifest: Manifest) throws {
         var end = ContainerLimits.headerSize
         var previous = "the header"
         for blob in manifest.blobs {
-            guard blob.offset >= end else { throw FormatError("index: \(blob.label) overlaps \(previous)") }
+            guard blob.offset >= end else {
+                throw FormatError(.malformed(what: blob.label, detail: "overlaps \(previous)"))
+            }
             end = blob.offset + blob.length
             previous = blob.label
         }

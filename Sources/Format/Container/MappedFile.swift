@@ -6,17 +6,20 @@ import Glibc
 /// A read-only memory map of a whole file. Raw tensors are handed out as `Data` that
 /// points into the map and keeps it alive, so reading them copies nothing.
 public final class MappedFile: @unchecked Sendable {
+    /// The path the file was opened at.
     public let path: String
+    /// The whole file, read-only.
     public let bytes: UnsafeRawBufferPointer
 
+    /// Maps the regular file at `path`; anything else (a directory, a pipe) is refused.
     public init(path: String) throws {
         self.path = path
         let fd = open(path, O_RDONLY | O_CLOEXEC)
-        guard fd >= 0 else { throw FormatError("cannot open: \(String(cString: strerror(errno)))", file: path) }
+        guard fd >= 0 else { throw FormatError(.io(operation: "open", path: path, errno: errno), file: path) }
         defer { close(fd) }
         var info = stat()
-        guard fstat(fd, &info) == 0 else { throw FormatError("cannot stat: \(String(cString: strerror(errno)))", file: path) }
-        guard (info.st_mode & S_IFMT) == S_IFREG else { throw FormatError("not a regular file", file: path) }
+        guard fstat(fd, &info) == 0 else { throw FormatError(.io(operation: "stat", path: path, errno: errno), file: path) }
+        guard (info.st_mode & S_IFMT) == S_IFREG else { throw FormatError(.refused(what: "the path", why: "not a regular file"), file: path) }
         let size = Int(info.st_size)
         if size == 0 {
             bytes = UnsafeRawBufferPointer(start: nil, count: 0)
@@ -24,7 +27,7 @@ public final class MappedFile: @unchecked Sendable {
         }
         let address = mmap(nil, size, PROT_READ, MAP_PRIVATE, fd, 0)
         guard let address, address != MAP_FAILED else {
-            throw FormatError("cannot map: \(String(cString: strerror(errno)))", file: path)
+            throw FormatError(.io(operation: "map", path: path, errno: errno), file: path)
         }
         bytes = UnsafeRawBufferPointer(start: address, count: size)
     }
@@ -33,8 +36,10 @@ public final class MappedFile: @unchecked Sendable {
         if let base = bytes.baseAddress { munmap(UnsafeMutableRawPointer(mutating: base), bytes.count) }
     }
 
+    /// The file's size in bytes.
     public var count: Int { bytes.count }
 
+    /// A view of `range`, which must lie inside the file.
     public subscript(range: Range<Int>) -> UnsafeRawBufferPointer {
         UnsafeRawBufferPointer(rebasing: bytes[range])
     }

@@ -27,7 +27,7 @@ public final class AtomicFile {
         temporaryPath = (directory.isEmpty ? "." : directory) + "/.\(base).tmp-\(getpid())-\(UInt32.random(in: 0 ... .max))"
         fd = open(temporaryPath, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o644)
         guard fd >= 0 else {
-            throw FormatError("cannot create a file here: \(String(cString: strerror(errno)))", file: destination.path)
+            throw FormatError(.io(operation: "create", path: temporaryPath, errno: errno), file: destination.path)
         }
     }
 
@@ -49,7 +49,7 @@ public final class AtomicFile {
             let written = Glibc.write(fd, base, remaining)
             if written < 0 {
                 if errno == EINTR { continue }
-                throw FormatError("write failed: \(String(cString: strerror(errno)))", file: destination.path)
+                throw FormatError(.io(operation: "write", path: temporaryPath, errno: errno), file: destination.path)
             }
             remaining -= written
             base += written
@@ -95,12 +95,12 @@ public final class AtomicFile {
     /// rename still makes the file appear whole, but a power cut may lose it.
     public func commit(sync: Bool = true) throws {
         guard !sync || fsync(fd) == 0 else {
-            throw FormatError("fsync failed: \(String(cString: strerror(errno)))", file: destination.path)
+            throw FormatError(.io(operation: "fsync", path: temporaryPath, errno: errno), file: destination.path)
         }
         close(fd)
         fd = -1
         guard rename(temporaryPath, destination.path) == 0 else {
-            throw FormatError("cannot move the new file into place: \(String(cString: strerror(errno)))", file: destination.path)
+            throw FormatError(.io(operation: "rename into place", path: temporaryPath, errno: errno), file: destination.path)
         }
         committed = true
         guard sync else { return }

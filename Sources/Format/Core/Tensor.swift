@@ -12,7 +12,7 @@ public struct Tensor: Sendable {
     public init(dtype: DType, shape: [Int], data: Data) throws {
         let expected = try Tensor.byteCount(dtype: dtype, shape: shape)
         guard data.count == expected else {
-            throw FormatError("tensor data holds \(data.count) bytes, but \(dtype.rawValue)\(Tensor.describe(shape)) needs \(expected)")
+            throw FormatError(.malformed(what: "tensor data", detail: "it holds \(data.count) bytes, but \(dtype.rawValue)\(Tensor.describe(shape)) needs \(expected)"))
         }
         self.dtype = dtype
         self.shape = shape
@@ -25,9 +25,11 @@ public struct Tensor: Sendable {
     public static func elementCount(_ shape: [Int]) throws -> Int {
         var count = 1
         for dim in shape {
-            guard dim >= 0 else { throw FormatError("negative dimension \(dim) in shape \(describe(shape))") }
+            guard dim >= 0 else {
+                throw FormatError(.invalidValue(field: "a dimension of shape \(describe(shape))", value: "\(dim)", expected: "a non-negative size"))
+            }
             let (product, overflow) = count.multipliedReportingOverflow(by: dim)
-            guard !overflow else { throw FormatError("shape \(describe(shape)) overflows 64 bits") }
+            guard !overflow else { throw FormatError(.arithmeticOverflow(what: "the element count of shape \(describe(shape))")) }
             count = product
         }
         return count
@@ -36,7 +38,7 @@ public struct Tensor: Sendable {
     /// Bytes needed by `dtype x shape`, refusing overflow.
     public static func byteCount(dtype: DType, shape: [Int]) throws -> Int {
         let (bytes, overflow) = try elementCount(shape).multipliedReportingOverflow(by: dtype.size)
-        guard !overflow else { throw FormatError("shape \(describe(shape)) of \(dtype.rawValue) overflows 64 bits") }
+        guard !overflow else { throw FormatError(.arithmeticOverflow(what: "the byte size of \(dtype.rawValue)\(describe(shape))")) }
         return bytes
     }
 

@@ -13,12 +13,13 @@ public enum Npy {
     /// can rewrite the header in place; matching it makes our files byte-identical.
     static let growthAxisMaxDigits = 21
 
-    public static func read(contentsOf url: URL) throws -> Tensor {
-        try read(data: InteropFile.mapped(url))
+    public static func read(contentsOf url: URL, budget: MemoryBudget = MemoryBudget()) throws -> Tensor {
+        try read(data: InteropFile.mapped(url), budget: budget)
     }
 
-    /// Little-endian C-order data is a zero-copy slice of `data`; other layouts are converted.
-    public static func read(data: Data) throws -> Tensor {
+    /// Little-endian C-order data is a zero-copy slice of `data`; other layouts are converted
+    /// into memory reserved in `budget`.
+    public static func read(data: Data, budget: MemoryBudget = MemoryBudget()) throws -> Tensor {
         let header = try Header(parsing: data)
         let payload = data.dropFirst(header.dataOffset)
         let expected = try Tensor.byteCount(dtype: header.dtype, shape: header.shape)
@@ -31,10 +32,11 @@ public enum Npy {
         }
         var elements = payload
         if header.fortranOrder {
-            elements = ElementBytes.cOrder(fromFortran: elements, shape: header.shape, elementSize: header.dtype.size)
+            elements = try ElementBytes.cOrder(fromFortran: elements, shape: header.shape, elementSize: header.dtype.size, budget: budget)
         }
         if header.bigEndian {
-            elements = ElementBytes.byteSwapped(elements, unit: header.dtype.swapUnit)
+            elements = try ElementBytes.byteSwapped(elements, unit: header.dtype.swapUnit, budget: budget,
+                                                    what: "a big-endian array of \(elements.count) bytes")
         }
         return try Tensor(dtype: header.dtype, shape: header.shape, data: elements)
     }

@@ -200,6 +200,10 @@ final class PickleObject: PickleNode {
     let className: String
     var arguments: [PickleValue]
     var state: PickleValue?
+    /// What SETITEM(S) gave an instance of a dict subclass.
+    var items: PickleDict?
+    /// What APPEND(S) gave an instance of a list subclass.
+    var listItems: PickleList?
 
     init(className: String, arguments: [PickleValue]) {
         self.className = className
@@ -220,6 +224,8 @@ final class PickleObject: PickleNode {
     override func dropContents() {
         arguments = []
         state = nil
+        items = nil
+        listItems = nil
     }
 }
 

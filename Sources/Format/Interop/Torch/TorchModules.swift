@@ -170,8 +170,10 @@ struct TorchModuleDocument {
             switch a["padding"]?.stringValue {
             case "valid"?: padding = Pair(0)
             case "same"?:
-                let (th, tw) = (dilation.h * (kernel.h - 1), dilation.w * (kernel.w - 1))
-                guard th % 2 == 0, tw % 2 == 0 else { return nil }
+                // dilation x (kernel - 1) from the file's attributes: a product that overflows
+                // (or a negative one) is no layer ckpt can describe, so the module stays opaque.
+                guard let th = samePadding(kernel.h, dilation.h), let tw = samePadding(kernel.w, dilation.w),
+                      th % 2 == 0, tw % 2 == 0 else { return nil }
                 padding = Pair(th / 2, tw / 2)
             default: break
             }
@@ -231,6 +233,14 @@ struct TorchModuleDocument {
         default:
             return nil
         }
+    }
+
+    /// The total padding `padding='same'` needs, `dilation x (kernel - 1)`, or nil when the
+    /// values are negative or the product does not fit in 64 bits.
+    static func samePadding(_ kernel: Int, _ dilation: Int) -> Int? {
+        guard kernel >= 1, dilation >= 0 else { return nil }
+        let (total, overflow) = dilation.multipliedReportingOverflow(by: kernel - 1)
+        return overflow ? nil : total
     }
 
     private static func asInt(_ value: PickleValue) -> Int? {

@@ -104,9 +104,19 @@ final class TorchTensor: PickleNode {
         var negative: Bool
     }
 
-    var viewKey: ViewKey {
-        ViewKey(storage: storage.key, byteOffset: storage.viewByteOffset &+ offset &* dtype.size, dtype: dtype, shape: shape,
-                stride: stride, conjugate: conjugate, negative: negative)
+    /// The view's identity. Strides of size-1 axes are never stepped along, so they do not
+    /// tell views apart; the byte offset is checked (it comes from the file).
+    func viewKey() throws -> ViewKey {
+        let byteOffset = try checkedAdd(storage.viewByteOffset, try checkedMultiply(offset, dtype.size, "tensor offset"), "tensor offset")
+        return ViewKey(storage: storage.key, byteOffset: byteOffset, dtype: dtype, shape: shape,
+                       stride: TorchTensor.steppedStrides(shape: shape, stride: stride), conjugate: conjugate, negative: negative)
+    }
+
+    /// `stride` with 0 for every axis of size 1, whose stride (any value a file likes) is
+    /// never stepped along: what addresses the same elements, and keeps arithmetic on
+    /// strides within the bounds checked for the view.
+    static func steppedStrides(shape: [Int], stride: [Int]) -> [Int] {
+        zip(shape, stride).map { $0 == 1 ? 0 : $1 }
     }
 
     var summary: String { "\(dtype.rawValue)\(Tensor.describe(shape))" }
@@ -188,7 +198,7 @@ final class TorchTensor: PickleNode {
 
     /// The tensor's bytes in little-endian C order, from its storage's bytes (`record`,
     /// the whole root storage). A contiguous little-endian view is a zero-copy slice.
-    func materialize(record: Data, bigEndian: Bool, name: String) throws -> Tensor {
+    func materialize(record: Data, bigEndian: Bool, name: String, budget: MemoryBudget) throws -> Tensor {
         let elementSize = dtype.size
         let count = try Tensor.elementCount(shape)
         let storageBytes = storage.byteCount
@@ -209,14 +219,8 @@ final class TorchTensor: PickleNode {
                                   "needs \(last + 1) elements, but storage '\(storage.key)' holds \(storageElements)")
         }
         let base = record.startIndex + storage.viewByteOffset
-        var contiguous = true
-        var expected = 1
-        for axis in shape.indices.reversed() where shape[axis] != 1 {
-            if stride[axis] != expected { contiguous = false; break }
-            expected *= shape[axis]
-        }
         var bytes: Data
-        if contiguous {
+        if ElementBytes.isCContiguous(shape: shape, stride: stride) {
             let start = base + offset * elementSize
             bytes = record[start ..< start + count * elementSize]
         } else {
@@ -228,66 +232,32 @@ final class TorchTensor: PickleNode {
                                     "it repeats the elements of its \(storageBytes)-byte storage into \(outputBytes) bytes")
 
             }
-            bytes = TorchTensor.gather(record, base: base + offset * elementSize, shape: shape,
-                                       stride: stride.map { $0 * elementSize }, elementSize: elementSize, count: count)
+            // Every axis longer than 1 has (size - 1) x stride within the storage (checked
+            // above), so these byte strides and the walk over them cannot overflow.
+            let byteStrides = try TorchTensor.steppedStrides(shape: shape, stride: stride).map {
+                try checkedMultiply($0, elementSize, "tensor '\(name)' stride")
+            }
+            bytes = try ElementBytes.gather(record, origin: base - record.startIndex + offset * elementSize, shape: shape,
+                                            byteStrides: byteStrides, elementSize: elementSize, count: count,
+                                            budget: budget, what: "tensor '\(name)' (a strided view)")
         }
         if bigEndian, elementSize > 1 {
-            bytes = ElementBytes.byteSwapped(bytes, unit: dtype == .c64 ? 4 : elementSize)
+            bytes = try ElementBytes.byteSwapped(bytes, unit: dtype == .c64 ? 4 : elementSize, budget: budget,
+                                                 what: "tensor '\(name)' (big-endian)")
         }
         if conjugate || negative {
-            bytes = TorchTensor.flippingSigns(bytes, dtype: dtype, real: negative, imaginary: conjugate != negative)
+            bytes = try TorchTensor.flippingSigns(bytes, dtype: dtype, real: negative, imaginary: conjugate != negative, budget: budget,
+                                                  what: "tensor '\(name)' (sign bits)")
         }
         return try Tensor(dtype: dtype, shape: shape, data: bytes)
     }
 
-    /// A strided view copied into C order (strides in bytes, all bounds already checked).
-    static func gather(_ source: Data, base: Int, shape: [Int], stride: [Int], elementSize: Int, count: Int) -> Data {
-        var out = Data(count: count * elementSize)
-        source.withUnsafeBytes { (from: UnsafeRawBufferPointer) in
-            out.withUnsafeMutableBytes { (to: UnsafeMutableRawBufferPointer) in
-                guard let src = from.baseAddress, let dst = to.baseAddress else { return }
-                let origin = base - source.startIndex
-                let last = shape.count - 1
-                var index = [Int](repeating: 0, count: shape.count)
-                var rowStart = origin
-                var written = 0
-                let innerSize = shape[last], innerStride = stride[last]
-                while true {
-                    var at = rowStart
-                    switch elementSize {
-                    case 4:
-                        for _ in 0 ..< innerSize {
-                            (dst + written).storeBytes(of: (src + at).loadUnaligned(as: UInt32.self), as: UInt32.self)
-                            written += 4
-                            at += innerStride
-                        }
-                    default:
-                        for _ in 0 ..< innerSize {
-                            (dst + written).copyMemory(from: src + at, byteCount: elementSize)
-                            written += elementSize
-                            at += innerStride
-                        }
-                    }
-                    var axis = last - 1
-                    while axis >= 0 {
-                        index[axis] += 1
-                        rowStart += stride[axis]
-                        if index[axis] < shape[axis] { break }
-                        rowStart -= stride[axis] * shape[axis]
-                        index[axis] = 0
-                        axis -= 1
-                    }
-                    if axis < 0 { break }
-                }
-            }
-        }
-        return out
-    }
-
     /// Applies torch's lazy negation and conjugation bits: flips the sign bit of real
     /// parts (`real`) and of imaginary parts (`imaginary`) of little-endian elements.
-    static func flippingSigns(_ data: Data, dtype: DType, real: Bool, imaginary: Bool) -> Data {
-        var out = Data(data)
+    static func flippingSigns(_ data: Data, dtype: DType, real: Bool, imaginary: Bool, budget: MemoryBudget,
+                              what: @autoclosure () -> String) throws -> Data {
+        var out = try ElementBytes.allocate(data.count, budget: budget, for: what())
+        out.withUnsafeMutableBytes { to in data.withUnsafeBytes { from in to.copyMemory(from: from) } }
         let (unit, top): (Int, Int) = {
             switch dtype {
             case .c64: return (8, 3)

@@ -55,7 +55,7 @@ struct TorchWriter {
 
             }
         }
-        records.append(Record(name: "data.pkl", data: TorchPickleWriter.stateDict(checkpoint.tensors)))
+        records.append(Record(name: "data.pkl", data: try TorchPickleWriter.stateDict(checkpoint.tensors)))
         records.append(Record(name: ".format_version", data: Data("1".utf8)))
         records.append(Record(name: ".storage_alignment", data: Data("64".utf8)))
         records.append(Record(name: "byteorder", data: Data("little".utf8)))
@@ -203,7 +203,21 @@ enum TorchPickleWriter {
         }
     }
 
-    static func stateDict(_ tensors: [NamedTensor]) -> Data {
+    /// C-order strides as torch computes them (sizes of 0 count as 1). A zero-element
+    /// tensor holds no bytes, yet its other sizes may be huge (a 111-byte safetensors file
+    /// can declare [0, 2^62, 2^62]); strides that do not fit in 64 bits are refused.
+    static func contiguousStrides(_ shape: [Int], name: String) throws -> [Int] {
+        var strides = [Int](repeating: 1, count: shape.count)
+        var step = 1
+        for axis in shape.indices.reversed() {
+            strides[axis] = step
+            guard axis > 0 else { break }
+            step = try checkedMultiply(step, max(shape[axis], 1), "the strides of tensor '\(name)' \(Tensor.describe(shape))")
+        }
+        return strides
+    }
+
+    static func stateDict(_ tensors: [NamedTensor]) throws -> Data {
         var p = PickleBytes()
         p.op(0x80); p.byte(2)
         p.global("collections", "OrderedDict")
@@ -231,18 +245,12 @@ enum TorchPickleWriter {
             if let storageClass { global("torch", storageClass) } else { global("torch.storage", "UntypedStorage") }
             p.string(String(index))
             p.string("cpu")
-            p.int(storageClass == nil ? tensor.data.count : tensor.elementCount)
+            p.int(storageClass == nil ? tensor.data.count : try Tensor.elementCount(tensor.shape))
             p.op(0x74) // TUPLE
             p.op(0x51) // BINPERSID
             p.int(0)
             p.tuple(tensor.shape)
-            var strides = [Int](repeating: 1, count: tensor.shape.count)
-            var step = 1
-            for axis in tensor.shape.indices.reversed() {
-                strides[axis] = step
-                step *= max(tensor.shape[axis], 1)
-            }
-            p.tuple(strides)
+            p.tuple(try contiguousStrides(tensor.shape, name: named.name))
             p.op(0x89) // False: requires_grad
             p.get(orderedDict); p.op(0x29); p.op(0x52) // OrderedDict(): backward hooks
             if storageClass == nil { global("torch", torchDTypeName(tensor.dtype)) }
@@ -319,48 +327,5 @@ struct PickleBytes {
 
     mutating func get(_ index: Int) {
         if index < 256 { op(0x68); byte(UInt8(index)) } else { op(0x6A); u32(UInt32(index)) }
-    }
-}
-
-/// The zip CRC-32 (polynomial 0xEDB88320), slicing by 8.
-enum CRC32 {
-    static let tables: [[UInt32]] = {
-        var tables = [[UInt32]](repeating: [UInt32](repeating: 0, count: 256), count: 8)
-        for i in 0 ..< 256 {
-            var c = UInt32(i)
-            for _ in 0 ..< 8 { c = c & 1 != 0 ? 0xEDB8_8320 ^ (c >> 1) : c >> 1 }
-            tables[0][i] = c
-        }
-        for i in 0 ..< 256 {
-            for t in 1 ..< 8 { tables[t][i] = (tables[t - 1][i] >> 8) ^ tables[0][Int(tables[t - 1][i] & 0xFF)] }
-        }
-        return tables
-    }()
-
-    static func checksum(_ data: Data) -> UInt32 {
-        data.withUnsafeBytes { checksum($0) }
-    }
-
-    static func checksum(_ buffer: UnsafeRawBufferPointer) -> UInt32 {
-        let flat = tables.flatMap { $0 }
-        return flat.withUnsafeBufferPointer { t -> UInt32 in
-            var crc: UInt32 = 0xFFFF_FFFF
-            var i = 0
-            let n = buffer.count
-            while i + 8 <= n {
-                let lo = UInt32(littleEndian: buffer.loadUnaligned(fromByteOffset: i, as: UInt32.self)) ^ crc
-                let hi = UInt32(littleEndian: buffer.loadUnaligned(fromByteOffset: i + 4, as: UInt32.self))
-                crc = t[7 * 256 + Int(lo & 0xFF)] ^ t[6 * 256 + Int((lo >> 8) & 0xFF)]
-                    ^ t[5 * 256 + Int((lo >> 16) & 0xFF)] ^ t[4 * 256 + Int(lo >> 24)]
-                    ^ t[3 * 256 + Int(hi & 0xFF)] ^ t[2 * 256 + Int((hi >> 8) & 0xFF)]
-                    ^ t[1 * 256 + Int((hi >> 16) & 0xFF)] ^ t[Int(hi >> 24)]
-                i += 8
-            }
-            while i < n {
-                crc = t[Int((crc ^ UInt32(buffer[i])) & 0xFF)] ^ (crc >> 8)
-                i += 1
-            }
-            return crc ^ 0xFFFF_FFFF
-        }
     }
 }

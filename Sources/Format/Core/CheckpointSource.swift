@@ -1,0 +1,130 @@
+import Foundation
+
+/// Something `verify` can check and the engine can run: a `.ckpt` file, another file format
+/// (checked by reading it), or a version in a store (Catalog's `StoredVersionSource`).
+///
+/// One protocol so that files and store references take one verification path: structure
+/// first (`verifyStructure`, which lists problems and never throws), then, when that is
+/// clean, the whole `checkpoint()` for the checks that need the tensors.
+public protocol CheckpointSource: AnyObject {
+    /// How reports name it: the path as given, or `mlp@2 (1a2b3c4d5e6f)`.
+    var displayName: String { get }
+
+    /// Every checksum and structural rule this kind of source has, each problem named with
+    /// where it is; how much was checked, probe tensors counted apart from tensors.
+    func verifyStructure() -> StructureVerification
+
+    /// The whole checkpoint (tensors, architecture, metadata, probes), every byte checked.
+    func checkpoint() throws -> Checkpoint
+}
+
+/// What a structural check found.
+public struct StructureVerification: Codable, Sendable, Equatable {
+    /// Each problem, one line, with where it is.
+    public var problems: [String] = []
+    /// The checkpoint's own tensors checked (probe inputs and outputs not included).
+    public var tensors = 0
+    /// Probe inputs and outputs checked.
+    public var probeTensors = 0
+    public var chunks = 0
+    public var bytes = 0
+    public var ok: Bool { problems.isEmpty }
+
+    public init(problems: [String] = [], tensors: Int = 0, probeTensors: Int = 0, chunks: Int = 0, bytes: Int = 0) {
+        self.problems = problems
+        self.tensors = tensors
+        self.probeTensors = probeTensors
+        self.chunks = chunks
+        self.bytes = bytes
+    }
+
+    /// A container's report (which counts probe tensors apart already).
+    public init(_ report: VerificationReport) {
+        self.init(problems: report.problems, tensors: report.tensorsChecked, probeTensors: report.probeTensorsChecked,
+                  chunks: report.chunksChecked, bytes: report.bytesDecoded)
+    }
+}
+
+/// A file source of the kind its first bytes say: a `.ckpt` container, or any format the
+/// importer reads.
+public enum FileCheckpointSource {
+    /// The source for the file at `url`, named `displayName` in reports. A file whose kind
+    /// cannot be told is handed to the importer, whose structural check then says why.
+    public static func open(_ url: URL, displayName: String? = nil) -> any CheckpointSource {
+        let name = displayName ?? url.path
+        if (try? FileKind.detect(url)) == .ckpt { return ContainerFileSource(url, displayName: name) }
+        return ImportedFileSource(url, displayName: name)
+    }
+}
+
+/// A `.ckpt` file: every chunk checksum, every section, the exact layout. The structural
+/// check decodes every chunk once and keeps what it decoded (`verify(loading:)`), so
+/// `checkpoint()` after it does not decode the file again.
+public final class ContainerFileSource: CheckpointSource {
+    public let url: URL
+    public let displayName: String
+    private var reader: ContainerReader?
+    private var loaded: Checkpoint?
+
+    public init(_ url: URL, displayName: String) {
+        self.url = url
+        self.displayName = displayName
+    }
+
+    private func open() throws -> ContainerReader {
+        if let reader { return reader }
+        let opened = try ContainerReader(contentsOf: url)
+        reader = opened
+        return opened
+    }
+
+    public func verifyStructure() -> StructureVerification {
+        do {
+            let outcome = try open().verify(loading: true)
+            loaded = outcome.checkpoint
+            return StructureVerification(outcome.report)
+        } catch {
+            return StructureVerification(problems: [Self.message(error)])
+        }
+    }
+
+    public func checkpoint() throws -> Checkpoint {
+        if let loaded { return loaded }
+        return try open().checkpoint()
+    }
+
+    static func message(_ error: Error) -> String {
+        (error as? FormatError)?.message ?? "\(error)".escapedForDisplay
+    }
+}
+
+/// Any other format (safetensors, npz, npy, torch): these carry no checksums, so reading the
+/// whole file is its structural check. The checkpoint read is kept for `checkpoint()`.
+public final class ImportedFileSource: CheckpointSource {
+    public let url: URL
+    public let displayName: String
+    private var loaded: Checkpoint?
+
+    public init(_ url: URL, displayName: String) {
+        self.url = url
+        self.displayName = displayName
+    }
+
+    public func verifyStructure() -> StructureVerification {
+        do {
+            let checkpoint = try self.checkpoint()
+            let probeTensors = checkpoint.probes.reduce(0) { $0 + $1.inputs.count + $1.outputs.count }
+            let bytes = checkpoint.tensors.reduce(0) { $0 + $1.tensor.data.count }
+            return StructureVerification(tensors: checkpoint.tensors.count, probeTensors: probeTensors, bytes: bytes)
+        } catch {
+            return StructureVerification(problems: [ContainerFileSource.message(error)])
+        }
+    }
+
+    public func checkpoint() throws -> Checkpoint {
+        if let loaded { return loaded }
+        let checkpoint = try Importer.load(contentsOf: url)
+        loaded = checkpoint
+        return checkpoint
+    }
+}
