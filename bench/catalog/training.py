@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
-"""A real training run for the store's delta benchmark: a small CNN trained with AdamW on
+"""A real training run for the store's delta benchmark: a small CNN trained with AdamW
+(lr 1e-3, cosine decay by default) on
 generated data (a fixed random teacher labels random images, 20% of the labels replaced
 by random ones so that the loss never reaches zero), a checkpoint written every
 --every steps as safetensors. Usage: training.py OUT_DIR [--steps 300] [--every 25]
@@ -29,12 +30,21 @@ def main():
     parser.add_argument("--steps", type=int, default=300)
     parser.add_argument("--every", type=int, default=25)
     parser.add_argument("--dtype", default="f32", choices=["f32", "bf16"])
+    parser.add_argument("--lr", type=float, default=1e-3)
+    parser.add_argument("--schedule", default="cosine", choices=["cosine", "constant"],
+                        help="cosine: the usual decay to 0 over the run (after 10 warm-up steps)")
     args = parser.parse_args()
     torch.manual_seed(0)
     torch.set_num_threads(2)
     teacher = Net().eval()
     model = Net()
-    optimizer = torch.optim.AdamW(model.parameters(), lr=1e-3, weight_decay=0.01)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=0.01)
+    import math
+    def factor(step):
+        if args.schedule == "constant": return 1.0
+        if step < 10: return (step + 1) / 10
+        return 0.5 * (1 + math.cos(math.pi * step / args.steps))
+    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
     generator = torch.Generator().manual_seed(1)
     os.makedirs(args.out, exist_ok=True)
 
@@ -57,6 +67,7 @@ def main():
         optimizer.zero_grad()
         loss.backward()
         optimizer.step()
+        scheduler.step()
         if step % args.every == 0:
             save(step, loss.item())
 
