@@ -48,8 +48,8 @@ extension ObjectStore {
         /// Bitwise XOR of the element bytes.
         case xor
         /// Each element as a little-endian unsigned integer of its width: the zigzag of
-        /// (new - base) modulo 2^bits. The reference writer's choice: on consecutive
-        /// training checkpoints it stored 0.40 of standalone where XOR stored 0.54, because
+        /// (new - base) modulo 2^bits. The reference writer's choice: between consecutive
+        /// training checkpoints its planes hold 0.55 of standalone entropy, XOR's 0.65, because
         /// a small change that carries across a bit boundary flips many XOR bits but
         /// leaves the difference small.
         case sub
