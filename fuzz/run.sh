@@ -5,7 +5,8 @@
 #   fuzz/run.sh run TARGET [SECONDS] [LIBFUZZER ARGS...]
 #                                     fuzz one target in one process, growing fuzz/corpus/<target>/;
 #                                     stops at the first finding (FUZZ_KEEP_GOING=1: records it and goes on)
-#   fuzz/run.sh ci [SECONDS]          build, seed, run every target SECONDS (default 25); fails on a finding
+#   fuzz/run.sh ci [SECONDS]          build, seed, replay fuzz/crashes/, run every target SECONDS
+#                                     (default 25); fails on a finding
 #   fuzz/run.sh repro TARGET FILE...  run the target once on each file (a crash reproducer)
 # Targets: ckpt torch safetensors numpy arch.
 set -euo pipefail
@@ -81,6 +82,11 @@ case "${1:-}" in
         seeds
         failed=()
         for target in "${targets[@]}"; do
+            # The reproducers of fixed findings must stay fixed.
+            if compgen -G "$fuzz/crashes/$target/*" >/dev/null; then
+                echo "== fuzz-$target on fuzz/crashes/$target/"
+                if ! repro "$target" "$fuzz/crashes/$target"/* 2>&1 | tail -25; then failed+=("$target (a reproducer)"); fi
+            fi
             echo "== fuzz-$target, $seconds s"
             if ! run "$target" "$seconds" 2>&1 | tail -25; then failed+=("$target"); fi
         done
@@ -89,5 +95,5 @@ case "${1:-}" in
             exit 1
         fi
         ;;
-    *) sed -n '2,9p' "$0" >&2; exit 2 ;;
+    *) sed -n '2,10p' "$0" >&2; exit 2 ;;
 esac

@@ -9,7 +9,8 @@ public enum CheckpointResolverError: Error, Equatable, Sendable {
     case noSuchFileOrStore(argument: String, why: String)
     /// A store was located at `store` (or given) but cannot be opened: damaged, not a store.
     case storeUnreadable(store: String, error: CatalogError)
-    /// The store opened, but `argument` names no version in it (`error`: what resolving said).
+    /// The store opened, but `argument` names no version in it (`error`: what resolving said,
+    /// always a case with `CatalogError.isUnresolvedReference`).
     case unresolvedReference(argument: String, store: String, error: CatalogError)
 }
 
@@ -18,8 +19,8 @@ extension CheckpointResolverError: CustomStringConvertible, LocalizedError {
         switch self {
         case let .noSuchFileOrStore(argument, why):
             return "\(argument.escapedForDisplay): no such file, and no store to look it up in (\(why.escapedForDisplay))"
-        case let .storeUnreadable(store, error):
-            return "\(store.escapedForDisplay): the store cannot be opened: \(error)"
+        case let .storeUnreadable(_, error):
+            return "the store cannot be used: \(error)" // the store's error names its path
         case let .unresolvedReference(argument, store, error):
             return "\(argument.escapedForDisplay): no such file, nor a version in \(store.escapedForDisplay) (\(error))"
         }
@@ -48,7 +49,8 @@ public final class StoredVersionSource: CheckpointSource {
     /// `mlp@2 (1a2b3c4d5e6f)`.
     public var displayName: String { "\(content.info.reference) (\(content.info.shortHash))" }
 
-    public func verifyStructure() -> StructureVerification {
+    /// Each object is checked chunk by chunk; nothing is kept (`checkpoint()` reads again).
+    public func verifyStructure(keepingContents: Bool) -> StructureVerification {
         let found = store.verify(content)
         let probeTensors = content.probes.reduce(0) { $0 + $1.inputs.count + $1.outputs.count }
         return StructureVerification(problems: found.problems, tensors: max(0, found.tensorsChecked - probeTensors),
@@ -90,6 +92,8 @@ public struct CheckpointResolver {
         do {
             return .version(try store.content(argument), in: store)
         } catch let error as CatalogError {
+            // A reference that names nothing is the argument's fault; a store failing while resolving it is the store's.
+            guard error.isUnresolvedReference else { throw CheckpointResolverError.storeUnreadable(store: store.path, error: error) }
             throw CheckpointResolverError.unresolvedReference(argument: argument, store: store.path, error: error)
         }
     }

@@ -29,7 +29,8 @@ extension Store {
     /// Checks the whole store: SQLite's own integrity and foreign keys, every version's
     /// hash against its rows, and every object any version references (container
     /// verification, then the decoded bytes re-hashed against the name). Each damaged
-    /// object is reported once for every version and tensor that references it.
+    /// object is reported once for every version and tensor that references it. `progress`
+    /// gets (bytes checked, bytes of every referenced object), from several threads.
     public func fsck(progress: ((Int, Int) -> Void)? = nil) throws -> FsckReport {
         // Shared: saves go on meanwhile, but gc cannot delete what the snapshot references.
         try lock.shared {
@@ -93,6 +94,9 @@ extension Store {
             users[baseKey, default: []].append("delta base of \(ObjectStore.label(key.object))")
         }
         var results = [(problems: [String], chunks: Int, bytes: Int)](repeating: ([], 0, 0), count: order.count)
+        // Progress in bytes: each object counts the bytes its rows say it holds.
+        let sizes = order.map { (try? Tensor.byteCount(dtype: $0.dtype, shape: $0.shape)) ?? 0 }
+        let total = sizes.reduce(0, +)
         let lock = NSLock()
         var done = 0
         let objects = objects
@@ -100,8 +104,8 @@ extension Store {
             let out = out
             DispatchQueue.concurrentPerform(iterations: order.count) { k in
                 out[k] = objects.check(order[k].object, dtype: order[k].dtype, shape: order[k].shape)
-                lock.lock(); done += 1; let now = done; lock.unlock()
-                progress?(now, order.count)
+                lock.lock(); done += sizes[k]; let now = done; lock.unlock()
+                progress?(now, total)
             }
         }
         var problems: [String] = []

@@ -80,22 +80,23 @@ extension Store {
                            probesChanged: changedProbes.map(\.name))
     }
 
-    /// Counts differing elements (bytes compared, any dtype), then takes max |b - a| and
-    /// ||b - a|| / ||a|| from Format's `TensorDifference`, the one definition of the
-    /// relative change (NaN and infinity make both undefined, nil).
+    /// Everything from Format's `TensorDifference`, the one definition of the change:
+    /// differing elements, max |b - a| and ||b - a|| / ||a|| (NaN that stays NaN is no
+    /// change; NaN or infinity appearing makes the numbers undefined, nil). A dtype without
+    /// arithmetic (c64) has no measure; only its differing elements are counted.
     private func measure(_ x: Tensor, _ y: Tensor, into change: inout TensorChange) {
+        if let difference = TensorDifference.compare(x, y) {
+            change.differingElements = difference.differingElements
+            change.maxAbsDifference = difference.maxAbs
+            change.relativeNorm = difference.relative
+            return
+        }
         let width = x.dtype.size
-        let count = x.elementCount
         change.differingElements = x.data.withUnsafeBytes { p in
             y.data.withUnsafeBytes { q in
                 guard let a = p.baseAddress, let b = q.baseAddress else { return 0 }
-                var differing = 0
-                for k in 0..<count where memcmp(a + k * width, b + k * width, width) != 0 { differing += 1 }
-                return differing
+                return (0..<x.elementCount).reduce(0) { $0 + (memcmp(a + $1 * width, b + $1 * width, width) != 0 ? 1 : 0) }
             }
         }
-        let difference = TensorDifference.compare(x, y)
-        change.maxAbsDifference = difference?.maxAbs
-        change.relativeNorm = difference?.relative
     }
 }

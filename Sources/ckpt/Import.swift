@@ -48,13 +48,12 @@ struct Import: ParsableCommand {
         }
         let bar = ProgressBar("importing")
         let destination = URL(fileURLWithPath: output)
-        try CheckpointFile.write(checkpoint, to: destination, options: WriteOptions(codec: codec, level: level)) { done, total in
-            bar.update(done, of: total)
-        }
+        defer { bar.finish() }
+        try CheckpointFile.write(checkpoint, to: destination, options: WriteOptions(codec: codec, level: level), progress: bar.callback)
         bar.finish()
         let reader = try ContainerReader(contentsOf: destination)
         let raw = reader.manifest.tensors.reduce(0) { $0 + $1.byteCount }
         let stored = reader.manifest.tensors.reduce(0) { $0 + $1.storedCount }
-        print("\(output): \(reader.manifest.tensors.count) tensors, \(Terminal.bytes(raw)) raw, \(Terminal.bytes(stored)) stored (\(Terminal.ratio(stored, raw)) of raw, \(codec.rawValue))")
+        Terminal.say("\(output): \(Terminal.count(reader.manifest.tensors.count, "tensor")), \(Terminal.bytes(raw)) raw, \(Terminal.bytes(stored)) stored (\(Terminal.ratio(stored, raw)) of raw, \(codec.rawValue))")
     }
 }

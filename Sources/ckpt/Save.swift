@@ -38,12 +38,18 @@ struct Save: ParsableCommand {
 
     func run() throws {
         let url = URL(fileURLWithPath: file)
-        guard FileManager.default.fileExists(atPath: file) else { throw CLIError.usage("\(file.escapedForDisplay): no such file") }
+        guard FileManager.default.fileExists(atPath: file) else { throw CLIError.noSuchFile(file) }
         let store = try storeOptions.open()
         let name = model ?? Self.modelName(for: url)
         let checkpoint = try Importer.load(contentsOf: url)
-        let result = try store.save(SaveRequest(checkpoint: checkpoint, model: name, message: message, tags: tag,
-                                                parents: parent.isEmpty ? nil : parent, codec: codec, deltas: !noDelta))
+        let bar = ProgressBar("saving")
+        let result: SaveResult
+        do {
+            defer { bar.finish() }
+            result = try store.save(SaveRequest(checkpoint: checkpoint, model: name, message: message, tags: tag,
+                                                parents: parent.isEmpty ? nil : parent, codec: codec, deltas: !noDelta),
+                                progress: bar.callback)
+        }
         let version = result.version
         print(Self.summary(result).escapedForDisplay)
     }

@@ -67,11 +67,16 @@ struct Verify: ParsableCommand {
     func run() throws {
         let source: any Format.CheckpointSource
         do { source = try CheckpointResolver().source(file) } catch let error as CheckpointResolverError {
-            throw error.isUsage ? CLIError.usage(error.description) : CLIError(message: error.description)
+            throw CLIError.unresolved(error)
         }
         let verifier = CheckpointVerifier(run: !noRun, devices: device.selection)
         let found: CheckpointVerification
-        do { found = try verifier.verify(source) } catch let error as OpenCLError where error.isMissingDevice {
+        let bar = ProgressBar("verifying")
+        (source as? ContainerFileSource)?.progress = bar.callback
+        do {
+            defer { bar.finish() }
+            found = try verifier.verify(source)
+        } catch let error as OpenCLError where error.isMissingDevice {
             throw CLIError.usage(error.description) // the machine's problem, not the checkpoint's
         }
         try emit(Self.report(found))
@@ -122,5 +127,5 @@ struct Verify: ParsableCommand {
     }
 
     /// `1 tensor`, `2 tensors`.
-    static func count(_ n: Int, _ noun: String) -> String { "\(n) \(noun)\(n == 1 ? "" : "s")" }
+    static func count(_ n: Int, _ noun: String) -> String { Terminal.count(n, noun) }
 }

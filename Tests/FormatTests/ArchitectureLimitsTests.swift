@@ -87,6 +87,10 @@ final class ArchitectureLimitsTests: XCTestCase {
         var deep = #"{"type": "ReLU"}"#
         for _ in 0 ..< ArchitectureLimits.maxDepth + 2 { deep = #"{"type": "Sequential", "children": ["# + deep + "]}" }
         XCTAssertEqual(parse(deep), .tooDeep(what: "the module tree", limit: ArchitectureLimits.maxDepth))
+        // A Repeat of 2,000 blocks that each share the first: more Shared modules than allowed.
+        let shares = #"{"type": "Sequential", "children": [{"name": "t", "type": "Linear", "in_features": 2, "out_features": 2},"#
+            + #"{"name": "r", "type": "Repeat", "count": 2000, "children": [{"type": "Shared", "target": "t"}]}]}"#
+        XCTAssertEqual(parse(shares), .walkBudgetExceeded(what: "the Shared modules of the expanded tree", limit: ArchitectureLimits.maxSharedModules))
     }
 
     func testLazySizesReadOffHostileTensorShapesStayLazy() throws {

@@ -229,6 +229,27 @@ final class HostileInteropTests: XCTestCase {
         XCTAssertTrue(text.contains("torch.nn.modules.conv.Conv2d"), text) // an opaque node naming the class
     }
 
+    /// A whole-module Linear whose attributes claim 9e15 x 9e15 features over a 2 x 2 weight:
+    /// the attributes do not fit the tensors, so the module stays opaque; nothing counts them.
+    func testLinearWithAbsurdFeaturesStaysOpaque() throws {
+        var p = PickleScript()
+        p.global("torch.nn.modules.linear", "Linear"); p.emptyTuple(); p.newObj()
+        p.emptyDict(); p.mark()
+        p.string("training"); p.bool(true)
+        p.string("_parameters"); p.emptyDict(); p.mark(); p.string("weight")
+        p.floatTensor(key: "0", numel: 4, size: [2, 2], stride: [2, 1]); p.setItems()
+        p.string("_buffers"); p.emptyDict()
+        p.string("_modules"); p.emptyDict()
+        p.string("in_features"); p.int(9_000_000_000_000_000)
+        p.string("out_features"); p.int(9_000_000_000_000_000)
+        p.setItems(); p.build()
+        p.stop()
+        let checkpoint = try TorchFile.read(data: Self.torchZip(p, storages: [("0", Self.floats([1, 2, 3, 4]))]))
+        XCTAssertEqual(Self.floats(of: checkpoint.tensor(named: "weight")), [1, 2, 3, 4])
+        let text = String(decoding: try XCTUnwrap(checkpoint.architecture), as: UTF8.self)
+        XCTAssertTrue(text.contains("torch.nn.modules.linear.Linear"), text)
+    }
+
     /// Zero-element tensors [0, 2^62, 2^62] whose strides are the contiguous ones: the outline's
     /// contiguity check multiplied the sizes and overflowed, at the top level and in a module's child dict.
     func testOutlineOfZeroElementTensorWithHugeSizes() throws {
@@ -301,15 +322,34 @@ final class HostileInteropTests: XCTestCase {
         p.setItems()
         p.stop()
         let file = try Self.torchZip(p, storages: [("0", Self.floats([1, 2, 3, 4]))])
-        assertReason(try TorchFile.read(data: file, budget: MemoryBudget(limit: 40_000))) {
-            if case .memoryBudgetExceeded(_, _, _, 40_000) = $0 { return true }
+        // The pickle's objects take one block of the budget while the file is read.
+        let objects = PickleArena.blockBytes
+        assertReason(try TorchFile.read(data: file, budget: MemoryBudget(limit: objects + 40_000))) {
+            if case .memoryBudgetExceeded(let what, _, _, _) = $0 { return what.contains("strided view") }
             return false
         }
         let total = (0 ..< 12).reduce(0) { $0 + 4 * (1000 + $1) }
-        let budget = MemoryBudget(limit: UInt64(total))
+        let budget = MemoryBudget(limit: objects + UInt64(total))
         let checkpoint = try TorchFile.read(data: file, budget: budget)
         XCTAssertEqual(budget.inUse, UInt64(total))
         XCTAssertEqual(Self.floats(of: checkpoint.tensor(named: "v5")), Array(repeating: 2, count: 1005))
+    }
+
+    /// A million empty dicts, each popped at once: two bytes of pickle build an object of
+    /// a hundred, which the arena pays for from the input's budget.
+    func testPickleObjectsArePaidForFromTheBudget() throws {
+        var p = PickleScript()
+        p.bytes.reserveCapacity(2_000_010)
+        for _ in 0 ..< 1_000_000 { p.emptyDict(); p.pop() }
+        p.none(); p.stop()
+        let file = try Self.torchZip(p)
+        assertReason(try TorchFile.read(data: file, budget: MemoryBudget(limit: 16 << 20))) {
+            if case .memoryBudgetExceeded(let what, _, _, _) = $0 { return what == "the pickle's objects" }
+            return false
+        }
+        let budget = MemoryBudget(limit: 1 << 30)
+        XCTAssertTrue(try TorchFile.read(data: file, budget: budget).tensors.isEmpty)
+        XCTAssertEqual(budget.inUse, 0) // given back with the pickle's objects
     }
 
     /// A stored zip written field by field: `entries` name a local record each (by index),

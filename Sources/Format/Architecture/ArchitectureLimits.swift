@@ -21,6 +21,10 @@ public enum ArchitectureLimits {
     public static let maxModules = 1 << 16
     /// Nesting of modules.
     public static let maxDepth = 128
+    /// Shared modules of the expanded tree. Real networks tie a handful (embeddings and
+    /// heads); the aliases of every tensor are resolved against every Shared module, so
+    /// this bound keeps that resolution from growing with the square of the tree.
+    public static let maxSharedModules = 1024
 
     /// The element count of `shape` when every dimension is in `0 ... maxSize`, the rank at
     /// most `maxRank` and the product at most `maxElements`; throws otherwise. `what` names it.

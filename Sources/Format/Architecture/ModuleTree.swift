@@ -91,8 +91,14 @@ public struct ModuleTree: Sendable {
     }
 
     private func validateSharedTargets() throws {
+        var shared = 0
         for module in allModules() {
             guard case .shared(let target) = module.layer else { continue }
+            shared += 1
+            guard shared <= ArchitectureLimits.maxSharedModules else {
+                throw FormatError(.context("architecture: module '\(ArchitectureParser.displayPath(module.path))' (Shared)",
+                                           .walkBudgetExceeded(what: "the Shared modules of the expanded tree", limit: ArchitectureLimits.maxSharedModules)))
+            }
             let context = "architecture: module '\(ArchitectureParser.displayPath(module.path))' (Shared)"
             guard let found = self.module(at: target) else {
                 throw FormatError(.context(context, .notFound(kind: "target module", name: target)))

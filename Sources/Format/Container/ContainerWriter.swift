@@ -6,8 +6,13 @@ import Foundation
 public final class ContainerWriter {
     public let destination: URL
     public let options: WriteOptions
-    /// Called with (bytes encoded so far, bytes queued so far) after each batch.
-    public var progress: ((Int, Int) -> Void)?
+    /// Called with (raw bytes written so far, raw bytes in all) after each batch is written.
+    /// The total is `expectedBytes`; a streaming writer cannot know it before every tensor
+    /// is added, so without it the total is what has been queued so far.
+    public var progress: ((_ done: Int, _ total: Int) -> Void)?
+    /// The raw bytes of every tensor and probe tensor the caller is going to add, so that
+    /// `progress` reports against the real total (0: unknown).
+    public var expectedBytes = 0
 
     private let file: AtomicFile
     private var tensors: [ManifestWire.Tensor] = []
@@ -170,7 +175,7 @@ public final class ContainerWriter {
         file.startWriteback()
         pending.removeAll(keepingCapacity: true)
         pendingBytes = 0
-        progress?(doneBytes, queuedBytes)
+        progress?(doneBytes, max(expectedBytes, queuedBytes))
     }
 
     private func setCodec(_ codec: Codec, for slot: Slot) {

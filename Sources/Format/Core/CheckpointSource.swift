@@ -12,10 +12,17 @@ public protocol CheckpointSource: AnyObject {
 
     /// Every checksum and structural rule this kind of source has, each problem named with
     /// where it is; how much was checked, probe tensors counted apart from tensors.
-    func verifyStructure() -> StructureVerification
+    /// `keepingContents`: the caller goes on to `checkpoint()`, so a source that decodes
+    /// everything to check it may keep what it decoded (memory for one decode less).
+    func verifyStructure(keepingContents: Bool) -> StructureVerification
 
     /// The whole checkpoint (tensors, architecture, metadata, probes), every byte checked.
     func checkpoint() throws -> Checkpoint
+}
+
+extension CheckpointSource {
+    /// The structural check alone (nothing kept for a later `checkpoint()`).
+    public func verifyStructure() -> StructureVerification { verifyStructure(keepingContents: false) }
 }
 
 /// What a structural check found.
@@ -63,6 +70,8 @@ public enum FileCheckpointSource {
 public final class ContainerFileSource: CheckpointSource {
     public let url: URL
     public let displayName: String
+    /// Called with (bytes decoded, bytes of every tensor) while `verifyStructure` runs.
+    public var progress: ((_ done: Int, _ total: Int) -> Void)?
     private var reader: ContainerReader?
     private var loaded: Checkpoint?
 
@@ -78,9 +87,9 @@ public final class ContainerFileSource: CheckpointSource {
         return opened
     }
 
-    public func verifyStructure() -> StructureVerification {
+    public func verifyStructure(keepingContents: Bool) -> StructureVerification {
         do {
-            let outcome = try open().verify(loading: true)
+            let outcome = try open().verify(loading: keepingContents, progress: progress)
             loaded = outcome.checkpoint
             return StructureVerification(outcome.report)
         } catch {
@@ -110,7 +119,8 @@ public final class ImportedFileSource: CheckpointSource {
         self.displayName = displayName
     }
 
-    public func verifyStructure() -> StructureVerification {
+    /// Reading is the check; what was read is kept either way (it is already in memory).
+    public func verifyStructure(keepingContents: Bool) -> StructureVerification {
         do {
             let checkpoint = try self.checkpoint()
             let probeTensors = checkpoint.probes.reduce(0) { $0 + $1.inputs.count + $1.outputs.count }

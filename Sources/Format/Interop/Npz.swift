@@ -6,6 +6,13 @@ import ZIPFoundation
 public enum Npz {
     /// deflate cannot expand data more than about 1032:1; a member claiming more is lying.
     static let maxDeflateRatio: UInt64 = 1032
+    /// The most bytes `compressed` deflated bytes can inflate to (saturating, never trapping).
+    static func deflateBound(_ compressed: UInt64) -> UInt64 {
+        let (product, overflow) = compressed.multipliedReportingOverflow(by: maxDeflateRatio)
+        let (bound, overflow2) = product.addingReportingOverflow(1024)
+        return overflow || overflow2 ? .max : bound
+    }
+
     /// Member timestamps are fixed so that one checkpoint always gives the same bytes.
     static let memberDate = Date(timeIntervalSince1970: 946_771_200)
 
@@ -75,7 +82,7 @@ public enum Npz {
             throw Fault.malformed("member '\(path)'", "it claims \(entry.compressedSize) compressed bytes, more than the \(archiveSize)-byte archive holds")
         }
         let limit = entry.isCompressed
-            ? entry.compressedSize.multipliedReportingOverflow(by: maxDeflateRatio).partialValue + 1024
+            ? Self.deflateBound(entry.compressedSize)
             : entry.compressedSize
         guard size <= limit, let capacity = Int(exactly: size) else {
             throw Fault.malformed("member '\(path)'", "it claims \(size) bytes, more than its \(entry.compressedSize) stored bytes can hold")

@@ -65,15 +65,15 @@ final class TorchArchive {
     }
 
     /// The archive in `data`; `zip` is its directory when the caller has parsed it already.
-    static func load(_ data: Data, zip: TorchZip? = nil) throws -> TorchArchive {
-        if isLegacy(data) { return try loadLegacy(data) }
+    static func load(_ data: Data, zip: TorchZip? = nil, budget: MemoryBudget = MemoryBudget()) throws -> TorchArchive {
+        if isLegacy(data) { return try loadLegacy(data, budget: budget) }
         guard isZip(data) else { throw FormatError(.unrecognisedFile(detail: "not a torch.save file (neither a zip archive nor the legacy format)")) }
-        return try loadZip(data, zip: zip)
+        return try loadZip(data, zip: zip, budget: budget)
     }
 
     // MARK: Zip format
 
-    private static func loadZip(_ data: Data, zip parsed: TorchZip?) throws -> TorchArchive {
+    private static func loadZip(_ data: Data, zip parsed: TorchZip?, budget: MemoryBudget) throws -> TorchArchive {
         try data.withUnsafeBytes { (bytes: UnsafeRawBufferPointer) in
             let view = ByteView(bytes: bytes)
             let zip = try parsed ?? TorchZip.parse(view)
@@ -93,7 +93,7 @@ final class TorchArchive {
                 }
             }
             let pickleRange = try zip.dataRange(of: pickleRecord, in: view)
-            let arena = PickleArena()
+            let arena = PickleArena(budget: budget)
             var storages: [String: TorchStorage] = [:]
             let machine = PickleMachine(arena: arena) { pid in
                 let value = try TorchStorage.fromPersistentID(pid, legacy: false, arena: arena)
@@ -130,9 +130,9 @@ final class TorchArchive {
 
     /// Five pickles (magic, protocol version, system info, the object, the storage keys),
     /// then for each key in that order an int64 element count and the raw elements.
-    private static func loadLegacy(_ data: Data) throws -> TorchArchive {
+    private static func loadLegacy(_ data: Data, budget: MemoryBudget) throws -> TorchArchive {
         try data.withUnsafeBytes { (bytes: UnsafeRawBufferPointer) in
-            let arena = PickleArena()
+            let arena = PickleArena(budget: budget)
             var position = 0
             func next(_ machine: PickleMachine) throws -> PickleValue {
                 let (value, end) = try machine.run(bytes, from: position)

@@ -41,7 +41,7 @@ public enum TorchFile {
     }
 
     static func read(data: Data, zip: TorchZip?, key: String?, name: String?, budget: MemoryBudget) throws -> Checkpoint {
-        let archive = try TorchArchive.load(data, zip: zip)
+        let archive = try TorchArchive.load(data, zip: zip, budget: budget)
         let walk = PickleWalk()
         var value = archive.root
         var rootName = name ?? archive.prefix ?? "tensor"
