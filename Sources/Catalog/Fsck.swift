@@ -47,7 +47,8 @@ extension Store {
             for content in contents { report.problems += hashProblems(content) }
             report.problems += try checkObjects(of: contents, into: &report, progress: progress)
 
-            let referenced = Set(contents.flatMap { $0.objectReferences.map(\.entry.object) })
+            // Bases that only deltas name are in use, not leftovers.
+            let referenced = objects.readableClosure(Set(contents.flatMap { $0.objectReferences.map(\.entry.object) }))
             let files = try objects.enumerate()
             for file in files.objects where !referenced.contains(file.hash) {
                 report.unreferencedObjects += 1
@@ -83,6 +84,14 @@ extension Store {
                 if users[key] == nil { order.append(key) }
                 users[key, default: []].append("\(content.info.reference) \(label)")
             }
+        }
+        // Delta bases are checked as objects of their own too (a damaged base also shows
+        // under every delta that decodes through it), named after a delta that uses them.
+        for key in order {
+            guard let base = objects.readableDeltaBase(of: key.object) else { continue }
+            let baseKey = Key(object: base, dtype: key.dtype, shape: key.shape)
+            if users[baseKey] == nil { order.append(baseKey) }
+            users[baseKey, default: []].append("delta base of \(ObjectStore.label(key.object))")
         }
         var results = [(problems: [String], chunks: Int, bytes: Int)](repeating: ([], 0, 0), count: order.count)
         // Progress in bytes: each object counts the bytes its rows say it holds.

@@ -23,7 +23,8 @@ extension Store {
     public func gc(dryRun: Bool = false, progress: ((_ done: Int, _ total: Int) -> Void)? = nil) throws -> GCReport {
         try lock.exclusive {
             var report = GCReport()
-            let referenced = try read { try CatalogQueries.referencedObjects($0) }
+            // A delta's base is kept while the delta is, even when no version names it.
+            let referenced = try objects.closingOverBases(try read { try CatalogQueries.referencedObjects($0) })
             let files = try objects.enumerate()
             let total = (files.objects + files.temporaries).reduce(0) { $0 + $1.size }
             var done = 0

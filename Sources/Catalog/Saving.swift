@@ -14,9 +14,13 @@ public struct SaveRequest {
     /// The codec of newly written objects (probe tensors always use zstd, as in files).
     public var codec: Codec
     public var time: Date
+    /// Whether a tensor that changed from the first parent's tensor of the same name may be
+    /// stored as a delta against it (CATALOG.md, section 2.1).
+    public var deltas: Bool
 
     public init(checkpoint: Checkpoint, model: String, message: String = "", tags: [String] = [], parents: [String]? = nil,
-                codec: Codec = .default, time: Date = Date()) {
+                codec: Codec = .default, time: Date = Date(), deltas: Bool = true) {
+        self.deltas = deltas
         self.checkpoint = checkpoint
         self.model = model
         self.message = message
@@ -92,7 +96,7 @@ extension Store {
         }
 
         return try lock.shared {
-            let stored = try storeObjects(of: checkpoint, codec: request.codec, progress: progress)
+            let stored = try storeObjects(of: checkpoint, codec: request.codec, candidates: try deltaCandidates(for: request), progress: progress)
             var tensors = stored.tensors
             for (k, named) in checkpoint.tensors.enumerated() {
                 tensors[k].name = named.name
@@ -195,11 +199,13 @@ extension Store {
     }
 
     /// Hashes every tensor and writes the objects the store lacks, on all cores.
-    private func storeObjects(of checkpoint: Checkpoint, codec: Codec, progress: ((Int, Int) -> Void)?)
+    private func storeObjects(of checkpoint: Checkpoint, codec: Codec, candidates: [String: ObjectStore.DeltaCandidate],
+                              progress: ((Int, Int) -> Void)?)
         throws -> (tensors: [TensorEntry], probes: [(inputs: [TensorEntry], outputs: [TensorEntry])], newObjects: Int, writtenBytes: Int, reusedObjects: Int) {
-        var jobs: [(tensor: Tensor, codec: Codec)] = checkpoint.tensors.map { ($0.tensor, codec) }
+        var jobs: [(tensor: Tensor, codec: Codec, candidate: ObjectStore.DeltaCandidate?)] =
+            checkpoint.tensors.map { ($0.tensor, codec, candidates[$0.name]) }
         for probe in checkpoint.probes {
-            jobs += probe.inputs.map { ($0, Codec.zstd) } + probe.outputs.map { ($0, Codec.zstd) }
+            jobs += probe.inputs.map { ($0, Codec.zstd, nil) } + probe.outputs.map { ($0, Codec.zstd, nil) }
         }
         // Progress counts each job's bytes twice (hashed, then stored or found stored), halved.
         let total = jobs.reduce(0) { $0 + $1.tensor.data.count }
@@ -232,7 +238,7 @@ extension Store {
             let out = out
             DispatchQueue.concurrentPerform(iterations: unique.count) { u in
                 let job = jobs[unique[u]]
-                out[u] = Result { try objects.put(job.tensor, hash: hashes[unique[u]], codec: job.codec) }
+                out[u] = Result { try objects.put(job.tensor, hash: hashes[unique[u]], codec: job.codec, against: job.candidate) }
                 advance(job.tensor.data.count * users[hashes[unique[u]]]!)
             }
         }

@@ -13,7 +13,7 @@ struct Checkout: ParsableCommand {
     @Option(name: .shortAndLong, help: "The .ckpt to write.")
     var output: String
 
-    @Option(help: "How tensors are stored in the file: raw, zstd or shuffle-zstd.")
+    @Option(help: "How tensors are stored in the file: raw, zstd, shuffle-zstd or shuffle-ans.")
     var codec: Codec = .default
 
     @OptionGroup var storeOptions: StoreOptions

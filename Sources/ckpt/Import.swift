@@ -15,7 +15,7 @@ struct Import: ParsableCommand {
     @Option(name: .shortAndLong, help: "The .ckpt to write.")
     var output: String
 
-    @Option(help: "How tensors are stored: raw, zstd or shuffle-zstd.")
+    @Option(help: "How tensors are stored: raw, zstd, shuffle-zstd or shuffle-ans.")
     var codec: Codec = .default
 
     @Option(help: "zstd level (1 is fastest and, on byte planes, also the tightest below 10).")

@@ -28,8 +28,11 @@ struct Save: ParsableCommand {
     @Option(help: ArgumentHelp("A parent version (may be repeated: a merge).", valueName: "REF"))
     var parent: [String] = []
 
-    @Option(help: "How new tensors are stored: raw, zstd or shuffle-zstd.")
+    @Option(help: "How new tensors are stored: raw, zstd, shuffle-zstd or shuffle-ans.")
     var codec: Codec = .default
+
+    @Flag(name: .customLong("no-delta"), help: "Store every new tensor whole, not as a delta against the parent's (spec/CATALOG.md 2.1).")
+    var noDelta = false
 
     @OptionGroup var storeOptions: StoreOptions
 
@@ -44,7 +47,8 @@ struct Save: ParsableCommand {
         do {
             defer { bar.finish() }
             result = try store.save(SaveRequest(checkpoint: checkpoint, model: name, message: message, tags: tag,
-                                                parents: parent.isEmpty ? nil : parent, codec: codec), progress: bar.callback)
+                                                parents: parent.isEmpty ? nil : parent, codec: codec, deltas: !noDelta),
+                                progress: bar.callback)
         }
         let version = result.version
         print(Self.summary(result).escapedForDisplay)
