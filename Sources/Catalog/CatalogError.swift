@@ -121,6 +121,14 @@ public indirect enum CatalogError: Error, CustomStringConvertible, Sendable, Equ
         case contentMismatch
         /// The container refused it.
         case unreadable(FormatError)
+        /// Its `ckpt.delta` metadata is not `{"base": 64 lowercase hex digits, "operation": "sub" or "xor"}`.
+        case deltaMalformed
+        /// It is a delta (spec/CATALOG.md 2.1) whose base object has no file.
+        case deltaBaseMissing(base: String)
+        /// It is a delta whose base is itself a delta: chains are one deep.
+        case deltaBaseIsDelta(base: String)
+        /// It is a delta whose base object is damaged.
+        indirect case deltaBaseDamaged(base: String, problem: ObjectProblem)
 
         public var description: String {
             switch self {
@@ -128,7 +136,22 @@ public indirect enum CatalogError: Error, CustomStringConvertible, Sendable, Equ
             case let .typeMismatch(found, expected): return "holds \(found), the catalog says \(expected)"
             case .contentMismatch: return "content does not hash to the object's name (damaged)"
             case .unreadable(let error): return error.description
+            case .deltaMalformed: return "its delta metadata is malformed (needs operation \"sub\" or \"xor\" and a 64-hex-digit base)"
+            case .deltaBaseMissing(let base): return "its delta base object \(base.prefix(16)) is missing"
+            case .deltaBaseIsDelta(let base): return "its delta base object \(base.prefix(16)) is itself a delta (chains are one deep)"
+            case let .deltaBaseDamaged(base, problem): return "its delta base object \(base.prefix(16)): \(problem)"
             }
+        }
+    }
+
+    /// Whether the reference itself names nothing (a usage error: exit 2), as opposed to a
+    /// store that cannot be read or is damaged (exit 1).
+    public var isUnresolvedReference: Bool {
+        switch self {
+        case .noSuchModel, .modelHasNoVersions, .noSuchVersion, .noSuchReference, .noSuchTag, .malformedReference, .ambiguousPrefix:
+            return true
+        default:
+            return false
         }
     }
 

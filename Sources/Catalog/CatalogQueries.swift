@@ -23,26 +23,26 @@ enum CatalogQueries {
             JOIN version v ON v.id = p.parent_id JOIN model m ON m.id = v.model_id
             WHERE p.version_id IN (\(idList)) ORDER BY p.version_id, p.position
             """) {
-            parents[row[0], default: []].append(ParentLink(id: row[1], hash: row[2], model: row[3], number: row[4]))
+            parents[try row.checked(0), default: []].append(ParentLink(id: try row.checked(1), hash: try row.checked(2), model: try row.checked(3), number: try row.checked(4)))
         }
         var pruned: [Int64: [String]] = [:]
         for row in try Row.fetchAll(db, sql: """
             SELECT version_id, reference FROM pruned_ancestor WHERE version_id IN (\(idList)) ORDER BY version_id, removed_id
             """) {
-            pruned[row[0], default: []].append(row[1])
+            pruned[try row.checked(0), default: []].append(try row.checked(1))
         }
         var saved: [Int64: [String]] = [:]
         for row in try Row.fetchAll(db, sql: "SELECT version_id, hash FROM saved_parent WHERE version_id IN (\(idList)) ORDER BY version_id, position") {
-            saved[row[0], default: []].append(row[1])
+            saved[try row.checked(0), default: []].append(try row.checked(1))
         }
         var tags: [Int64: [String]] = [:]
         for row in try Row.fetchAll(db, sql: "SELECT version_id, name FROM tag WHERE version_id IN (\(idList)) ORDER BY name") {
-            tags[row[0], default: []].append(row[1])
+            tags[try row.checked(0), default: []].append(try row.checked(1))
         }
-        return rows.map { row in
-            let id: Int64 = row[0]
-            return VersionInfo(id: id, model: row[1], number: row[2], hash: row[3], content: row[4], message: row[5],
-                               createdMilliseconds: row[6],
+        return try rows.map { row in
+            let id: Int64 = try row.checked(0)
+            return VersionInfo(id: id, model: try row.checked(1), number: try row.checked(2), hash: try row.checked(3), content: try row.checked(4), message: try row.checked(5),
+                               createdMilliseconds: try row.checked(6),
                                parents: parents[id] ?? [], tags: tags[id] ?? [],
                                prunedAncestors: pruned[id] ?? [], savedParentHashes: saved[id])
         }
@@ -55,26 +55,26 @@ enum CatalogQueries {
     /// Everything a version holds, from one snapshot.
     static func content(_ db: Database, of info: VersionInfo) throws -> VersionContent {
         let sections = try Row.fetchOne(db, sql: "SELECT architecture, metadata FROM version WHERE id = ?", arguments: [info.id])
-        let architecture: String? = sections?[0]
-        let metadata: String? = sections?[1]
+        let architecture: String? = try sections.flatMap { try $0.checked(0) }
+        let metadata: String? = try sections.flatMap { try $0.checked(1) }
         let tensors = try Row.fetchAll(db, sql: """
             SELECT name, aliases, object, dtype, shape, codec, stored_bytes FROM tensor
             WHERE version_id = ? ORDER BY position
             """, arguments: [info.id]).map(tensorEntry)
         var probes: [ProbeEntry] = []
         for row in try Row.fetchAll(db, sql: "SELECT position, name, origin, rtol, atol FROM probe WHERE version_id = ? ORDER BY position", arguments: [info.id]) {
-            let position: Int = row[0]
-            let originText: String = row[2]
+            let position: Int = try row.checked(0)
+            let originText: String = try row.checked(2)
             guard let origin = Probe.Origin(rawValue: originText) else { throw CatalogError.corruptRow(field: "probe origin", value: originText) }
-            var probe = ProbeEntry(name: row[1], origin: origin, rtol: row[3], atol: row[4], inputs: [], outputs: [])
+            var probe = ProbeEntry(name: try row.checked(1), origin: origin, rtol: try row.checked(3), atol: try row.checked(4), inputs: [], outputs: [])
             for tensorRow in try Row.fetchAll(db, sql: """
                 SELECT role, position, object, dtype, shape, codec, stored_bytes FROM probe_tensor
                 WHERE version_id = ? AND probe_position = ? ORDER BY role, position
                 """, arguments: [info.id, position]) {
-                let role: String = tensorRow[0]
-                let entry = try TensorEntry(name: "\(role) \(tensorRow[1] as Int)", aliases: [], object: tensorRow[2],
-                                            dtype: dtype(tensorRow[3]), shape: shape(tensorRow[4]),
-                                            codec: codec(tensorRow[5]), storedBytes: tensorRow[6])
+                let role: String = try tensorRow.checked(0)
+                let entry = try TensorEntry(name: "\(role) \(try tensorRow.checked(1) as Int)", aliases: [], object: try tensorRow.checked(2),
+                                            dtype: dtype(try tensorRow.checked(3)), shape: shape(try tensorRow.checked(4)),
+                                            codec: codec(try tensorRow.checked(5)), storedBytes: try tensorRow.checked(6))
                 if role == "input" { probe.inputs.append(entry) } else { probe.outputs.append(entry) }
             }
             probes.append(probe)
@@ -97,13 +97,13 @@ enum CatalogQueries {
     }
 
     private static func tensorEntry(_ row: Row) throws -> TensorEntry {
-        let aliasText: String = row[1]
+        let aliasText: String = try row.checked(1)
         let aliases: [String]
         do { aliases = try JSONDecoder().decode([String].self, from: Data(aliasText.utf8)) } catch {
             throw CatalogError.corruptRow(field: "alias list", value: aliasText)
         }
-        return TensorEntry(name: row[0], aliases: aliases, object: row[2], dtype: try dtype(row[3]), shape: try shape(row[4]),
-                           codec: try codec(row[5]), storedBytes: row[6])
+        return TensorEntry(name: try row.checked(0), aliases: aliases, object: try row.checked(2), dtype: try dtype(try row.checked(3)), shape: try shape(try row.checked(4)),
+                           codec: try codec(try row.checked(5)), storedBytes: try row.checked(6))
     }
 
     private static func codec(_ text: String) throws -> Codec {
@@ -160,5 +160,20 @@ enum CatalogQueries {
     /// Every object any version references.
     static func referencedObjects(_ db: Database) throws -> Set<String> {
         Set(try String.fetchAll(db, sql: "SELECT object FROM tensor UNION SELECT object FROM probe_tensor"))
+    }
+}
+
+extension Row {
+    /// The value at `index`, or `CatalogError.corruptRow` when the row holds something
+    /// else there: GRDB's subscript would stop the process, and a catalog can be edited
+    /// by anyone with the sqlite3 shell.
+    func checked<Value: DatabaseValueConvertible>(_ index: Int) throws -> Value {
+        do {
+            return try decode(Value.self, atIndex: index)
+        } catch {
+            let value: DatabaseValue = self[index]
+            let column = Array(columnNames)[index]
+            throw CatalogError.corruptRow(field: "\(column) (\(Value.self))", value: value.description)
+        }
     }
 }

@@ -3,16 +3,15 @@ import Format
 
 /// Why an argument named neither a file nor a stored version. Each case is a different
 /// state of the machine, and none is swallowed: a store that exists but cannot be read is
-/// not "no such file".
-///
-/// (A small enum of the resolver's own until the Catalog's `CatalogError` is merged.)
+/// not "no such file". The store's own `CatalogError` is kept whole inside.
 public enum CheckpointResolverError: Error, Equatable, Sendable {
     /// Not a file, and no store was found to look it up in (`why`: what locating said).
     case noSuchFileOrStore(argument: String, why: String)
     /// A store was located at `store` (or given) but cannot be opened: damaged, not a store.
-    case storeUnreadable(store: String, error: FormatError)
-    /// The store opened, but `argument` names no version in it (`error`: what resolving said).
-    case unresolvedReference(argument: String, store: String, error: FormatError)
+    case storeUnreadable(store: String, error: CatalogError)
+    /// The store opened, but `argument` names no version in it (`error`: what resolving said,
+    /// always a case with `CatalogError.isUnresolvedReference`).
+    case unresolvedReference(argument: String, store: String, error: CatalogError)
 }
 
 extension CheckpointResolverError: CustomStringConvertible, LocalizedError {
@@ -20,10 +19,10 @@ extension CheckpointResolverError: CustomStringConvertible, LocalizedError {
         switch self {
         case let .noSuchFileOrStore(argument, why):
             return "\(argument.escapedForDisplay): no such file, and no store to look it up in (\(why.escapedForDisplay))"
-        case let .storeUnreadable(store, error):
-            return "\(store.escapedForDisplay): the store cannot be opened: \(error.message)"
+        case let .storeUnreadable(_, error):
+            return "the store cannot be used: \(error)" // the store's error names its path
         case let .unresolvedReference(argument, store, error):
-            return "\(argument.escapedForDisplay): no such file, nor a version in \(store.escapedForDisplay) (\(error.message))"
+            return "\(argument.escapedForDisplay): no such file, nor a version in \(store.escapedForDisplay) (\(error))"
         }
     }
 
@@ -50,7 +49,8 @@ public final class StoredVersionSource: CheckpointSource {
     /// `mlp@2 (1a2b3c4d5e6f)`.
     public var displayName: String { "\(content.info.reference) (\(content.info.shortHash))" }
 
-    public func verifyStructure() -> StructureVerification {
+    /// Each object is checked chunk by chunk; nothing is kept (`checkpoint()` reads again).
+    public func verifyStructure(keepingContents: Bool) -> StructureVerification {
         let found = store.verify(content)
         let probeTensors = content.probes.reduce(0) { $0 + $1.inputs.count + $1.outputs.count }
         return StructureVerification(problems: found.problems, tensors: max(0, found.tensorsChecked - probeTensors),
@@ -91,7 +91,9 @@ public struct CheckpointResolver {
         let store = try openStore(for: argument)
         do {
             return .version(try store.content(argument), in: store)
-        } catch let error as FormatError {
+        } catch let error as CatalogError {
+            // A reference that names nothing is the argument's fault; a store failing while resolving it is the store's.
+            guard error.isUnresolvedReference else { throw CheckpointResolverError.storeUnreadable(store: store.path, error: error) }
             throw CheckpointResolverError.unresolvedReference(argument: argument, store: store.path, error: error)
         }
     }
@@ -102,18 +104,15 @@ public struct CheckpointResolver {
         let location: URL
         do {
             location = try Store.locate(explicit: explicitStore, environment: environment, start: start)
-        } catch let error as FormatError {
+        } catch let error as CatalogError {
             let given = explicitStore ?? environment["CKPT_STORE"].flatMap { $0.isEmpty ? nil : $0 }
             if let given { throw CheckpointResolverError.storeUnreadable(store: given, error: error) }
-            throw CheckpointResolverError.noSuchFileOrStore(argument: argument, why: error.message)
+            throw CheckpointResolverError.noSuchFileOrStore(argument: argument, why: error.description)
         }
         do {
             return try Store.open(location)
-        } catch let error as FormatError {
+        } catch let error as CatalogError {
             throw CheckpointResolverError.storeUnreadable(store: location.path, error: error)
-        } catch {
-            throw CheckpointResolverError.storeUnreadable(store: location.path,
-                                                          error: FormatError(.malformed(what: "the catalog", detail: "\(error)")))
         }
     }
 

@@ -29,7 +29,8 @@ extension Store {
     /// Checks the whole store: SQLite's own integrity and foreign keys, every version's
     /// hash against its rows, and every object any version references (container
     /// verification, then the decoded bytes re-hashed against the name). Each damaged
-    /// object is reported once for every version and tensor that references it.
+    /// object is reported once for every version and tensor that references it. `progress`
+    /// gets (bytes checked, bytes of every referenced object), from several threads.
     public func fsck(progress: ((Int, Int) -> Void)? = nil) throws -> FsckReport {
         // Shared: saves go on meanwhile, but gc cannot delete what the snapshot references.
         try lock.shared {
@@ -46,7 +47,8 @@ extension Store {
             for content in contents { report.problems += hashProblems(content) }
             report.problems += try checkObjects(of: contents, into: &report, progress: progress)
 
-            let referenced = Set(contents.flatMap { $0.objectReferences.map(\.entry.object) })
+            // Bases that only deltas name are in use, not leftovers.
+            let referenced = objects.readableClosure(Set(contents.flatMap { $0.objectReferences.map(\.entry.object) }))
             let files = try objects.enumerate()
             for file in files.objects where !referenced.contains(file.hash) {
                 report.unreferencedObjects += 1
@@ -83,7 +85,18 @@ extension Store {
                 users[key, default: []].append("\(content.info.reference) \(label)")
             }
         }
+        // Delta bases are checked as objects of their own too (a damaged base also shows
+        // under every delta that decodes through it), named after a delta that uses them.
+        for key in order {
+            guard let base = objects.readableDeltaBase(of: key.object) else { continue }
+            let baseKey = Key(object: base, dtype: key.dtype, shape: key.shape)
+            if users[baseKey] == nil { order.append(baseKey) }
+            users[baseKey, default: []].append("delta base of \(ObjectStore.label(key.object))")
+        }
         var results = [(problems: [String], chunks: Int, bytes: Int)](repeating: ([], 0, 0), count: order.count)
+        // Progress in bytes: each object counts the bytes its rows say it holds.
+        let sizes = order.map { (try? Tensor.byteCount(dtype: $0.dtype, shape: $0.shape)) ?? 0 }
+        let total = sizes.reduce(0, +)
         let lock = NSLock()
         var done = 0
         let objects = objects
@@ -91,8 +104,8 @@ extension Store {
             let out = out
             DispatchQueue.concurrentPerform(iterations: order.count) { k in
                 out[k] = objects.check(order[k].object, dtype: order[k].dtype, shape: order[k].shape)
-                lock.lock(); done += 1; let now = done; lock.unlock()
-                progress?(now, order.count)
+                lock.lock(); done += sizes[k]; let now = done; lock.unlock()
+                progress?(now, total)
             }
         }
         var problems: [String] = []

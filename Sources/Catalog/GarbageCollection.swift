@@ -19,12 +19,18 @@ extension Store {
     /// It holds the store lock exclusively, so no save is between "this object is
     /// already stored" and the commit that references it: what is unreferenced now
     /// stays unreferenced until gc ends, and no temporary file belongs to a live write.
-    public func gc(dryRun: Bool = false) throws -> GCReport {
+    /// `progress` gets (bytes of the files looked at, bytes of every file in the object store).
+    public func gc(dryRun: Bool = false, progress: ((_ done: Int, _ total: Int) -> Void)? = nil) throws -> GCReport {
         try lock.exclusive {
             var report = GCReport()
-            let referenced = try read { try CatalogQueries.referencedObjects($0) }
+            // A delta's base is kept while the delta is, even when no version names it.
+            let referenced = try objects.closingOverBases(try read { try CatalogQueries.referencedObjects($0) })
             let files = try objects.enumerate()
+            let total = (files.objects + files.temporaries).reduce(0) { $0 + $1.size }
+            var done = 0
             for file in files.objects {
+                done += file.size
+                defer { progress?(done, total) }
                 if referenced.contains(file.hash) {
                     report.keptObjects += 1
                     report.keptBytes += file.size
@@ -39,6 +45,8 @@ extension Store {
                 report.freedBytes += file.size
             }
             for file in files.temporaries {
+                done += file.size
+                defer { progress?(done, total) }
                 if !dryRun {
                     guard unlink(file.path) == 0 || errno == ENOENT else {
                         throw CatalogError.io(operation: "remove the temporary file", path: file.path, errno: errno)

@@ -78,7 +78,7 @@ public final class ObjectStore: @unchecked Sendable {
     }
 
     /// The container of an object; a file the container refuses is a damaged object.
-    private func open(_ url: URL, hash: String) throws -> ContainerReader {
+    func open(_ url: URL, hash: String) throws -> ContainerReader {
         do {
             return try ContainerReader(contentsOf: url)
         } catch let error as FormatError {
@@ -86,7 +86,7 @@ public final class ObjectStore: @unchecked Sendable {
         }
     }
 
-    private static func soleRecord(of reader: ContainerReader, hash: String, dtype: DType, shape: [Int]) throws -> TensorRecord {
+    static func soleRecord(of reader: ContainerReader, hash: String, dtype: DType, shape: [Int]) throws -> TensorRecord {
         guard reader.manifest.tensors.count == 1, let record = reader.manifest.tensors.first else {
             throw CatalogError.objectDamaged(hash: hash, problem: .tensorCount(reader.manifest.tensors.count))
         }
@@ -99,7 +99,7 @@ public final class ObjectStore: @unchecked Sendable {
 
     /// `objects/ab/` is created on first use; its entry in `objects/` is synced so that
     /// a crash cannot lose the directory of an object the catalog already names.
-    private func makeFanDirectory(_ fan: URL) throws {
+    func makeFanDirectory(_ fan: URL) throws {
         if FileManager.default.fileExists(atPath: fan.path) { return }
         do {
             try FileManager.default.createDirectory(at: fan, withIntermediateDirectories: true)
@@ -123,12 +123,13 @@ public final class ObjectStore: @unchecked Sendable {
         guard FileManager.default.fileExists(atPath: url.path) else { throw CatalogError.objectMissing(hash: hash, path: url.path) }
         let reader = try open(url, hash: hash)
         let record = try Self.soleRecord(of: reader, hash: hash, dtype: dtype, shape: shape)
-        let tensor: Tensor
+        var tensor: Tensor
         do {
             tensor = try reader.tensor(record)
         } catch let error as FormatError {
             throw CatalogError.objectDamaged(hash: hash, problem: .unreadable(error))
         }
+        tensor = try resolve(tensor, of: reader, hash: hash, dtype: dtype, shape: shape)
         guard Digest.object(tensor) == hash else { throw CatalogError.objectDamaged(hash: hash, problem: .contentMismatch) }
         return tensor
     }
@@ -145,10 +146,11 @@ public final class ObjectStore: @unchecked Sendable {
             let record = try Self.soleRecord(of: reader, hash: hash, dtype: dtype, shape: shape)
             let report = reader.verify()
             guard report.ok else { return (report.problems, report.chunksChecked, 0) }
-            let tensor: Tensor
+            var tensor: Tensor
             do { tensor = try reader.tensor(record) } catch let error as FormatError {
                 return ([error.description], report.chunksChecked, report.bytesDecoded)
             }
+            tensor = try resolve(tensor, of: reader, hash: hash, dtype: dtype, shape: shape)
             guard Digest.object(tensor) == hash else {
                 return ([CatalogError.ObjectProblem.contentMismatch.description], report.chunksChecked, report.bytesDecoded)
             }

@@ -90,7 +90,7 @@ extension Store {
             // The removed version, and whatever had been pruned before it, stand between.
             for row in ancestors {
                 try db.execute(sql: "INSERT OR IGNORE INTO pruned_ancestor(version_id, hash, reference, removed_id) VALUES (?, ?, ?, ?)",
-                               arguments: [child.id, row[0] as String, row[1] as String, row[2] as Int64])
+                               arguments: [child.id, try row.checked(0) as String, try row.checked(1) as String, try row.checked(2) as Int64])
             }
             try db.execute(sql: "INSERT OR IGNORE INTO pruned_ancestor(version_id, hash, reference, removed_id) VALUES (?, ?, ?, ?)",
                            arguments: [child.id, version.hash, version.reference, version.id])

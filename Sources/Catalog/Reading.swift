@@ -41,13 +41,21 @@ extension Store {
     }
 
     /// The version as a whole checkpoint, every tensor checked as `tensor(_:of:)` does.
-    public func checkpoint(of content: VersionContent) throws -> Checkpoint {
+    /// `progress` gets (bytes read, bytes of every tensor and probe tensor), from several threads.
+    public func checkpoint(of content: VersionContent, progress: ((_ done: Int, _ total: Int) -> Void)? = nil) throws -> Checkpoint {
         let references = content.objectReferences
+        let total = references.reduce(0) { $0 + ((try? Tensor.byteCount(dtype: $1.entry.dtype, shape: $1.entry.shape)) ?? 0) }
+        let counting = NSLock()
+        var done = 0
         var results = [Result<Tensor, Error>?](repeating: nil, count: references.count)
         results.withUnsafeMutableBufferPointer { out in
             let out = out
             DispatchQueue.concurrentPerform(iterations: references.count) { k in
                 out[k] = Result { try tensor(references[k].entry, label: references[k].label, of: content.info) }
+                if let progress, case .success(let read) = out[k] {
+                    counting.lock(); done += read.data.count; let now = done; counting.unlock()
+                    progress(now, total)
+                }
             }
         }
         var decoded = try results.map { try $0!.get() }[...]

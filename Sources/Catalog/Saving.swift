@@ -14,9 +14,13 @@ public struct SaveRequest {
     /// The codec of newly written objects (probe tensors always use zstd, as in files).
     public var codec: Codec
     public var time: Date
+    /// Whether a tensor that changed from the first parent's tensor of the same name may be
+    /// stored as a delta against it (CATALOG.md, section 2.1).
+    public var deltas: Bool
 
     public init(checkpoint: Checkpoint, model: String, message: String = "", tags: [String] = [], parents: [String]? = nil,
-                codec: Codec = .default, time: Date = Date()) {
+                codec: Codec = .default, time: Date = Date(), deltas: Bool = true) {
+        self.deltas = deltas
         self.checkpoint = checkpoint
         self.model = model
         self.message = message
@@ -53,8 +57,9 @@ extension Store {
     /// (atomic rename, directory synced) before the one transaction that inserts the
     /// version and its tensor list. Killed before the commit, a save leaves at most
     /// objects that nothing references (gc removes them) and never a version whose
-    /// tensors are missing; readers see the version whole or not at all.
-    public func save(_ request: SaveRequest) throws -> SaveResult {
+    /// tensors are missing; readers see the version whole or not at all. `progress` gets
+    /// (bytes done, bytes of every tensor and probe tensor): half for hashing, half for storing.
+    public func save(_ request: SaveRequest, progress: ((_ done: Int, _ total: Int) -> Void)? = nil) throws -> SaveResult {
         try Reference.validateName(request.model, kind: .model)
         var seenTags: Set<String> = []
         for tag in request.tags {
@@ -91,7 +96,7 @@ extension Store {
         }
 
         return try lock.shared {
-            let stored = try storeObjects(of: checkpoint, codec: request.codec)
+            let stored = try storeObjects(of: checkpoint, codec: request.codec, candidates: try deltaCandidates(for: request), progress: progress)
             var tensors = stored.tensors
             for (k, named) in checkpoint.tensors.enumerated() {
                 tensors[k].name = named.name
@@ -108,8 +113,8 @@ extension Store {
                 try Self.checkModelName(request.model, db)   // again: a tag may have been made since
                 try db.execute(sql: "INSERT INTO model(name) VALUES (?) ON CONFLICT(name) DO NOTHING", arguments: [request.model])
                 let model = try Row.fetchOne(db, sql: "SELECT id, last_number FROM model WHERE name = ?", arguments: [request.model])!
-                let modelID: Int64 = model[0]
-                let number = (model[1] as Int) + 1
+                let modelID: Int64 = try model.checked(0)
+                let number = (try model.checked(1) as Int) + 1
                 let parents: [VersionInfo]
                 if let references = request.parents {
                     parents = try references.map { try Reference.resolve($0, in: db) }
@@ -194,20 +199,38 @@ extension Store {
     }
 
     /// Hashes every tensor and writes the objects the store lacks, on all cores.
-    private func storeObjects(of checkpoint: Checkpoint, codec: Codec)
+    private func storeObjects(of checkpoint: Checkpoint, codec: Codec, candidates: [String: ObjectStore.DeltaCandidate],
+                              progress: ((Int, Int) -> Void)?)
         throws -> (tensors: [TensorEntry], probes: [(inputs: [TensorEntry], outputs: [TensorEntry])], newObjects: Int, writtenBytes: Int, reusedObjects: Int) {
-        var jobs: [(tensor: Tensor, codec: Codec)] = checkpoint.tensors.map { ($0.tensor, codec) }
+        var jobs: [(tensor: Tensor, codec: Codec, candidate: ObjectStore.DeltaCandidate?)] =
+            checkpoint.tensors.map { ($0.tensor, codec, candidates[$0.name]) }
         for probe in checkpoint.probes {
-            jobs += probe.inputs.map { ($0, Codec.zstd) } + probe.outputs.map { ($0, Codec.zstd) }
+            jobs += probe.inputs.map { ($0, Codec.zstd, nil) } + probe.outputs.map { ($0, Codec.zstd, nil) }
+        }
+        // Progress counts each job's bytes twice (hashed, then stored or found stored), halved.
+        let total = jobs.reduce(0) { $0 + $1.tensor.data.count }
+        let counting = NSLock()
+        var done = 0
+        func advance(_ bytes: Int) {
+            guard let progress else { return }
+            counting.lock(); done += bytes; let now = done; counting.unlock()
+            progress(now / 2, total)
         }
         var hashes = [String](repeating: "", count: jobs.count)
         hashes.withUnsafeMutableBufferPointer { out in
             let out = out
-            DispatchQueue.concurrentPerform(iterations: jobs.count) { out[$0] = Digest.object(jobs[$0].tensor) }
+            DispatchQueue.concurrentPerform(iterations: jobs.count) {
+                out[$0] = Digest.object(jobs[$0].tensor)
+                advance(jobs[$0].tensor.data.count)
+            }
         }
         // Equal tensors under different names are one object, written once.
         var firstJob: [String: Int] = [:]
-        for (k, hash) in hashes.enumerated() where firstJob[hash] == nil { firstJob[hash] = k }
+        var users: [String: Int] = [:]
+        for (k, hash) in hashes.enumerated() {
+            if firstJob[hash] == nil { firstJob[hash] = k }
+            users[hash, default: 0] += 1
+        }
         let unique = firstJob.values.sorted()
         var results = [Result<ObjectStore.Stored, Error>?](repeating: nil, count: unique.count)
         let objects = objects
@@ -215,7 +238,8 @@ extension Store {
             let out = out
             DispatchQueue.concurrentPerform(iterations: unique.count) { u in
                 let job = jobs[unique[u]]
-                out[u] = Result { try objects.put(job.tensor, hash: hashes[unique[u]], codec: job.codec) }
+                out[u] = Result { try objects.put(job.tensor, hash: hashes[unique[u]], codec: job.codec, against: job.candidate) }
+                advance(job.tensor.data.count * users[hashes[unique[u]]]!)
             }
         }
         var storedByHash: [String: ObjectStore.Stored] = [:]

@@ -12,8 +12,9 @@ public struct TensorChange: Codable, Sendable {
     public var aliases: [[String]]?
     /// Elements whose bytes differ (same dtype and shape only).
     public var differingElements: Int?
-    /// max |a - b| over elements, and ||a - b|| / ||a|| (Euclidean norms), for float
-    /// tensors of equal dtype and shape; nil where not defined (||a|| = 0 with a != b).
+    /// max |b - a| over elements, and ||b - a|| / ||a|| (Euclidean norms), for tensors of
+    /// equal dtype and shape, as `TensorDifference` defines them; nil where not defined
+    /// (||a|| = 0 with a != b, a NaN or an infinity, a dtype without arithmetic).
     public var maxAbsDifference: Double?
     public var relativeNorm: Double?
 }
@@ -79,58 +80,23 @@ extension Store {
                            probesChanged: changedProbes.map(\.name))
     }
 
+    /// Everything from Format's `TensorDifference`, the one definition of the change:
+    /// differing elements, max |b - a| and ||b - a|| / ||a|| (NaN that stays NaN is no
+    /// change; NaN or infinity appearing makes the numbers undefined, nil). A dtype without
+    /// arithmetic (c64) has no measure; only its differing elements are counted.
     private func measure(_ x: Tensor, _ y: Tensor, into change: inout TensorChange) {
+        if let difference = TensorDifference.compare(x, y) {
+            change.differingElements = difference.differingElements
+            change.maxAbsDifference = difference.maxAbs
+            change.relativeNorm = difference.relative
+            return
+        }
         let width = x.dtype.size
-        let count = x.elementCount
-        x.data.withUnsafeBytes { p in
+        change.differingElements = x.data.withUnsafeBytes { p in
             y.data.withUnsafeBytes { q in
-                var differing = 0
-                for k in 0..<count where memcmp(p.baseAddress! + k * width, q.baseAddress! + k * width, width) != 0 {
-                    differing += 1
-                }
-                change.differingElements = differing
-                guard let read = FloatElements.reader(for: x.dtype) else { return }
-                var maxAbs = 0.0, squaredChange = 0.0, squaredBefore = 0.0
-                for k in 0..<count {
-                    let u = read(p, k), v = read(q, k)
-                    let d = abs(u - v)
-                    if d > maxAbs || d.isNaN { maxAbs = d.isNaN ? .nan : d }
-                    squaredChange += (u - v) * (u - v)
-                    squaredBefore += u * u
-                }
-                change.maxAbsDifference = maxAbs.isFinite ? maxAbs : nil
-                if squaredBefore > 0 {
-                    let ratio = (squaredChange / squaredBefore).squareRoot()
-                    change.relativeNorm = ratio.isFinite ? ratio : nil
-                } else {
-                    change.relativeNorm = squaredChange == 0 ? 0 : nil
-                }
+                guard let a = p.baseAddress, let b = q.baseAddress else { return 0 }
+                return (0..<x.elementCount).reduce(0) { $0 + (memcmp(a + $1 * width, b + $1 * width, width) != 0 ? 1 : 0) }
             }
-        }
-    }
-}
-
-/// Float elements read as Double: f64, f32, f16 (IEEE binary16) and bf16.
-enum FloatElements {
-    static func reader(for dtype: DType) -> ((UnsafeRawBufferPointer, Int) -> Double)? {
-        switch dtype {
-        case .f64: return { Double(bitPattern: UInt64(littleEndian: $0.loadUnaligned(fromByteOffset: $1 * 8, as: UInt64.self))) }
-        case .f32: return { Double(Float(bitPattern: UInt32(littleEndian: $0.loadUnaligned(fromByteOffset: $1 * 4, as: UInt32.self)))) }
-        case .bf16: return { Double(Float(bitPattern: UInt32(UInt16(littleEndian: $0.loadUnaligned(fromByteOffset: $1 * 2, as: UInt16.self))) << 16)) }
-        case .f16: return { half(UInt16(littleEndian: $0.loadUnaligned(fromByteOffset: $1 * 2, as: UInt16.self))) }
-        default: return nil
-        }
-    }
-
-    /// IEEE binary16 to Double, subnormals, infinities and NaN included.
-    static func half(_ bits: UInt16) -> Double {
-        let sign: Double = bits & 0x8000 != 0 ? -1 : 1
-        let exponent = Int((bits >> 10) & 0x1F)
-        let fraction = Double(bits & 0x3FF)
-        switch exponent {
-        case 0: return sign * fraction * 0x1p-24
-        case 31: return fraction == 0 ? sign * .infinity : .nan
-        default: return sign * (1 + fraction / 1024) * Double(sign: .plus, exponent: exponent - 15, significand: 1)
         }
     }
 }

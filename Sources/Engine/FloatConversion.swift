@@ -2,7 +2,7 @@ import Foundation
 import Format
 
 /// The engine computes in float32; weights and inputs of other float types are converted
-/// when loaded (f16 and bf16 exactly, f64 rounded to nearest).
+/// when loaded (f16 and bf16 exactly, by Format's one `HalfFloat`; f64 rounded to nearest).
 public enum FloatConversion {
     /// The values of `tensor` as float32, in C order.
     public static func floats(_ tensor: Tensor) throws -> [Float] {
@@ -14,10 +14,10 @@ public enum FloatConversion {
                 case .f32:
                     for i in 0 ..< count { out[i] = Float(bitPattern: UInt32(littleEndian: raw.loadUnaligned(fromByteOffset: 4 * i, as: UInt32.self))) }
                 case .f16:
-                    for i in 0 ..< count { out[i] = halfToFloat(UInt16(littleEndian: raw.loadUnaligned(fromByteOffset: 2 * i, as: UInt16.self))) }
+                    for i in 0 ..< count { out[i] = HalfFloat.float(fromHalf: UInt16(littleEndian: raw.loadUnaligned(fromByteOffset: 2 * i, as: UInt16.self))) }
                 case .bf16:
                     for i in 0 ..< count {
-                        out[i] = Float(bitPattern: UInt32(UInt16(littleEndian: raw.loadUnaligned(fromByteOffset: 2 * i, as: UInt16.self))) << 16)
+                        out[i] = HalfFloat.float(fromBFloat16: UInt16(littleEndian: raw.loadUnaligned(fromByteOffset: 2 * i, as: UInt16.self)))
                     }
                 case .f64:
                     for i in 0 ..< count {
@@ -33,22 +33,6 @@ public enum FloatConversion {
             }
         }
         return values
-    }
-
-    /// IEEE binary16 to binary32, exact for every value (subnormals, infinities, NaN payloads).
-    public static func halfToFloat(_ bits: UInt16) -> Float {
-        let sign = UInt32(bits & 0x8000) << 16
-        let exponent = Int(bits >> 10) & 0x1F
-        let mantissa = UInt32(bits & 0x3FF)
-        switch exponent {
-        case 0:
-            let magnitude = Float(mantissa) * 0x1p-24 // subnormal (or zero): mantissa · 2^-24
-            return Float(bitPattern: sign | magnitude.bitPattern)
-        case 0x1F:
-            return Float(bitPattern: sign | 0x7F80_0000 | (mantissa << 13))
-        default:
-            return Float(bitPattern: sign | UInt32(exponent + 112) << 23 | (mantissa << 13))
-        }
     }
 
     /// A float32 tensor holding `values`.

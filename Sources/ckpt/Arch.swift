@@ -26,16 +26,16 @@ struct Arch: ParsableCommand {
         } else {
             let checkpoint = try Importer.load(contentsOf: url)
             guard let data = checkpoint.architecture else {
-                throw FormatError("has no architecture document (attach one with `ckpt import SRC --arch ARCH -o OUT`)", file: file)
+                throw CLIError.noArchitecture(file: file)
             }
             do { document = try ArchitectureDocument.parse(data) } catch { throw error.attributed(to: file) }
             if shape == nil, document.inputShape == nil { shape = checkpoint.probes.first?.inputs.first?.shape }
         }
         if json {
-            print(String(decoding: document.serialized(), as: UTF8.self), terminator: "")
+            print(Terminal.jsonSafe(String(decoding: document.serialized(), as: UTF8.self)), terminator: "")
             return
         }
-        do { print(try ArchitecturePrinter.render(document, inputShape: shape), terminator: "") } catch { throw error.attributed(to: file) }
+        do { Terminal.say(block: try ArchitecturePrinter.render(document, inputShape: shape)) } catch { throw error.attributed(to: file) }
     }
 }
 

@@ -18,28 +18,28 @@ struct Cat: ParsableCommand {
     func run() throws {
         let url = URL(fileURLWithPath: file)
         let tensor: Tensor
-        if try FileKind.detect(url) == .ckpt {
+        let detected = try DetectedFile(url)
+        if detected.kind == .ckpt {
             let reader = try ContainerReader(contentsOf: url)
             guard reader.record(named: name) != nil else {
-                throw FormatError("no tensor named '\(name)'\(Self.suggestion(name, reader.manifest.tensors.flatMap(\.allNames)))", file: file)
+                throw CLIError.noSuchTensor(file: file, name: name, suggestions: Self.suggestions(name, reader.manifest.tensors.flatMap(\.allNames)))
             }
             tensor = try reader.tensor(named: name)
         } else {
-            let checkpoint = try Importer.load(contentsOf: url)
+            let checkpoint = try Importer.load(detected)
             guard let found = checkpoint.tensor(named: name) else {
-                throw FormatError("no tensor named '\(name)'\(Self.suggestion(name, checkpoint.allNames))", file: file)
+                throw CLIError.noSuchTensor(file: file, name: name, suggestions: Self.suggestions(name, checkpoint.allNames))
             }
             tensor = found
         }
         do { try Npy.write(tensor, to: URL(fileURLWithPath: output)) } catch { throw error.attributed(to: output) }
-        print("\(output): \(name) \(tensor.dtype.rawValue)\(Tensor.describe(tensor.shape))")
+        Terminal.say("\(output): \(name) \(tensor.dtype.rawValue)\(Tensor.describe(tensor.shape))")
     }
 
-    /// "; did you mean ...?" with the names that share the longest prefix.
-    static func suggestion(_ name: String, _ names: [String]) -> String {
+    /// Up to three names that share the longest prefix with `name` (none when none shares a character).
+    static func suggestions(_ name: String, _ names: [String]) -> [String] {
         let scored = names.map { candidate in (candidate, zip(candidate, name).prefix(while: { $0 == $1 }).count) }
-        guard let best = scored.map(\.1).max(), best > 0 else { return "" }
-        let picks = scored.filter { $0.1 == best }.prefix(3).map { "'\($0.0)'" }
-        return "; did you mean \(picks.joined(separator: ", "))?"
+        guard let best = scored.map(\.1).max(), best > 0 else { return [] }
+        return scored.filter { $0.1 == best }.prefix(3).map(\.0)
     }
 }

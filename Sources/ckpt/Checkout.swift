@@ -13,7 +13,7 @@ struct Checkout: ParsableCommand {
     @Option(name: .shortAndLong, help: "The .ckpt to write.")
     var output: String
 
-    @Option(help: "How tensors are stored in the file: raw, zstd or shuffle-zstd.")
+    @Option(help: "How tensors are stored in the file: raw, zstd, shuffle-zstd or shuffle-ans.")
     var codec: Codec = .default
 
     @OptionGroup var storeOptions: StoreOptions
@@ -21,15 +21,16 @@ struct Checkout: ParsableCommand {
     func run() throws {
         let store = try storeOptions.open()
         // Under the shared lock: a concurrent rm + gc cannot delete the objects mid-read.
+        let reading = ProgressBar("reading")
         let (content, checkpoint) = try store.reading {
+            defer { reading.finish() }
             let content = try store.content(reference)
-            return (content, try store.checkpoint(of: content))
+            return (content, try store.checkpoint(of: content, progress: reading.callback))
         }
-        let bar = ProgressBar("writing")
-        try CheckpointFile.write(checkpoint, to: URL(fileURLWithPath: output), options: WriteOptions(codec: codec)) { done, total in
-            bar.update(done, of: total)
-        }
-        bar.finish()
+        let writing = ProgressBar("writing")
+        defer { writing.finish() }
+        try CheckpointFile.write(checkpoint, to: URL(fileURLWithPath: output), options: WriteOptions(codec: codec), progress: writing.callback)
+        writing.finish()
         print("\(output): \(content.info.reference) (\(content.info.shortHash)), \(StoreText.count(checkpoint.tensors.count, "tensor"))".escapedForDisplay)
     }
 }

@@ -27,20 +27,16 @@ struct Ckpt: ParsableCommand {
         ]
     )
 
-    /// Exit codes: 0 success, 1 a file is bad or an operation failed, 2 usage error.
+    /// Exit codes (`ExitStatus`): 0 success, 1 a file is bad or an operation failed, 2 usage error.
     static func main() {
         do {
             var command = try parseAsRoot()
             try command.run()
-        } catch let error as FormatError {
-            Terminal.fail(error.description)
-        } catch let error as CatalogError {
-            Terminal.fail(error.description)
         } catch let code as ExitCode {
             Foundation.exit(code.rawValue)
-        } catch let error as CLIError {
-            Terminal.fail(error.message, code: error.code)
         } catch {
+            if let code = ExitStatus.code(for: error) { Terminal.fail("\(error)", code: code) }
+            // ArgumentParser's own: help and version (exit 0), usage errors (exit 2).
             let code = exitCode(for: error)
             if code == .success {
                 print(fullMessage(for: error))
@@ -54,12 +50,4 @@ struct Ckpt: ParsableCommand {
             Terminal.fail(message, code: code.rawValue)
         }
     }
-}
-
-/// An error for the command line itself: a message and the exit code it means.
-struct CLIError: Error {
-    var message: String
-    var code: Int32 = 1
-
-    static func usage(_ message: String) -> CLIError { CLIError(message: message, code: 2) }
 }

@@ -25,13 +25,13 @@ struct Devices: ParsableCommand {
             print(try Terminal.json(Listing(platformFound: platformFound, devices: devices)))
             return
         }
-        guard platformFound else { print("no OpenCL platform found (cpu only: \(OpenCLError.installHint))"); return }
-        guard !devices.isEmpty else { print("no OpenCL device found (the platforms list none)"); return }
+        guard platformFound else { Terminal.say("no OpenCL platform found (cpu only: \(OpenCLError.installHint))"); return }
+        guard !devices.isEmpty else { Terminal.say("no OpenCL device found (the platforms list none)"); return }
         let rows = devices.map { d in
             ["opencl:\(d.index)", d.platform, d.name, d.type, "\(d.computeUnits)", Terminal.bytes(d.globalMemoryBytes),
              d.clockMHz > 0 ? "\(d.clockMHz) MHz" : "-", d.version, d.driver, d.doublePrecision ? "yes" : "no"]
         }
-        print(Terminal.table(["device", "platform", "name", "type", "units", "memory", "clock", "OpenCL", "driver", "fp64"], rows,
+        Terminal.say(block: Terminal.table(["device", "platform", "name", "type", "units", "memory", "clock", "OpenCL", "driver", "fp64"], rows,
                              rightAligned: [4, 5, 6]))
     }
 }

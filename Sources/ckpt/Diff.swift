@@ -54,7 +54,7 @@ struct Diff: ParsableCommand {
                 print("\(title): same")
                 continue
             }
-            print("\(title): \(changes.count) difference\(changes.count == 1 ? "" : "s")")
+            print("\(title): \(StoreText.count(changes.count, "difference"))")
             for change in changes {
                 switch change.kind {
                 case .added: print("  + \(change.path): \(change.new ?? "")".escapedForDisplay)

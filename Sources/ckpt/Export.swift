@@ -17,7 +17,7 @@ struct Export: ParsableCommand {
         let ext = destination.pathExtension.lowercased()
         let torch = ["pt", "pth", "bin"].contains(ext)
         guard ["safetensors", "npz", "ckpt"].contains(ext) || torch else {
-            throw CLIError.usage("\(output): cannot tell the format from the extension '.\(ext)' (use .safetensors, .npz, .ckpt or .pt)")
+            throw CLIError.unknownExtension(path: output, extension: ext, accepted: ["safetensors", "npz", "ckpt", "pt"])
         }
         let checkpoint = try Importer.load(contentsOf: URL(fileURLWithPath: source))
         do {
@@ -25,7 +25,10 @@ struct Export: ParsableCommand {
             case "safetensors": try Safetensors.write(checkpoint, to: destination)
             case "npz": try Npz.write(checkpoint, to: destination)
             case _ where torch: try TorchFile.write(checkpoint, to: destination)
-            default: try CheckpointFile.write(checkpoint, to: destination)
+            default:
+                let bar = ProgressBar("exporting")
+                defer { bar.finish() }
+                try CheckpointFile.write(checkpoint, to: destination, progress: bar.callback)
             }
         } catch {
             throw error.attributed(to: output)
@@ -33,17 +36,18 @@ struct Export: ParsableCommand {
         var dropped: [String] = []
         if ext != "ckpt" {
             if checkpoint.architecture != nil { dropped.append("the architecture document") }
-            if !checkpoint.probes.isEmpty { dropped.append("\(checkpoint.probes.count) probe(s)") }
+            if !checkpoint.probes.isEmpty { dropped.append(Terminal.count(checkpoint.probes.count, "probe")) }
             if ext == "npz" || torch, checkpoint.metadata != nil { dropped.append("the metadata") }
         }
         let aliases = checkpoint.tensors.reduce(0) { $0 + $1.aliases.count }
-        var line = "\(output): \(checkpoint.tensors.count) tensors"
+        var line = "\(output): \(Terminal.count(checkpoint.tensors.count, "tensor"))"
         if aliases > 0 {
-            line += ext == "safetensors" ? ", \(aliases) alias(es) kept once and listed in __metadata__ as ckpt.aliases"
-                : ext == "npz" ? ", \(aliases) alias(es) written as copies"
-                : torch ? ", \(aliases) alias(es) sharing their tensor's storage" : ", \(aliases) alias(es)"
+            let counted = ", " + Terminal.count(aliases, "alias")
+            line += ext == "safetensors" ? counted + " kept once and listed in __metadata__ as ckpt.aliases"
+                : ext == "npz" ? counted + " written as copies"
+                : torch ? counted + " sharing \(aliases == 1 ? "its" : "their") tensor's storage" : counted
         }
-        print(line)
+        Terminal.say(line)
         if !dropped.isEmpty { Terminal.warn("note: .\(ext)\(torch ? " (a state_dict)" : "") cannot hold \(dropped.joined(separator: " or ")); left out") }
     }
 }

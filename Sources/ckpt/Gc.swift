@@ -18,7 +18,12 @@ struct Gc: ParsableCommand {
 
     func run() throws {
         let store = try storeOptions.open()
-        let report = try store.gc(dryRun: dryRun)
+        let bar = ProgressBar(dryRun ? "looking" : "collecting")
+        let report: GCReport
+        do {
+            defer { bar.finish() }
+            report = try store.gc(dryRun: dryRun, progress: bar.callback)
+        }
         if json {
             print(try Terminal.json(report))
             return

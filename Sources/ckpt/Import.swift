@@ -15,7 +15,7 @@ struct Import: ParsableCommand {
     @Option(name: .shortAndLong, help: "The .ckpt to write.")
     var output: String
 
-    @Option(help: "How tensors are stored: raw, zstd or shuffle-zstd.")
+    @Option(help: "How tensors are stored: raw, zstd, shuffle-zstd or shuffle-ans.")
     var codec: Codec = .default
 
     @Option(help: "zstd level (1 is fastest and, on byte planes, also the tightest below 10).")
@@ -48,13 +48,12 @@ struct Import: ParsableCommand {
         }
         let bar = ProgressBar("importing")
         let destination = URL(fileURLWithPath: output)
-        try CheckpointFile.write(checkpoint, to: destination, options: WriteOptions(codec: codec, level: level)) { done, total in
-            bar.update(done, of: total)
-        }
+        defer { bar.finish() }
+        try CheckpointFile.write(checkpoint, to: destination, options: WriteOptions(codec: codec, level: level), progress: bar.callback)
         bar.finish()
         let reader = try ContainerReader(contentsOf: destination)
         let raw = reader.manifest.tensors.reduce(0) { $0 + $1.byteCount }
         let stored = reader.manifest.tensors.reduce(0) { $0 + $1.storedCount }
-        print("\(output): \(reader.manifest.tensors.count) tensors, \(Terminal.bytes(raw)) raw, \(Terminal.bytes(stored)) stored (\(Terminal.ratio(stored, raw)) of raw, \(codec.rawValue))")
+        Terminal.say("\(output): \(Terminal.count(reader.manifest.tensors.count, "tensor")), \(Terminal.bytes(raw)) raw, \(Terminal.bytes(stored)) stored (\(Terminal.ratio(stored, raw)) of raw, \(codec.rawValue))")
     }
 }

@@ -15,8 +15,7 @@ struct Init: ParsableCommand {
         let url = URL(fileURLWithPath: directory).standardizedFileURL
         let (store, created) = try Store.create(in: url)
         let schema = try store.schema().count
-        let path = store.path.escapedForDisplay
-        print(created ? "created an empty store in \(path) (schema \(schema))"
-                      : "\(path): a store is already here (schema \(schema))")
+        Terminal.say(created ? "created an empty store in \(store.path) (schema \(schema))"
+                      : "\(store.path): a store is already here (schema \(schema))")
     }
 }

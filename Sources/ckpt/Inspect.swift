@@ -43,13 +43,15 @@ struct Inspect: ParsableCommand {
         if json {
             print(try Terminal.json(report))
         } else {
-            print(Self.render(report))
+            Terminal.say(lines: Self.render(report))
         }
     }
 
     static func report(for file: String) throws -> Report {
         let url = URL(fileURLWithPath: file)
-        let kind = try FileKind.detect(url)
+        // Detected once: a torch zip's mapping and directory serve both the load and the outline.
+        let detected = try DetectedFile(url)
+        let kind = detected.kind
         var report: Report
         if kind == .ckpt {
             let reader = try ContainerReader(contentsOf: url)
@@ -62,7 +64,7 @@ struct Inspect: ParsableCommand {
                             architecture: try reader.architecture().flatMap { try? JSONValue.parse($0) },
                             probes: reader.manifest.probes.map { "\($0.name) (\($0.origin.rawValue), \($0.inputs.count) in, \($0.outputs.count) out, rtol \($0.rtol))" })
         } else {
-            let checkpoint = try Importer.load(contentsOf: url)
+            let checkpoint = try Importer.load(detected)
             let rows = checkpoint.tensors.map {
                 Row(name: $0.name, aliases: $0.aliases, dtype: $0.tensor.dtype.rawValue, shape: $0.tensor.shape,
                     codec: "raw", stored: $0.tensor.data.count, raw: $0.tensor.data.count)
@@ -70,7 +72,7 @@ struct Inspect: ParsableCommand {
             report = Report(file: file, kind: kind.rawValue, version: nil, writer: nil, tensors: rows, raw: 0, stored: 0,
                             metadata: checkpoint.metadata, architecture: checkpoint.architecture.flatMap { try? JSONValue.parse($0) },
                             probes: [])
-            if kind == .torch { report.tree = try TorchFile.tree(contentsOf: url) }
+            if kind == .torch { report.tree = try TorchFile.tree(detected) }
         }
         report.raw = report.tensors.reduce(0) { $0 + $1.raw }
         report.stored = report.tensors.reduce(0) { $0 + $1.stored }
@@ -78,7 +80,8 @@ struct Inspect: ParsableCommand {
         return report
     }
 
-    static func render(_ report: Report) -> String {
+    /// The report as lines to print with `Terminal.say(lines:)` (which escapes each one).
+    static func render(_ report: Report) -> [String] {
         var lines: [String] = []
         var title = "\(report.file): \(report.kind)"
         if let version = report.version { title += " format \(version)" }
@@ -88,10 +91,10 @@ struct Inspect: ParsableCommand {
             [row.name, row.dtype, Tensor.describe(row.shape), row.codec, Terminal.bytes(row.stored), Terminal.bytes(row.raw),
              Terminal.ratio(row.stored, row.raw), row.aliases.joined(separator: ", ")]
         }
-        lines.append(Terminal.table(["name", "dtype", "shape", "codec", "stored", "raw", "ratio", "aliases"], rows,
-                                    rightAligned: [4, 5, 6]))
+        lines += Terminal.lines(of: Terminal.table(["name", "dtype", "shape", "codec", "stored", "raw", "ratio", "aliases"], rows,
+                                                   rightAligned: [4, 5, 6])).map(String.init)
         let aliasCount = report.tensors.reduce(0) { $0 + $1.aliases.count }
-        lines.append("\(report.tensors.count) tensors\(aliasCount > 0 ? " (+\(aliasCount) aliases)" : ""), "
+        lines.append("\(Terminal.count(report.tensors.count, "tensor"))\(aliasCount > 0 ? " (+\(Terminal.count(aliasCount, "alias")))" : ""), "
                      + "\(Terminal.bytes(report.raw)) raw, \(Terminal.bytes(report.stored)) stored, ratio \(Terminal.ratio(report.stored, report.raw))")
         if let architecture = report.architecture {
             lines.append("architecture: \(ArchitectureSummary.describe(architecture))")
@@ -103,9 +106,10 @@ struct Inspect: ParsableCommand {
         }
         for probe in report.probes { lines.append("probe: \(probe)") }
         if let tree = report.tree {
-            lines.append("tree: " + tree.split(separator: "\n", omittingEmptySubsequences: false).joined(separator: "\n  "))
+            // The outline's own line breaks are kept; everything else in a line is escaped.
+            for (k, line) in Terminal.lines(of: tree).enumerated() { lines.append((k == 0 ? "tree: " : "  ") + line) }
         }
-        return lines.joined(separator: "\n")
+        return lines
     }
 }
 

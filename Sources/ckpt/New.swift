@@ -43,6 +43,6 @@ struct New: ParsableCommand {
         try CheckpointFile.write(checkpoint, to: URL(fileURLWithPath: output))
         let specs = try ArchitectureDocument.parse(checkpoint.architecture!).tensorSpecs()
         let parameters = specs.filter { $0.role == .parameter }.reduce(0) { $0 + $1.elementCount }
-        print("\(output): \(checkpoint.tensors.count) tensors, \(ArchitecturePrinter.grouped(parameters)) parameters, seed \(seed)")
+        Terminal.say("\(output): \(Terminal.count(checkpoint.tensors.count, "tensor")), \(ArchitecturePrinter.grouped(parameters)) parameter\(parameters == 1 ? "" : "s"), seed \(seed)")
     }
 }

@@ -70,7 +70,7 @@ struct ProbeCommand: ParsableCommand {
             checkpoint.probes.append(probe)
             let codec = try ContainerReader(contentsOf: url).manifest.tensors.first?.codec ?? .default
             try CheckpointFile.write(checkpoint, to: url, options: WriteOptions(codec: codec))
-            print("\(file): probe '\(probeName)' added, input \(Tensor.describe(x.shape)), output \(Tensor.describe(probe.outputs[0].shape)), rtol \(rtol), atol \(atol); \(note)")
+            Terminal.say("\(file): probe '\(probeName)' added, input \(Tensor.describe(x.shape)), output \(Tensor.describe(probe.outputs[0].shape)), rtol \(rtol), atol \(atol); \(note)")
         }
     }
 
@@ -86,7 +86,7 @@ struct ProbeCommand: ParsableCommand {
                 [probe.name, probe.origin.rawValue, probe.inputs.map { Tensor.describe($0.shape) }.joined(separator: " "),
                  probe.outputs.map { Tensor.describe($0.shape) }.joined(separator: " "), "\(probe.rtol)", "\(probe.atol)"]
             }
-            print(rows.isEmpty ? "\(file): no probes" : Terminal.table(["name", "origin", "inputs", "outputs", "rtol", "atol"], rows))
+            Terminal.say(block: rows.isEmpty ? "\(file): no probes" : Terminal.table(["name", "origin", "inputs", "outputs", "rtol", "atol"], rows))
         }
     }
 

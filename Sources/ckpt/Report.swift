@@ -30,8 +30,11 @@ struct ReportCommand: ParsableCommand {
         let a = try CheckpointSource.open(source, store: storeOptions.store)
         let b = try against.map { try CheckpointSource.open($0, store: storeOptions.store) }
         let progress = ProgressBar("report")
-        let stats = try TensorStatistics.compute(a.inputs + (b?.inputs ?? []), progress: { progress.update($0, of: $1) })
-        progress.finish()
+        let stats: [TensorStats]
+        do {
+            defer { progress.finish() }
+            stats = try TensorStatistics.compute(a.inputs + (b?.inputs ?? []), progress: progress.callback)
+        }
         var page = ReportPage(source: a.label, kind: a.kind, architecture: Self.architecture(a, stats: Array(stats.prefix(a.inputs.count))),
                               stats: Array(stats.prefix(a.inputs.count)))
         if let b {
@@ -47,7 +50,7 @@ struct ReportCommand: ParsableCommand {
         let html = page.html()
         try AtomicFile.write(Data(html.utf8), to: URL(fileURLWithPath: output))
         let flagged = page.stats.filter(\.isFlagged).count
-        print("\(output): \(page.stats.count) tensors, \(flagged) flagged\(b.map { ", compared with \($0.label)" } ?? ""), \(Terminal.bytes(html.utf8.count))")
+        Terminal.say("\(output): \(Terminal.count(page.stats.count, "tensor")), \(flagged) flagged\(b.map { ", compared with \($0.label)" } ?? ""), \(Terminal.bytes(html.utf8.count))")
     }
 
     static func parents(_ source: CheckpointSource) -> String {

@@ -61,7 +61,7 @@ struct ReportPage {
         """
         let elements = stats.reduce(0) { $0 + $1.elements }
         let flagged = stats.filter(\.isFlagged)
-        out += "<header><h1>\(htmlEscape(source))</h1>\n<p class=\"summary\">\(htmlEscape(kind)) · \(stats.count) tensors · "
+        out += "<header><h1>\(htmlEscape(source))</h1>\n<p class=\"summary\">\(htmlEscape(kind)) · \(Terminal.count(stats.count, "tensor")) · "
             + "\(ArchitecturePrinter.grouped(elements)) elements"
         if let against { out += " · compared with <code>\(htmlEscape(against))</code>" }
         out += " · \(flagged.isEmpty ? "nothing flagged" : "<span class=\"flag\">\(flagged.count) flagged</span>")</p>\n"
@@ -87,7 +87,7 @@ struct ReportPage {
         /// A long tree starts folded (a native <details>, no script needed).
         func block(_ text: String, class name: String, summary: String) -> String {
             let lines = text.split(separator: "\n").count
-            return "<details\(lines <= 60 ? " open" : "")><summary>\(htmlEscape(summary)) (\(lines) lines)</summary>\n"
+            return "<details\(lines <= 60 ? " open" : "")><summary>\(htmlEscape(summary)) (\(Terminal.count(lines, "line")))</summary>\n"
                 + "<pre class=\"\(name)\">\(htmlEscape(text))</pre></details>\n"
         }
         switch architecture {
@@ -128,7 +128,7 @@ struct ReportPage {
         }
         out += "</svg>\n"
         let counts = Dictionary(grouping: changes, by: \.status).mapValues(\.count)
-        out += "<p class=\"note\">\(changes.count) tensors: " + [ReportPage.Change.Status.changed, .same, .added, .removed, .reshaped]
+        out += "<p class=\"note\">\(Terminal.count(changes.count, "tensor")): " + [ReportPage.Change.Status.changed, .same, .added, .removed, .reshaped]
             .map { "\(counts[$0] ?? 0) \($0.rawValue)" }.joined(separator: ", ") + "</p>\n"
         return out + "</section>\n"
     }
@@ -279,7 +279,7 @@ struct ReportPage {
         for (name, child) in root.children { walk(child, name: name, depth: 0) }
         let width = min(lines.map(\.0.count).max() ?? 0, 72)
         var out = lines.map { $0.0.padding(toLength: max(width, $0.0.count), withPad: " ", startingAt: 0) + "  " + $0.1 }.joined(separator: "\n")
-        out += "\n\(ArchitecturePrinter.grouped(root.elements)) elements in \(stats.count) tensors"
+        out += "\n\(ArchitecturePrinter.grouped(root.elements)) elements in \(Terminal.count(stats.count, "tensor"))"
         return out
     }
 

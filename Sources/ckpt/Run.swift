@@ -34,6 +34,6 @@ struct Run: ParsableCommand {
         }
         let seconds = Date().timeIntervalSince(started)
         try Npy.write(y, to: URL(fileURLWithPath: output))
-        print("\(output): f32\(Tensor.describe(y.shape)) from \(Tensor.describe(x.shape)) on \(backend.name) in \(String(format: "%.2f", seconds * 1000)) ms (load included)")
+        Terminal.say("\(output): f32\(Tensor.describe(y.shape)) from \(Tensor.describe(x.shape)) on \(backend.name) in \(String(format: "%.2f", seconds * 1000)) ms (load included)")
     }
 }

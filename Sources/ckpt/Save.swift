@@ -28,19 +28,28 @@ struct Save: ParsableCommand {
     @Option(help: ArgumentHelp("A parent version (may be repeated: a merge).", valueName: "REF"))
     var parent: [String] = []
 
-    @Option(help: "How new tensors are stored: raw, zstd or shuffle-zstd.")
+    @Option(help: "How new tensors are stored: raw, zstd, shuffle-zstd or shuffle-ans.")
     var codec: Codec = .default
+
+    @Flag(name: .customLong("no-delta"), help: "Store every new tensor whole, not as a delta against the parent's (spec/CATALOG.md 2.1).")
+    var noDelta = false
 
     @OptionGroup var storeOptions: StoreOptions
 
     func run() throws {
         let url = URL(fileURLWithPath: file)
-        guard FileManager.default.fileExists(atPath: file) else { throw CLIError.usage("\(file): no such file") }
+        guard FileManager.default.fileExists(atPath: file) else { throw CLIError.noSuchFile(file) }
         let store = try storeOptions.open()
         let name = model ?? Self.modelName(for: url)
         let checkpoint = try Importer.load(contentsOf: url)
-        let result = try store.save(SaveRequest(checkpoint: checkpoint, model: name, message: message, tags: tag,
-                                                parents: parent.isEmpty ? nil : parent, codec: codec))
+        let bar = ProgressBar("saving")
+        let result: SaveResult
+        do {
+            defer { bar.finish() }
+            result = try store.save(SaveRequest(checkpoint: checkpoint, model: name, message: message, tags: tag,
+                                                parents: parent.isEmpty ? nil : parent, codec: codec, deltas: !noDelta),
+                                progress: bar.callback)
+        }
         let version = result.version
         print(Self.summary(result).escapedForDisplay)
     }

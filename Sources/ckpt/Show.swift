@@ -40,7 +40,7 @@ struct Show: ParsableCommand {
         print("date    \(StoreText.date(info.created))")
         if !info.message.isEmpty { print("message \(info.message)".escapedForDisplay) }
         print("")
-        print(Inspect.render(Self.inspectReport(content, escaped: true)))
+        Terminal.say(lines: Inspect.render(Self.inspectReport(content, escaped: true)))
         if content.architecture == nil { print("architecture: none") }
     }
 

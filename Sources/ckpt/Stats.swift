@@ -39,21 +39,24 @@ struct Stats: ParsableCommand {
         let checkpoint = try CheckpointSource.open(source, store: storeOptions.store)
         let inputs = try checkpoint.selecting(globs)
         let progress = ProgressBar("stats")
-        let stats = try TensorStatistics.compute(inputs, progress: { progress.update($0, of: $1) })
-        progress.finish()
+        let stats: [TensorStats]
+        do {
+            defer { progress.finish() }
+            stats = try TensorStatistics.compute(inputs, progress: progress.callback)
+        }
         let report = Report(source: checkpoint.label, kind: checkpoint.kind, tensors: stats,
                             elements: stats.reduce(0) { $0 + $1.elements }, flagged: stats.filter(\.isFlagged).map(\.name))
         if json {
             print(try Terminal.json(report))
             return
         }
-        print("\(report.source): \(checkpoint.kind), \(stats.count) tensor\(stats.count == 1 ? "" : "s"), "
+        Terminal.say("\(report.source): \(checkpoint.kind), \(Terminal.count(stats.count, "tensor")), "
               + "\(ArchitecturePrinter.grouped(report.elements)) elements")
-        print(StatsText.table(stats))
+        Terminal.say(block: StatsText.table(stats))
         for tensor in stats where tensor.isFlagged {
-            print("flagged: \(tensor.name): \(StatsText.flagText(tensor))")
+            Terminal.say("flagged: \(tensor.name): \(StatsText.flagText(tensor))")
         }
-        if report.flagged.isEmpty { print("flagged: none") }
+        if report.flagged.isEmpty { Terminal.say("flagged: none") }
     }
 }
 
@@ -138,7 +141,7 @@ struct CheckpointSource {
             case .version(let content, let store): return try version(content, in: store)
             }
         } catch let error as CheckpointResolverError {
-            throw error.isUsage ? CLIError.usage(error.description) : CLIError(message: error.description)
+            throw CLIError.unresolved(error)
         }
     }
 
@@ -196,7 +199,7 @@ struct CheckpointSource {
         guard !globs.isEmpty else { return inputs }
         let patterns = globs.map(NameGlob.init)
         for pattern in patterns where !inputs.contains(where: { pattern.matches(any: $0.allNames) }) {
-            throw CLIError(message: "\(label): no tensor matches '\(pattern)'")
+            throw CLIError.noTensorMatches(source: label, pattern: "\(pattern)")
         }
         return inputs.filter { input in patterns.contains { $0.matches(any: input.allNames) } }
     }

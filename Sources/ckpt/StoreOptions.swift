@@ -35,7 +35,7 @@ enum StoreText {
 
     /// `1 tensor`, `2 tensors`: a count with its noun in the right number.
     static func count(_ value: Int, _ noun: String, plural: String? = nil) -> String {
-        "\(value) \(value == 1 ? noun : plural ?? noun + "s")"
+        Terminal.count(value, noun, plural)
     }
 
     /// `m@5 now descends from m@2 (pruned between: m@3, m@4)`.

@@ -56,27 +56,27 @@ struct Transplant: ParsableCommand {
         for mismatch in outcome.skipped { print("skipped \(mismatch.description.escapedForDisplay): kept the destination's tensor") }
         for path in outcome.unprobed { Terminal.warn("module '\(path.escapedForDisplay)': cannot run it alone, so no probe is recorded for it") }
         if outcome.droppedProbes > 0 {
-            print("dropped \(outcome.droppedProbes) probe\(outcome.droppedProbes == 1 ? "" : "s") of the destination: the network they describe has changed")
+            print("dropped \(Terminal.count(outcome.droppedProbes, "probe")) of the destination: the network they describe has changed")
         }
         try CheckpointFile.write(outcome.checkpoint, to: URL(fileURLWithPath: output), options: WriteOptions())
         for module in outcome.provenance.modules {
             let shapes = module.probe.map { " (probe \(Tensor.describe($0.input.shape)) -> \(Tensor.describe($0.output.shape)))" } ?? ""
             let from = module.source.isEmpty ? "(root)" : module.source.escapedForDisplay
             let into = module.target.isEmpty ? "(root)" : module.target.escapedForDisplay
-            print("  \(from) -> \(into): \(module.tensors.count) tensor\(module.tensors.count == 1 ? "" : "s")\(module.skipped.isEmpty ? "" : ", \(module.skipped.count) skipped")\(shapes)")
+            print("  \(from) -> \(into): \(Terminal.count(module.tensors.count, "tensor"))\(module.skipped.isEmpty ? "" : ", \(module.skipped.count) skipped")\(shapes)")
         }
         if src.hashOf == "store version hash", dst.hashOf == "store version hash" {
             print("save it with both parents: ckpt save \(output) --parent \(destination) --parent \(source) -m 'graft \(layers) from \(source)'")
         }
         let moved = outcome.movedTensors
-        print("\(output): \(moved) tensor\(moved == 1 ? "" : "s") of \(source) (sha256 \(src.hash.prefix(12))) grafted into \(destination)")
+        print("\(output): \(Terminal.count(moved, "tensor")) of \(source) (sha256 \(src.hash.prefix(12))) grafted into \(destination)")
     }
 
     /// SRC or DST through the one resolver: a file (its SHA-256) or a stored version (its hash).
     static func input(_ argument: String, _ resolver: CheckpointResolver) throws -> TransplantInput {
         let source: any Format.CheckpointSource
         do { source = try resolver.source(argument) } catch let error as CheckpointResolverError {
-            throw error.isUsage ? CLIError.usage(error.description) : CLIError(message: error.description)
+            throw CLIError.unresolved(error)
         }
         let checkpoint: Checkpoint
         do { checkpoint = try source.checkpoint() } catch { throw error.attributed(to: argument) }

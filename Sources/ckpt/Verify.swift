@@ -67,11 +67,16 @@ struct Verify: ParsableCommand {
     func run() throws {
         let source: any Format.CheckpointSource
         do { source = try CheckpointResolver().source(file) } catch let error as CheckpointResolverError {
-            throw error.isUsage ? CLIError.usage(error.description) : CLIError(message: error.description)
+            throw CLIError.unresolved(error)
         }
         let verifier = CheckpointVerifier(run: !noRun, devices: device.selection)
         let found: CheckpointVerification
-        do { found = try verifier.verify(source) } catch let error as OpenCLError where error.isMissingDevice {
+        let bar = ProgressBar("verifying")
+        (source as? ContainerFileSource)?.progress = bar.callback
+        do {
+            defer { bar.finish() }
+            found = try verifier.verify(source)
+        } catch let error as OpenCLError where error.isMissingDevice {
             throw CLIError.usage(error.description) // the machine's problem, not the checkpoint's
         }
         try emit(Self.report(found))
@@ -87,7 +92,7 @@ struct Verify: ParsableCommand {
                deviceComparisons: found.deviceComparisons,
                transplants: found.transplants.map { module in
                    TransplantResult(source: module.sourceFile, module: module.source, target: module.target, passed: module.passed,
-                                    problem: module.problem, note: module.note)
+                                    problem: module.problem?.description, note: module.note)
                })
     }
 
@@ -99,7 +104,7 @@ struct Verify: ParsableCommand {
         }
         let name = report.file.escapedForDisplay
         for module in report.transplants {
-            print("\(name): transplant '\(module.module.escapedForDisplay)' of \(module.source.escapedForDisplay) -> '\(module.target.escapedForDisplay)' \(module.passed ? "ok (\(module.note))" : "FAILED: \((module.problem ?? "").escapedForDisplay)")")
+            print("\(name): transplant '\(module.module.escapedForDisplay)' of \(module.source.escapedForDisplay) -> '\(module.target.escapedForDisplay)' \(module.passed ? "ok (\(module.note))" : "FAILED: \(module.problem ?? "")")")
         }
         for probe in report.probes {
             let place = device == .cpu ? "" : " on \(probe.device)"
@@ -122,5 +127,5 @@ struct Verify: ParsableCommand {
     }
 
     /// `1 tensor`, `2 tensors`.
-    static func count(_ n: Int, _ noun: String) -> String { "\(n) \(noun)\(n == 1 ? "" : "s")" }
+    static func count(_ n: Int, _ noun: String) -> String { Terminal.count(n, noun) }
 }

@@ -112,7 +112,8 @@ final class TransplantVerbTests: CLITestCase {
         let index = try XCTUnwrap(checkpoint.tensors.firstIndex(where: { $0.name == "2.bias" }))
         var values = checkpoint.tensors[index].tensor.data.withUnsafeBytes { Array($0.bindMemory(to: Float.self)) }
         values[0] += 0.5
-        checkpoint.tensors[index].tensor.data = values.withUnsafeBytes { Data($0) }
+        let old = checkpoint.tensors[index].tensor
+        checkpoint.tensors[index].tensor = try Tensor(dtype: old.dtype, shape: old.shape, data: values.withUnsafeBytes { Data($0) })
         try CheckpointFile.write(checkpoint, to: URL(fileURLWithPath: path("altered.ckpt")), options: WriteOptions())
         let result = try ckpt("verify", "altered.ckpt", expect: 1)
         XCTAssertTrue(result.stdout.contains("-> '2' FAILED"), result.stdout)

@@ -44,6 +44,11 @@ final class CatalogErrorTests: CatalogTestCase {
         assertCatalogError(try store.content("m"), .corruptRow(field: "shape", value: "[4611686018427387904, 4]"))
         try store.pool.write { db in try db.execute(sql: "UPDATE tensor SET shape = '[64, 32]', dtype = 'f33' WHERE position = 0") }
         assertCatalogError(try store.content("m"), .corruptRow(field: "dtype", value: "f33"))
+        // A value of the wrong type where GRDB's subscript would stop the process.
+        try store.pool.write { db in try db.execute(sql: "UPDATE tensor SET dtype = 'f32'; UPDATE version SET created_ms = 'soon'") }
+        XCTAssertThrowsError(try store.history()) { error in
+            guard case .corruptRow("created_ms (Int64)", _)? = error as? CatalogError else { return XCTFail("\(error)") }
+        }
     }
 
     func testAnObjectsDirectoryThatCannotBeListedFailsGcAndFsck() throws {
@@ -55,6 +60,13 @@ final class CatalogErrorTests: CatalogTestCase {
         try Data("x".utf8).write(to: objects)
         assertCatalogError(try store.gc(), .io(operation: "list", path: objects.path, errno: ENOTDIR))
         assertCatalogError(try store.fsck(), .io(operation: "list", path: objects.path, errno: ENOTDIR))
+    }
+
+    func testReferenceErrorsAreTheArgumentsFaultAndStoreErrorsAreNot() {
+        XCTAssertTrue(CatalogError.noSuchReference("x", suggestion: nil).isUnresolvedReference)
+        XCTAssertTrue(CatalogError.ambiguousPrefix("abcd", candidates: [], total: 2).isUnresolvedReference)
+        XCTAssertFalse(CatalogError.database(store: "s", code: 11, message: "database disk image is malformed").isUnresolvedReference)
+        XCTAssertFalse(CatalogError.corruptRow(field: "shape", value: "[").isUnresolvedReference)
     }
 
     func testMessagesAreDerivedAndEscaped() {

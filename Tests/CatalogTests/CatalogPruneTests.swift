@@ -107,6 +107,25 @@ final class CatalogPruneTests: CatalogTestCase {
         assertCatalogError(try store.prune(model: "zz", keep: [], keepLatest: true), .noSuchModel("zz", suggestion: nil))
     }
 
+    func testRmReparentThroughTheBinary() throws {
+        try ckpt("init")
+        for k in 1...3 {
+            try CheckpointFile.write(try version(k), to: url("v\(k).ckpt"))
+            try ckpt("save", path("v\(k).ckpt"), "--model", "m")
+        }
+        let refused = try ckpt("rm", "m@2", expect: 1).stderr
+        XCTAssertTrue(refused.contains("m@2 is the parent of m@3; remove it first, or give --reparent"), refused)
+        let out = try ckpt("rm", "m@2", "--reparent").stdout
+        XCTAssertTrue(out.contains("removed m@2 ("), out)
+        XCTAssertTrue(out.contains("m@3 now descends from m@1 (pruned between: m@2)"), out)
+        let log = try JSONDecoder().decode([VersionInfo].self, from: Data(try ckpt("log", "--json").stdout.utf8))
+        XCTAssertEqual(log.map(\.reference), ["m@3", "m@1"])
+        XCTAssertEqual(log[0].prunedAncestors, ["m@2"])
+        XCTAssertEqual(log[0].parents.map(\.reference), ["m@1"])
+        XCTAssertTrue(try ckpt("show", "m@3").stdout.contains("parents m@1 ("), "show names the new parent")
+        XCTAssertTrue(try ckpt("fsck").stdout.contains(": ok (2 versions,"))
+    }
+
     func testAVersionTwoStoreGainsThePruningTables() throws {
         let root = try OldStore.make(in: work, schemaUpTo: Schema.versions[1]) { store in
             try store.save(SaveRequest(checkpoint: try version(1), model: "m"))

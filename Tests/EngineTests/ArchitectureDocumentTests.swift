@@ -88,13 +88,13 @@ final class ArchitectureDocumentTests: XCTestCase {
         XCTAssertEqual(parallel.outputs["0"], [3, 12])
     }
 
-    func testPoolingOutputSizesFollowPyTorch() {
+    func testPoolingOutputSizesFollowPyTorch() throws {
         // torch.nn.MaxPool2d(3, 2, padding=1, ceil_mode=True) on 16 gives 9; without ceil 8.
-        XCTAssertEqual(ShapeRules.poolOutput(16, kernel: 3, stride: 2, padding: 1, dilation: 1, ceilMode: true), 9)
-        XCTAssertEqual(ShapeRules.poolOutput(16, kernel: 3, stride: 2, padding: 1, dilation: 1, ceilMode: false), 8)
+        XCTAssertEqual(try ShapeRules.poolOutput(16, kernel: 3, stride: 2, padding: 1, dilation: 1, ceilMode: true), 9)
+        XCTAssertEqual(try ShapeRules.poolOutput(16, kernel: 3, stride: 2, padding: 1, dilation: 1, ceilMode: false), 8)
         // The last window must start inside the input: 5 with k=2, s=2, ceil -> 3, not 4.
-        XCTAssertEqual(ShapeRules.poolOutput(5, kernel: 2, stride: 2, padding: 0, dilation: 1, ceilMode: true), 3)
-        XCTAssertEqual(ShapeRules.convolutionOutput(17, kernel: 3, stride: 2, padding: 1, dilation: 1), 9)
+        XCTAssertEqual(try ShapeRules.poolOutput(5, kernel: 2, stride: 2, padding: 0, dilation: 1, ceilMode: true), 3)
+        XCTAssertEqual(try ShapeRules.convolutionOutput(17, kernel: 3, stride: 2, padding: 1, dilation: 1), 9)
     }
 
     func testMismatchedShapesAreRefusedWithTheModuleNamed() throws {
@@ -104,21 +104,29 @@ final class ArchitectureDocumentTests: XCTestCase {
         }
     }
 
+    /// `text` is refused with `reason` (matched past any context naming the module).
+    private func assertRefused(_ text: String, reason: FormatError.Reason, file: StaticString = #filePath, line: UInt = #line) {
+        XCTAssertThrowsError(try parse(text), file: file, line: line) { error in
+            XCTAssertEqual((error as? FormatError)?.reason.root, reason, "\(error)", file: file, line: line)
+        }
+    }
+
     func testRefusals() {
-        assertRefused(#"{"version": 2, "module": {"type": "Identity"}}"#, containing: "version 2 is not supported")
-        assertRefused(module(#"{"type": "Linearr", "out_features": 2}"#), containing: "unknown type 'Linearr'")
-        assertRefused(module(#"{"type": "Linear", "out_features": 2, "bias": true, "in": 3}"#), containing: "unknown key 'in'")
-        assertRefused(module(#"{"type": "Linear"}"#), containing: "needs out_features")
-        assertRefused(module(#"{"type": "Linear", "out_features": 2.5}"#), containing: "out_features must be an integer")
-        assertRefused(module(#"{"type": "Sequential", "children": [{"name": "a.b", "type": "ReLU"}]}"#), containing: "holds a dot")
+        assertRefused(#"{"version": 2, "module": {"type": "Identity"}}"#, reason: .unsupportedVersion(what: "architecture document", found: "2", supported: "1"))
+        assertRefused(module(#"{"type": "Linearr", "out_features": 2}"#), containing: "type is 'Linearr'")
+        assertRefused(module(#"{"type": "Linear", "out_features": 2, "bias": true, "in": 3}"#), reason: .unknownKeys(["in"]))
+        assertRefused(module(#"{"type": "Linear"}"#), reason: .missingField("out_features"))
+        assertRefused(module(#"{"type": "Linear", "out_features": 2.5}"#), reason: .invalidValue(field: "out_features", value: "2.5", expected: "an integer"))
+        assertRefused(module(#"{"type": "Sequential", "children": [{"name": "a.b", "type": "ReLU"}]}"#), containing: "child name is 'a.b'")
         assertRefused(module(#"{"type": "Sequential", "children": [{"name": "a", "type": "ReLU"}, {"name": "a", "type": "Tanh"}]}"#),
-                      containing: "two children are named 'a'")
-        assertRefused(module(#"{"type": "Sequential", "children": [{"type": "Shared", "target": "7"}]}"#), containing: "target '7' is no module")
+                      reason: .duplicateName(kind: "child module", name: "a"))
+        assertRefused(module(#"{"type": "Sequential", "children": [{"type": "Shared", "target": "7"}]}"#), reason: .notFound(kind: "target module", name: "7"))
         assertRefused(module(#"{"type": "Sequential", "children": [{"name": "s", "type": "Sequential", "children": [{"type": "Shared", "target": "s"}]}]}"#),
                       containing: "contains this module")
-        assertRefused(module(#"{"type": "Repeat", "count": 2, "pattern": "b", "children": [{"type": "ReLU"}]}"#), containing: "must contain {i}")
+        assertRefused(module(#"{"type": "Repeat", "count": 2, "pattern": "b", "children": [{"type": "ReLU"}]}"#),
+                      reason: .invalidValue(field: "pattern", value: "'b'", expected: "a pattern containing {i}"))
         assertRefused(module(#"{"type": "Conv2d", "in_channels": 3, "out_channels": 4, "kernel_size": 3, "groups": 2}"#),
-                      containing: "not divisible by groups")
+                      reason: .invalidValue(field: "in_channels", value: "3", expected: "a multiple of groups 2"))
         assertRefused("{not json", containing: "not valid JSON")
     }
 

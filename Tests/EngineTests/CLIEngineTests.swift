@@ -73,6 +73,21 @@ final class CLIEngineTests: XCTestCase {
         XCTAssertTrue(run.err.contains("apt-get install pocl-opencl-icd"), run.err)
     }
 
+    /// verify counts probe tensors apart from tensors, and says "1 tensor", not "1 tensors".
+    func testVerifyCountsProbeTensorsApartAndInTheSingular() throws {
+        let arch = path("one.json")
+        try Data(#"{"version": 1, "module": {"type": "Linear", "in_features": 2, "out_features": 3, "bias": false}}"#.utf8)
+            .write(to: URL(fileURLWithPath: arch))
+        let file = path("one.ckpt")
+        XCTAssertTrue(try ckpt("new", arch, "-o", file).out.contains(": 1 tensor, 6 parameters"))
+        XCTAssertTrue(try ckpt("verify", file).out.contains(": ok (1 tensor, 1 chunk, "))
+        let x = path("x.npy")
+        try Npy.write(try Fixtures.tensor([4, 2], [1, 2, 3, 4, 5, 6, 7, 8]), to: URL(fileURLWithPath: x))
+        try ckpt("probe", "add", file, "--input", x)
+        let verified = try ckpt("verify", file).out
+        XCTAssertTrue(verified.contains(": ok (1 tensor, 2 probe tensors, 3 chunks, "), verified)
+    }
+
     func testNewWithOneSeedGivesIdenticalFiles() throws {
         try ckpt("new", fixture("arch/lenet.json"), "-o", path("a.ckpt"), "--seed", "42")
         try ckpt("new", fixture("arch/lenet.json"), "-o", path("b.ckpt"), "--seed", "42")

@@ -16,6 +16,16 @@ final class PlanLimitTests: XCTestCase {
         return (document, Checkpoint(tensors: [NamedTensor(name: "0.weight", tensor: weight)]))
     }
 
+    /// An overflow refused as a typed error: the engine's own check, or the shape rules'
+    /// element-count limit (Format) where that check comes first.
+    private func isTypedOverflow(_ error: Error) -> Bool {
+        if case .arithmeticOverflow? = error as? EngineError { return true }
+        switch (error as? FormatError)?.reason.root {
+        case .arithmeticOverflow?, .limitExceeded?: return true
+        default: return false
+        }
+    }
+
     private func input() throws -> Tensor { try FloatConversion.tensor(shape: [1, 1, 2, 2], values: [1, 2, 3, 4]) }
 
     /// Padding 10^6 on a 2x2 input: a 2,000,002² output plane, 16 TB of float32. The budget
@@ -40,7 +50,7 @@ final class PlanLimitTests: XCTestCase {
             let (document, checkpoint) = try conv(padding: padding)
             let network = try Network(document: document, checkpoint: checkpoint, budget: MemoryBudget(limit: 1 << 30))
             XCTAssertThrowsError(try network.run(try input()), "padding \(padding)") { error in
-                guard case .arithmeticOverflow? = error as? EngineError else { return XCTFail("padding \(padding): \(error)") }
+                XCTAssertTrue(self.isTypedOverflow(error), "padding \(padding): \(error)")
             }
         }
     }
@@ -80,5 +90,21 @@ final class PlanLimitTests: XCTestCase {
         // A rank-1 input of 2^61 floats: its byte count (2^63) overflows before any allocation.
         let plan = Result { try network.plan(inputShape: [1 << 61]) }
         guard case .failure(let error) = plan, case .arithmeticOverflow? = error as? EngineError else { return XCTFail("\(plan)") }
+    }
+
+    /// `ckpt new` on a document declaring a huge Linear: the sizes are checked and the budget
+    /// refuses before anything is drawn.
+    func testInitialisingAHugeLayerIsRefused() throws {
+        let huge = ArchitectureDocument(root: ModuleNode(layer: .linear(LinearConfig(inFeatures: 1 << 20, outFeatures: 1 << 20))))
+        let budget = MemoryBudget(limit: 1 << 30)
+        XCTAssertThrowsError(try Initialization.checkpoint(for: huge, budget: budget)) { error in
+            guard case let .allocationRefused(_, bytes, _, _)? = error as? EngineError else { return XCTFail("\(error)") }
+            XCTAssertEqual(bytes, 4 << 40) // 2^40 floats of 4 bytes
+        }
+        XCTAssertEqual(budget.inUse, 0)
+        let overflowing = ArchitectureDocument(root: ModuleNode(layer: .linear(LinearConfig(inFeatures: 1 << 40, outFeatures: 1 << 40))))
+        XCTAssertThrowsError(try Initialization.checkpoint(for: overflowing, budget: budget)) { error in
+            XCTAssertTrue(self.isTypedOverflow(error), "\(error)")
+        }
     }
 }

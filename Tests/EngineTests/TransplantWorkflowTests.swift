@@ -39,6 +39,26 @@ final class TransplantWorkflowTests: XCTestCase {
         XCTAssertEqual(try verifyTransplants(of: outcome.checkpoint).map(\.passed), [true])
     }
 
+    /// A moved tensor changed after the transplant: the verifier reruns the module alone and
+    /// reports the difference, typed, as a problem of the checkpoint.
+    func testAChangedTransplantedModuleFailsVerification() throws {
+        let outcome = try TransplantWorkflow.transplant(try input("a", seed: 1), into: try input("b", seed: 2), TransplantRequest(layers: "0"))
+        var changed = outcome.checkpoint
+        let index = changed.tensors.firstIndex { $0.name == "0.bias" }!
+        var bias = try Fixtures.floats(changed.tensors[index].tensor)
+        bias[0] += 0.5
+        changed.tensors[index].tensor = try Fixtures.tensor(changed.tensors[index].tensor.shape, bias)
+        let file = FileManager.default.temporaryDirectory.appendingPathComponent("transplant-\(UUID().uuidString).ckpt")
+        defer { try? FileManager.default.removeItem(at: file) }
+        try CheckpointFile.write(changed, to: file)
+        let found = try CheckpointVerifier().verify(FileCheckpointSource.open(file))
+        XCTAssertEqual(found.transplants.count, 1)
+        guard case let .transplantFailed(source, sourceFile, target, problem)? = found.problems.first,
+              case let .outputDiffers(maxAbs) = problem else { return XCTFail("\(found.problems)") }
+        XCTAssertEqual([source, sourceFile, target], ["0", "a", "0"])
+        XCTAssertEqual(maxAbs, 0.5, accuracy: 1e-6) // a bias shifts its output column by exactly that much
+    }
+
     func testRefusalsAreTyped() throws {
         let a = try input("a", seed: 1), b = try input("b", seed: 2)
         XCTAssertThrowsError(try TransplantWorkflow.transplant(a, into: try input("c", seed: 3, architecture: false), TransplantRequest(layers: "0"))) {

@@ -93,6 +93,7 @@ final class ContainerTests: XCTestCase {
         }
         XCTAssertEqual(sizes[.raw], tensor.data.count)
         XCTAssertLessThan(sizes[.shuffleZstd]!, sizes[.zstd]!)
+        XCTAssertLessThan(sizes[.shuffleAns]!, sizes[.shuffleZstd]!)
         // Gaussian fp32 with ~3 bits of exponent entropy: planes compress to well under 0.9.
         XCTAssertLessThan(Double(sizes[.shuffleZstd]!) / Double(tensor.data.count), 0.9)
     }
@@ -101,7 +102,7 @@ final class ContainerTests: XCTestCase {
     /// compressed (exponent) and the raw (mantissa) paths must give the bytes back.
     func testLargeChunksRoundTripThroughSampledPlanes() throws {
         let tensor = try Self.sampleTensor(.f32, count: 1 << 19, seed: 7)
-        for codec in [Codec.shuffleZstd, .zstd] {
+        for codec in [Codec.shuffleAns, .shuffleZstd, .zstd] {
             let url = try write(Checkpoint(tensors: [NamedTensor(name: "w", tensor: tensor)]), codec: codec, name: "big-\(codec.rawValue).ckpt")
             let reader = try ContainerReader(contentsOf: url)
             XCTAssertEqual(reader.manifest.tensors[0].codec, codec)

@@ -229,6 +229,27 @@ final class HostileInteropTests: XCTestCase {
         XCTAssertTrue(text.contains("torch.nn.modules.conv.Conv2d"), text) // an opaque node naming the class
     }
 
+    /// A whole-module Linear whose attributes claim 9e15 x 9e15 features over a 2 x 2 weight:
+    /// the attributes do not fit the tensors, so the module stays opaque; nothing counts them.
+    func testLinearWithAbsurdFeaturesStaysOpaque() throws {
+        var p = PickleScript()
+        p.global("torch.nn.modules.linear", "Linear"); p.emptyTuple(); p.newObj()
+        p.emptyDict(); p.mark()
+        p.string("training"); p.bool(true)
+        p.string("_parameters"); p.emptyDict(); p.mark(); p.string("weight")
+        p.floatTensor(key: "0", numel: 4, size: [2, 2], stride: [2, 1]); p.setItems()
+        p.string("_buffers"); p.emptyDict()
+        p.string("_modules"); p.emptyDict()
+        p.string("in_features"); p.int(9_000_000_000_000_000)
+        p.string("out_features"); p.int(9_000_000_000_000_000)
+        p.setItems(); p.build()
+        p.stop()
+        let checkpoint = try TorchFile.read(data: Self.torchZip(p, storages: [("0", Self.floats([1, 2, 3, 4]))]))
+        XCTAssertEqual(Self.floats(of: checkpoint.tensor(named: "weight")), [1, 2, 3, 4])
+        let text = String(decoding: try XCTUnwrap(checkpoint.architecture), as: UTF8.self)
+        XCTAssertTrue(text.contains("torch.nn.modules.linear.Linear"), text)
+    }
+
     /// Zero-element tensors [0, 2^62, 2^62] whose strides are the contiguous ones: the outline's
     /// contiguity check multiplied the sizes and overflowed, at the top level and in a module's child dict.
     func testOutlineOfZeroElementTensorWithHugeSizes() throws {
@@ -301,15 +322,58 @@ final class HostileInteropTests: XCTestCase {
         p.setItems()
         p.stop()
         let file = try Self.torchZip(p, storages: [("0", Self.floats([1, 2, 3, 4]))])
-        assertReason(try TorchFile.read(data: file, budget: MemoryBudget(limit: 40_000))) {
-            if case .memoryBudgetExceeded(_, _, _, 40_000) = $0 { return true }
+        // The pickle's objects take one block of the budget while the file is read.
+        let objects = PickleArena.blockBytes
+        assertReason(try TorchFile.read(data: file, budget: MemoryBudget(limit: objects + 40_000))) {
+            if case .memoryBudgetExceeded(let what, _, _, _) = $0 { return what.contains("strided view") }
             return false
         }
         let total = (0 ..< 12).reduce(0) { $0 + 4 * (1000 + $1) }
-        let budget = MemoryBudget(limit: UInt64(total))
+        let budget = MemoryBudget(limit: objects + UInt64(total))
         let checkpoint = try TorchFile.read(data: file, budget: budget)
         XCTAssertEqual(budget.inUse, UInt64(total))
         XCTAssertEqual(Self.floats(of: checkpoint.tensor(named: "v5")), Array(repeating: 2, count: 1005))
+    }
+
+    /// Without an explicit budget a .pt file gets one sized from its own bytes: of twelve
+    /// stride-0 views of a 16-byte storage, each 768 MiB (under the per-tensor cap on
+    /// repeating views), the first fits and the second is refused, where the machine-wide
+    /// default would have let 9 GiB through.
+    func testTheDefaultBudgetOfATorchFileIsSizedFromTheFile() throws {
+        var p = PickleScript()
+        p.orderedDict()
+        p.mark()
+        for index in 0 ..< 12 {
+            p.string("v\(index)")
+            p.floatTensor(key: "0", numel: 4, offset: 0, size: [(3 << 26) + index], stride: [0])
+        }
+        p.setItems()
+        p.stop()
+        let file = try Self.torchZip(p, storages: [("0", Self.floats([1, 2, 3, 4]))])
+        XCTAssertLessThan(file.count, 4096)
+        let budget = MemoryBudget.forUncompressedInput(bytes: file.count)
+        XCTAssertEqual(budget.limit, min(UInt64(file.count) * 8 + (1 << 30), MemoryBudget.defaultLimit))
+        assertReason(try TorchFile.read(data: file)) {
+            if case .memoryBudgetExceeded(let what, _, _, _) = $0 { return what.contains("strided view") }
+            return false
+        }
+    }
+
+    /// A million empty dicts, each popped at once: two bytes of pickle build an object of
+    /// a hundred, which the arena pays for from the input's budget.
+    func testPickleObjectsArePaidForFromTheBudget() throws {
+        var p = PickleScript()
+        p.bytes.reserveCapacity(2_000_010)
+        for _ in 0 ..< 1_000_000 { p.emptyDict(); p.pop() }
+        p.none(); p.stop()
+        let file = try Self.torchZip(p)
+        assertReason(try TorchFile.read(data: file, budget: MemoryBudget(limit: 16 << 20))) {
+            if case .memoryBudgetExceeded(let what, _, _, _) = $0 { return what == "the pickle's objects" }
+            return false
+        }
+        let budget = MemoryBudget(limit: 1 << 30)
+        XCTAssertTrue(try TorchFile.read(data: file, budget: budget).tensors.isEmpty)
+        XCTAssertEqual(budget.inUse, 0) // given back with the pickle's objects
     }
 
     /// A stored zip written field by field: `entries` name a local record each (by index),
@@ -350,19 +414,24 @@ final class HostileInteropTests: XCTestCase {
         return url
     }
 
-    /// Sixteen directory entries over one local header of a 10 KB member: each entry alone
-    /// is plausible, together they demand sixteen times the member, which the budget bounds.
-    func testNpzEntriesOverOneLocalHeaderShareOneBudget() throws {
+    /// Sixteen directory entries over one local header of a 10 KB member would read as
+    /// sixteen members from one: overlapping members are refused (as Python's zipfile does).
+    /// Sixteen real members share one budget: each alone fits, together they do not.
+    func testNpzEntriesOverOneLocalHeaderAreRefusedAndMembersShareOneBudget() throws {
         let values = (0 ..< 2500).map(Float.init)
         let member = try Npy.encode(try Tensor(dtype: .f32, shape: [2500], data: Self.floats(values)))
         let names = (0 ..< 16).map { String(format: "%x.npy", $0) }
-        let file = Self.storedZip(records: [(names[0], member, nil)], entries: names.map { ($0, 0) })
-        let url = try temporaryFile(file, "shared.npz")
+        let shared = Self.storedZip(records: [(names[0], member, nil)], entries: names.map { ($0, 0) })
+        assertReason(try Npz.read(contentsOf: temporaryFile(shared, "shared.npz"))) {
+            if case .malformed(_, let detail) = $0 { return detail.contains("overlap") }
+            return false
+        }
+        let distinct = Self.storedZip(records: names.map { ($0, member, nil) }, entries: names.indices.map { (names[$0], $0) })
+        let url = try temporaryFile(distinct, "distinct.npz")
         assertReason(try Npz.read(contentsOf: url, budget: MemoryBudget(limit: UInt64(member.count) * 4))) {
             if case .memoryBudgetExceeded = $0 { return true }
             return false
         }
-        // Within a budget that allows them, the sixteen entries are sixteen tensors with the member's values.
         let checkpoint = try Npz.read(contentsOf: url, budget: MemoryBudget(limit: UInt64(member.count) * 16))
         XCTAssertEqual(checkpoint.tensors.count, 16)
         XCTAssertEqual(Self.floats(of: checkpoint.tensor(named: "f")), values)
@@ -418,5 +487,202 @@ final class HostileInteropTests: XCTestCase {
             return false
         }
         XCTAssertFalse(try TorchFile.tree(data: file).isEmpty)
+    }
+
+    // MARK: 6. Globals named as values are data
+
+    /// `NEWOBJ cls()` then `BUILD` with the dict `fields` writes: how pickle protocol 2 saves
+    /// an instance (`copyreg.__newobj__`), as OmegaConf's containers and nodes are saved.
+    static func instance(_ p: inout PickleScript, _ module: String, _ name: String, _ fields: (inout PickleScript) -> Void) {
+        p.global(module, name); p.emptyTuple(); p.newObj()
+        p.emptyDict(); p.mark(); fields(&p); p.setItems()
+        p.build()
+    }
+
+    /// OmegaConf's `ContainerMetadata`, naming `builtins.dict` or `builtins.list` and `typing.Any`.
+    static func containerMetadata(_ p: inout PickleScript, objectType: String) {
+        instance(&p, "omegaconf.base", "ContainerMetadata") { p in
+            p.string("ref_type"); p.global("typing", "Any")
+            p.string("object_type"); p.global("builtins", objectType)
+            p.string("optional"); p.bool(true)
+            p.string("key"); p.none()
+            p.string("flags"); p.emptyDict()
+            p.string("key_type"); p.global("typing", "Any")
+            p.string("element_type"); p.global("typing", "Any")
+        }
+    }
+
+    /// A checkpoint as Lightning writes one with OmegaConf hparams: a `DictConfig` whose
+    /// nodes point back at it, `hparams_type` naming the class, `defaultdict(list)` in the
+    /// loop state, Enum members built by calling their class, and the state_dict beside them.
+    static func lightningCheckpoint() -> PickleScript {
+        var p = PickleScript()
+        p.emptyDict(); p.mark()
+        p.string("epoch"); p.int(3)
+        p.string("pytorch-lightning_version"); p.string("2.4.0")
+        p.string("state_dict"); p.orderedDict(); p.mark()
+        p.string("layer.weight"); p.floatTensor(key: "0", numel: 2, size: [2], stride: [1])
+        p.string("layer.bias"); p.floatTensor(key: "1", numel: 1, size: [1], stride: [1])
+        p.setItems()
+        p.string("hyper_parameters")
+        instance(&p, "omegaconf.dictconfig", "DictConfig") { p in
+            p.string("_metadata"); containerMetadata(&p, objectType: "dict")
+            p.string("_parent"); p.none()
+        }
+        p.put(10) // the DictConfig, which its nodes name as their parent
+        // BUILD again with its content, as __setstate__ state arrives after the nodes are made.
+        p.emptyDict(); p.mark()
+        p.string("_content"); p.emptyDict(); p.mark()
+        p.string("lr")
+        instance(&p, "omegaconf.nodes", "AnyNode") { p in
+            p.string("_val"); p.float(0.001)
+            p.string("_parent"); p.get(10)
+        }
+        p.string("layers")
+        instance(&p, "omegaconf.listconfig", "ListConfig") { p in
+            p.string("_metadata"); containerMetadata(&p, objectType: "list")
+            p.string("_parent"); p.get(10)
+            p.string("_content"); p.emptyList(); p.mark(); p.int(64); p.int(32); p.appends()
+        }
+        p.setItems()
+        p.setItems()
+        p.build()
+        p.string("hparams_type"); p.global("omegaconf.dictconfig", "DictConfig")
+        p.string("loops"); p.emptyDict(); p.mark()
+        p.string("progress"); p.global("collections", "defaultdict"); p.global("builtins", "list"); p.op(0x85); p.reduce()
+        p.mark(); p.string("fit"); p.emptyList(); p.mark(); p.int(1); p.int(2); p.appends(); p.setItems()
+        p.setItems()
+        p.string("color"); p.global("__main__", "Color"); p.int(2); p.op(0x85); p.reduce()
+        p.string("mode"); p.global("torch.optim.lr_scheduler", "SAVE_STATE_WARNING_MODE"); p.string("max"); p.op(0x85); p.reduce()
+        p.string("attributes"); p.global("lightning.fabric.utilities.data", "AttributeDict"); p.emptyTuple(); p.newObj()
+        p.mark(); p.string("batch_size"); p.int(16); p.setItems()
+        p.setItems()
+        p.stop()
+        return p
+    }
+
+    func testLightningCheckpointWithOmegaConfHparamsAndEnumsLetsTheTensorsThrough() throws {
+        let file = try Self.torchZip(Self.lightningCheckpoint(),
+                                     storages: [("0", Self.floats([1.5, -2])), ("1", Self.floats([0.25]))])
+        let whole = try TorchFile.read(data: file)
+        XCTAssertEqual(whole.tensors.map(\.name), ["state_dict.layer.weight", "state_dict.layer.bias"])
+        XCTAssertEqual(Self.floats(of: whole.tensor(named: "state_dict.layer.weight")), [1.5, -2])
+        guard case .object(let metadata)? = whole.metadata else { return XCTFail("\(String(describing: whole.metadata))") }
+        XCTAssertEqual(metadata["epoch"], .number(3))
+        XCTAssertEqual(metadata["hparams_type"], .string("global:omegaconf.dictconfig.DictConfig"))
+        XCTAssertEqual(metadata["color"], .object(["0": .number(2), "__class__": .string("__main__.Color")]))
+        guard case .object(let loops)? = metadata["loops"], case .object(let progress)? = loops["progress"] else {
+            return XCTFail("\(metadata)")
+        }
+        XCTAssertEqual(progress["fit"], .array([.number(1), .number(2)]))
+        guard case .object(let attributes)? = metadata["attributes"] else { return XCTFail("\(metadata)") }
+        XCTAssertEqual(attributes["batch_size"], .number(16))
+        guard case .object(let hparams)? = metadata["hyper_parameters"], case .object(let content)? = hparams["_content"],
+              case .object(let lr)? = content["lr"] else { return XCTFail("\(metadata)") }
+        XCTAssertEqual(lr["_val"], .number(0.001))
+        XCTAssertEqual(lr["_parent"], .string("cycle")) // the node names its container, which is being written
+
+        let keyed = try TorchFile.read(data: file, key: "state_dict")
+        XCTAssertEqual(keyed.tensors.map(\.name), ["layer.weight", "layer.bias"])
+        XCTAssertEqual(Self.floats(of: keyed.tensor(named: "layer.bias")), [0.25])
+        let outline = try TorchFile.tree(data: file)
+        XCTAssertTrue(outline.contains("builtins.list (global, not resolved)"), outline)
+    }
+
+    /// Dangerous callables stay refused, named or called; a call of an unknown function
+    /// with raw storages, or of an unknown `_rebuild` function, is refused rather than kept inert.
+    func testDangerousGlobalsAndTensorBuildingCallsStayRefused() throws {
+        for (module, name) in [("builtins", "getattr"), ("builtins", "eval"), ("posix", "system"), ("builtins", "__import__")] {
+            var named = PickleScript()
+            named.global(module, name); named.stop()
+            assertReason(try TorchFile.read(data: Self.torchZip(named))) { $0 == .refusedGlobal(module: module, name: name) }
+        }
+        var rebuild = PickleScript()
+        rebuild.global("torch._utils", "_rebuild_future_tensor"); rebuild.int(1); rebuild.op(0x85); rebuild.reduce(); rebuild.stop()
+        assertReason(try TorchFile.read(data: Self.torchZip(rebuild))) {
+            $0 == .refusedGlobal(module: "torch._utils", name: "_rebuild_future_tensor")
+        }
+        var storage = PickleScript()
+        storage.global("mylib", "make")
+        storage.mark(); storage.string("storage"); storage.global("torch", "FloatStorage"); storage.string("0"); storage.string("cpu")
+        storage.int(1); storage.tuple(); storage.op(0x51); storage.op(0x85); storage.reduce(); storage.stop()
+        assertReason(try TorchFile.read(data: Self.torchZip(storage, storages: [("0", Self.floats([1]))]))) {
+            $0 == .refusedGlobal(module: "mylib", name: "make")
+        }
+    }
+
+    // MARK: 5. Accepted when it should be refused
+
+    /// A member whose bytes do not match its CRC-32 (numpy refuses it: "Bad CRC-32"), stored
+    /// or deflated; the same archive with the right CRC reads.
+    func testNpzMemberWithWrongCRCIsRefused() throws {
+        let member = try Npy.encode(try Tensor(dtype: .f32, shape: [3], data: Self.floats([1, 2, 3])))
+        let good = Self.storedZip(records: [("a.npy", member, nil)], entries: [("a.npy", 0)])
+        XCTAssertEqual(Self.floats(of: try Npz.read(contentsOf: temporaryFile(good, "good.npz")).tensor(named: "a")), [1, 2, 3])
+        let wrong = CRC32.checksum(member) ^ 0x0000_0100
+        let bad = Self.storedZip(records: [("a.npy", member, wrong)], entries: [("a.npy", 0)])
+        assertReason(try Npz.read(contentsOf: temporaryFile(bad, "bad.npz"))) {
+            $0 == .checksumMismatch(what: "member 'a.npy'")
+        }
+    }
+
+    // MARK: 9. Detect once, parse once
+
+    /// Detection of a torch zip maps the file and parses its directory; the load that follows
+    /// uses both, so it succeeds even once the file is gone from the disk, and a key reaches
+    /// the torch reader without a second detection.
+    func testDetectedTorchZipIsReadWithoutReopeningTheFile() throws {
+        let url = try temporaryFile(try Self.torchZip(Self.lightningCheckpoint(),
+                                                      storages: [("0", Self.floats([1.5, -2])), ("1", Self.floats([0.25]))]), "l.pt")
+        let file = try DetectedFile(url)
+        XCTAssertEqual(file.kind, .torch)
+        XCTAssertNotNil(file.torchZip)
+        try FileManager.default.removeItem(at: url)
+        let checkpoint = try Importer.load(file, options: ImportOptions(key: "state_dict"))
+        XCTAssertEqual(checkpoint.tensors.map(\.name), ["layer.weight", "layer.bias"])
+        XCTAssertEqual(Self.floats(of: checkpoint.tensor(named: "layer.weight")), [1.5, -2])
+        XCTAssertTrue(try TorchFile.tree(file).contains("state_dict"))
+    }
+
+    // MARK: 7. Typed reasons through the pickle machine
+
+    /// An error inside the pickle keeps its reason under the opcode's context: callers match
+    /// the case, and no prefix of the message decides anything.
+    func testPickleErrorsKeepTheirReasonUnderTheOpcodeContext() throws {
+        var p = PickleScript()
+        p.global("builtins", "exec"); p.stop()
+        do {
+            _ = try TorchFile.read(data: Self.torchZip(p))
+            XCTFail("accepted")
+        } catch let error as FormatError {
+            guard case .context(let context, let inner) = error.reason else { return XCTFail("\(error.reason)") }
+            XCTAssertTrue(context.hasPrefix("pickle opcode 0x63 at byte 2"), context)
+            XCTAssertEqual(inner, .refusedGlobal(module: "builtins", name: "exec"))
+        }
+    }
+
+    // MARK: 11. Terminal injection
+
+    /// Names from the file with a newline and ANSI escapes: the outline and the messages
+    /// show them escaped, one line each, no escape byte reaching the terminal.
+    func testControlCharactersInNamesAreEscapedInOutlineAndErrors() throws {
+        let name = "w\u{1B}[32m OK\u{1B}[0m\nfake line"
+        var p = PickleScript()
+        p.orderedDict()
+        p.mark(); p.string(name); p.floatTensor(key: "0", numel: 1, size: [4], stride: [1]); p.setItems()
+        p.stop()
+        let file = try Self.torchZip(p, storages: [("0", Self.floats([1]))])
+        let outline = try TorchFile.tree(data: file)
+        XCTAssertFalse(outline.unicodeScalars.contains("\u{1B}"), outline)
+        XCTAssertTrue(outline.contains(#"w\u{1B}[32m OK\u{1B}[0m\nfake line: tensor f32[4]"#), outline)
+        do {
+            _ = try TorchFile.read(data: file)
+            XCTFail("accepted a view past its storage")
+        } catch let error as FormatError {
+            XCTAssertFalse(error.description.unicodeScalars.contains("\u{1B}"), error.description)
+            XCTAssertFalse(error.description.contains("\n"), error.description)
+            guard case .malformed(let what, _) = error.reason.root else { return XCTFail("\(error.reason)") }
+            XCTAssertTrue(what.contains(name), what) // the facts stay raw; only the message escapes them
+        }
     }
 }

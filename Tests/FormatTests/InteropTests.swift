@@ -224,10 +224,10 @@ final class InteropTests: XCTestCase {
             data[9] = 0x01
             _ = try Npy.read(data: data)
         }
-        assertRefuses("negative dimension -2") {
+        assertReason(.invalidValue(field: "a dimension of shape [-2, 3]", value: "-2", expected: "a non-negative size")) {
             _ = try Npy.read(data: npy(header: "{'descr': '<f4', 'fortran_order': False, 'shape': (-2, 3), }", payload: []))
         }
-        assertRefuses("overflows 64 bits") {
+        assertReason(.arithmeticOverflow(what: "the element count of shape [4294967296, 4294967296]")) {
             _ = try Npy.read(data: npy(header: "{'descr': '<f8', 'fortran_order': False, 'shape': (4294967296, 4294967296), }", payload: []))
         }
         assertReason(.notFound(kind: "key", name: "fortran_order")) {
@@ -328,7 +328,7 @@ final class InteropTests: XCTestCase {
         let first = try XCTUnwrap(damaged.range(of: Data(signature))).lowerBound
         let second = try XCTUnwrap(damaged.range(of: Data(signature), in: (first + 4) ..< damaged.endIndex)).lowerBound
         damaged[second] = 0
-        assertReason(.malformed(what: "the zip directory", detail: "it lists 2 members, but only 1 could be read")) { _ = try readNpz(damaged) }
+        assertReason(.malformed(what: "zip central directory entry 1", detail: "missing or damaged")) { _ = try readNpz(damaged) }
 
         // Truncations of a real numpy archive throw, never crash.
         let real = try Data(contentsOf: fixture("deflated.npz"))
@@ -502,10 +502,10 @@ final class InteropTests: XCTestCase {
         assertReason(.unsupportedDType("F5")) {
             _ = try Safetensors.read(data: safetensors(header: #"{"a":{"dtype":"F5","shape":[2],"data_offsets":[0,8]}}"#, dataBytes: 8))
         }
-        assertRefuses("tensor 'a': negative dimension -2 in shape [-2, -1]") {
+        assertReason(.invalidValue(field: "a dimension of shape [-2, -1]", value: "-2", expected: "a non-negative size")) {
             _ = try Safetensors.read(data: safetensors(header: #"{"a":{"dtype":"F32","shape":[-2,-1],"data_offsets":[0,8]}}"#, dataBytes: 8))
         }
-        assertRefuses("tensor 'a': shape [4294967296, 4294967296] overflows 64 bits") {
+        assertReason(.arithmeticOverflow(what: "the element count of shape [4294967296, 4294967296]")) {
             _ = try Safetensors.read(data: safetensors(header: #"{"a":{"dtype":"U8","shape":[4294967296,4294967296],"data_offsets":[0,0]}}"#, dataBytes: 0))
         }
         assertRefuses("tensor 'a': 'shape' must be a list of integers") {

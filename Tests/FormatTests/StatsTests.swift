@@ -249,6 +249,53 @@ final class StatsTests: XCTestCase {
         XCTAssertEqual(TensorDifference.compare(x, y)!.relative!, 0.25, accuracy: 1e-12)
     }
 
+    /// The NaN, infinity and zero-norm rules of `TensorDifference`, against values worked out by hand.
+    func testRelativeChangeOfNaNInfinityAndZeroNorms() throws {
+        func f32(_ values: [Float]) throws -> Tensor {
+            try Tensor(dtype: .f32, shape: [values.count], data: values.withUnsafeBufferPointer { Data(buffer: $0) })
+        }
+        let quietNaN = Float.nan, otherNaN = Float(bitPattern: 0x7FC0_0001)
+        // A NaN that stays NaN (even with another payload) and an unchanged infinity are no change:
+        // ||a|| over the finite values is 5, ||b - a|| is 0.
+        var d = try XCTUnwrap(TensorDifference.compare(try f32([3, 4, quietNaN, .infinity]), try f32([3, 4, otherNaN, .infinity])))
+        XCTAssertEqual(d.relative, 0)
+        XCTAssertEqual(d.maxAbs, 0)
+        XCTAssertEqual(d.normA, 5)
+        XCTAssertEqual(d.differingElements, 1, "the payloads differ")
+        XCTAssertEqual(d.undefinedElements, 0)
+        // Beside them, a finite change is measured over the finite values: ||(0, 2.5)|| / ||(3, 4)|| = 0.5.
+        d = try XCTUnwrap(TensorDifference.compare(try f32([3, 4, quietNaN]), try f32([3, 6.5, quietNaN])))
+        XCTAssertEqual(d.relative, 0.5)
+        XCTAssertEqual(d.maxAbs, 2.5)
+        // A value that becomes NaN or infinite, stops being one, or an infinity that flips: undefined.
+        for (x, y) in [(Float(1), quietNaN), (quietNaN, 1), (1, .infinity), (.infinity, -.infinity)] {
+            d = try XCTUnwrap(TensorDifference.compare(try f32([3, 4, x]), try f32([3, 4, y])))
+            XCTAssertNil(d.relative, "\(x) -> \(y)")
+            XCTAssertNil(d.maxAbs, "\(x) -> \(y)")
+            XCTAssertEqual(d.undefinedElements, 1, "\(x) -> \(y)")
+            XCTAssertEqual(d.differingElements, 1)
+        }
+        // Zero norms: zero to zero is no change; zero to anything else has no finite ratio.
+        let zeros = try f32([0, 0, 0]), negativeZeros = try f32([-0.0, 0, 0])
+        XCTAssertEqual(TensorDifference.compare(zeros, zeros)?.relative, 0)
+        d = try XCTUnwrap(TensorDifference.compare(zeros, negativeZeros))
+        XCTAssertEqual(d.relative, 0, "-0 equals 0 although the bits differ")
+        XCTAssertEqual(d.differingElements, 1)
+        d = try XCTUnwrap(TensorDifference.compare(zeros, try f32([0, 3, 4])))
+        XCTAssertNil(d.relative)
+        XCTAssertEqual(d.maxAbs, 4)
+        XCTAssertEqual(d.normDifference, 5)
+        XCTAssertEqual(TensorDifference.compare(try f32([0, 3, 4]), zeros)?.relative, 1)
+        // Squares beyond Double: no ratio rather than a wrong 0.
+        let huge = try Tensor(dtype: .f64, shape: [2], data: [1e200, 1].withUnsafeBufferPointer { Data(buffer: $0) })
+        let moved = try Tensor(dtype: .f64, shape: [2], data: [1e200, 2].withUnsafeBufferPointer { Data(buffer: $0) })
+        XCTAssertNil(TensorDifference.compare(huge, moved)?.relative)
+        // Integers use the same rules: ||(0, 0, 1)|| / ||(1, 2, 2)|| = 1/3.
+        let i = try Tensor(dtype: .i32, shape: [3], data: [Int32(1), 2, 2].withUnsafeBufferPointer { Data(buffer: $0) })
+        let j = try Tensor(dtype: .i32, shape: [3], data: [Int32(1), 2, 3].withUnsafeBufferPointer { Data(buffer: $0) })
+        XCTAssertEqual(TensorDifference.compare(i, j)!.relative!, 1.0 / 3.0, accuracy: 1e-15)
+    }
+
     /// The public chunk entry point hands out exactly the tensor's bytes, chunk by chunk,
     /// and refuses a damaged chunk by name.
     func testChunksDecodeOneByOneAndDamageIsNamed() throws {

@@ -1,7 +1,9 @@
 #!/usr/bin/env python3
-"""Times the peers of `ckpt bench format` on the same model, in the same run:
-safetensors load (to numpy and to torch), safetensors save, torch.save and torch.load
-of the same state_dict. Prints JSON: {name: best seconds}. Missing libraries are skipped."""
+"""Times the peers of `ckpt bench format` on the same file, in the same run: safetensors
+save (without and with an fsync of the file), safetensors load to numpy (every byte read;
+fp32 and fp16 only, numpy has no bf16) and to torch (lazy: maps the file), torch.save
+(without and with fsync) and torch.load of the same state_dict.
+Prints JSON: {name: best seconds}. A missing library is an error (bench/common.sh)."""
 import json, os, sys, tempfile, time
 
 
@@ -14,24 +16,38 @@ def best(fn, repetitions):
     return min(times)
 
 
+def synced(save, path):
+    """save(path), then fsync the file and its directory, as ckpt does before it returns."""
+    def run():
+        save(path)
+        fd = os.open(path, os.O_RDONLY)
+        os.fsync(fd)
+        os.close(fd)
+        dirfd = os.open(os.path.dirname(path), os.O_RDONLY)
+        os.fsync(dirfd)
+        os.close(dirfd)
+    return run
+
+
 def main():
     model, repetitions = sys.argv[1], int(sys.argv[2]) if len(sys.argv) > 2 else 5
     out = {}
     tmp = tempfile.mkdtemp(dir=os.environ.get("BENCH_DIR", "."))
-    from safetensors.numpy import load_file as load_np, save_file as save_np
-    out["safetensors load (numpy)"] = best(lambda: load_np(model), repetitions)
-    arrays = load_np(model)
-    out["safetensors save (numpy)"] = best(lambda: save_np(arrays, os.path.join(tmp, "s.safetensors")), repetitions)
-    try:
-        import torch
-        from safetensors.torch import load_file as load_torch
-        out["safetensors load (torch)"] = best(lambda: load_torch(model), repetitions)
-        state = load_torch(model)
-        pt = os.path.join(tmp, "model.pt")
-        out["torch.save"] = best(lambda: torch.save(state, pt), repetitions)
-        out["torch.load"] = best(lambda: torch.load(pt, weights_only=True), repetitions)
-    except ImportError:
-        pass
+    st_path = os.path.join(tmp, "s.safetensors")
+    pt = os.path.join(tmp, "model.pt")
+    import torch
+    from safetensors.torch import load_file as load_torch, save_file as save_torch
+    from safetensors.numpy import load_file as load_np
+    state = load_torch(model)
+    state = {k: v.clone() for k, v in state.items()}   # in memory, not views of the map
+    out["safetensors save"] = best(lambda: save_torch(state, st_path), repetitions)
+    out["safetensors save + fsync"] = best(synced(lambda p: save_torch(state, p), st_path), repetitions)
+    out["safetensors load (torch, lazy)"] = best(lambda: load_torch(model), repetitions)
+    out["torch.save"] = best(lambda: torch.save(state, pt), repetitions)
+    out["torch.save + fsync"] = best(synced(lambda p: torch.save(state, p), pt), repetitions)
+    out["torch.load"] = best(lambda: torch.load(pt, weights_only=True), repetitions)
+    if all(v.dtype != torch.bfloat16 for v in state.values()):   # numpy has no bf16
+        out["safetensors load (numpy)"] = best(lambda: load_np(model), repetitions)
     for name in os.listdir(tmp):
         os.remove(os.path.join(tmp, name))
     os.rmdir(tmp)

@@ -28,9 +28,16 @@ public protocol Backend: AnyObject {
 
     /// Waits until all queued kernels have finished.
     func synchronize() throws
+
+    /// How many convolution scratch areas (im2col columns) may exist at once: one per
+    /// worker thread on the CPU. The plan reserves this many of its largest in the budget.
+    var scratchCopies: Int { get }
 }
 
 extension Backend {
+    /// One scratch area, reused by kernel after kernel (a queue-based device).
+    public var scratchCopies: Int { 1 }
+
     /// A buffer holding `values`.
     public func makeBuffer(_ values: [Float]) throws -> DeviceBuffer {
         let buffer = try makeBuffer(count: values.count)

@@ -18,6 +18,9 @@ public final class CPUBackend: Backend {
     /// The most threads a kernel may use.
     public var threads: Int { blas.maximum }
 
+    /// A convolution spreads samples over up to `threads` workers, each with its own columns.
+    public var scratchCopies: Int { max(1, threads) }
+
     public func makeBuffer(count: Int) throws -> DeviceBuffer {
         guard count >= 0 else { throw EngineError.arithmeticOverflow(what: "a buffer of \(count) elements") }
         return CPUBuffer(count: count)

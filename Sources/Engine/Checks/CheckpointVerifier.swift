@@ -16,7 +16,7 @@ public enum VerificationProblem: Equatable, Sendable, CustomStringConvertible {
     /// The network cannot run the probes at all (an Opaque module, a missing tensor, ...).
     case probesCannotRun(String)
     /// A transplanted module, rerun alone, failed.
-    case transplantFailed(source: String, sourceFile: String, target: String, problem: String)
+    case transplantFailed(source: String, sourceFile: String, target: String, problem: TransplantModuleProblem)
     /// The transplant provenance cannot be checked at all.
     case transplantUnchecked(String)
 
@@ -96,7 +96,7 @@ public struct CheckpointVerifier {
     /// raised before anything is checked, as it says nothing about the checkpoint.
     public func verify(_ source: any CheckpointSource) throws -> CheckpointVerification {
         let backends = run ? try devices.backends() : []
-        var result = CheckpointVerification(name: source.displayName, structure: source.verifyStructure())
+        var result = CheckpointVerification(name: source.displayName, structure: source.verifyStructure(keepingContents: run))
         result.problems = result.structure.problems.map(VerificationProblem.structure)
         guard run, result.structure.ok else { return result }
         let checkpoint: Checkpoint

@@ -92,13 +92,35 @@ public enum ModuleRunner {
     }
 }
 
+/// Why a transplanted module failed its check.
+public enum TransplantModuleProblem: Equatable, Sendable, CustomStringConvertible {
+    /// A tensor the transplant moved is no longer in the checkpoint.
+    case missingTensor(String)
+    /// The module cannot run alone (the engine's reason).
+    case cannotRun(String)
+    /// Run alone, it gives another shape than inside its source.
+    case outputShape(actual: [Int], expected: [Int])
+    /// Run alone, its output is not bit for bit the source module's.
+    case outputDiffers(maxAbsoluteError: Double)
+
+    public var description: String {
+        switch self {
+        case let .missingTensor(name): return "tensor '\(name.escapedForDisplay)' is missing"
+        case let .cannotRun(why): return "cannot run: \(why.escapedForDisplay)"
+        case let .outputShape(actual, expected):
+            return "output is \(Tensor.describe(actual)), the source module gave \(Tensor.describe(expected))"
+        case let .outputDiffers(maxAbs): return "output differs from the source module's (max abs error \(maxAbs))"
+        }
+    }
+}
+
 /// The result of rerunning one transplanted module alone.
 public struct TransplantModuleReport: Sendable {
     public var source: String
     public var target: String
     public var sourceFile: String
     /// nil when it passed; else why not.
-    public var problem: String?
+    public var problem: TransplantModuleProblem?
     /// What was proved when it passed ("same output bit for bit, run alone", "no tensors to move", ...).
     public var note: String = ""
     public var passed: Bool { problem == nil }
@@ -117,19 +139,19 @@ public func verifyTransplants(of checkpoint: Checkpoint, backend: Backend = CPUB
         for module in graft.modules {
             var report = TransplantModuleReport(source: module.source, target: module.target, sourceFile: graft.source, problem: nil)
             if let missing = module.tensors.first(where: { checkpoint.tensor(named: $0.target) == nil }) {
-                report.problem = "tensor '\(missing.target)' is missing"
+                report.problem = .missingTensor(missing.target)
             } else if let probe = module.probe {
                 do {
                     let network = try ModuleRunner.network(document: document, path: module.target, tensor: checkpoint.tensor(named:), backend: backend)
                     let output = try network.run(probe.input)
                     if output.shape != probe.output.shape {
-                        report.problem = "output is \(Tensor.describe(output.shape)), the source module gave \(Tensor.describe(probe.output.shape))"
+                        report.problem = .outputShape(actual: output.shape, expected: probe.output.shape)
                     } else if output.data != probe.output.data {
                         let comparison = try compareOutput(output, expected: probe.output, rtol: 0, atol: 0)
-                        report.problem = "output differs from the source module's (max abs error \(comparison.maxAbsoluteError))"
+                        report.problem = .outputDiffers(maxAbsoluteError: comparison.maxAbsoluteError)
                     }
                 } catch {
-                    report.problem = "cannot run: \(error)"
+                    report.problem = .cannotRun("\(error)")
                 }
             }
             if report.problem == nil {

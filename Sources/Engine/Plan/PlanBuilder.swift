@@ -39,8 +39,9 @@ struct PlanBuilder {
         do {
             let input = try fresh(inputShape, "the input")
             let output = try emit(tree.root, input)
-            // Scratch is reused by every convolution: the largest one is reserved once.
-            try reserve(floats: scratchFloats, for: "convolution scratch (im2col columns)")
+            // Scratch is reused by every convolution: the largest one is reserved once per copy the backend keeps.
+            try reserve(floats: try PlanArithmetic.multiply(scratchFloats, backend.scratchCopies, "convolution scratch"),
+                        for: "convolution scratch (im2col columns)")
             return Plan(inputShape: inputShape, outputShape: output.shape, backend: backend, input: input.buffer,
                         output: output.buffer, kernels: kernels, budget: budget, reserved: reserved)
         } catch {

@@ -25,7 +25,7 @@ public struct ArchitectureDocument: Equatable, Sendable {
         do {
             value = try JSONValue.parse(data)
         } catch {
-            throw FormatError("architecture document is not valid JSON: \(Self.describeDecodingError(error))")
+            throw FormatError(.malformed(what: "architecture document", detail: "not valid JSON: \(Self.describeDecodingError(error))"))
         }
         let document = try ArchitectureParser.document(from: value)
         _ = try ModuleTree(document.root) // validates names, Repeat patterns and Shared targets
@@ -34,10 +34,9 @@ public struct ArchitectureDocument: Equatable, Sendable {
 
     /// Reads a document from a file.
     public static func read(contentsOf url: URL) throws -> ArchitectureDocument {
-        let data: Data
-        do { data = try Data(contentsOf: url) } catch {
-            throw FormatError("cannot read the architecture document", file: url.path)
-        }
+        // MappedFile reports a missing or unreadable file as a typed `io` error with its errno.
+        let file = try MappedFile(path: url.path)
+        let data = withExtendedLifetime(file) { Data(file.bytes) } // the map must outlive the copy
         do { return try parse(data) } catch { throw error.attributed(to: url.path) }
     }
 

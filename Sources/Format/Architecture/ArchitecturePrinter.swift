@@ -3,6 +3,8 @@ import Foundation
 /// The module tree printed as PyTorch prints a module, with each module's output shape
 /// (when an input shape is known) and parameter count beside it.
 public enum ArchitecturePrinter {
+    /// The tree as text, PyTorch's `repr` per module with output shapes (for `inputShape`
+    /// or the document's own) and parameter counts; totals at the end.
     public static func render(_ document: ArchitectureDocument, inputShape: [Int]? = nil) throws -> String {
         let tree = try document.tree()
         let specs = (try? tree.tensorSpecs()) ?? []
@@ -15,14 +17,23 @@ public enum ArchitecturePrinter {
                 shapeNote = stop.map { "shapes: \($0)" }
             } catch { shapeNote = "shapes: \(error)" }
         }
-        // Parameters counted at their owner; a Shared module adds none of its own.
+        // Parameters counted at their owner; a Shared module adds none of its own. Each
+        // spec is at most 2^48 elements and there are at most 2^16 modules, so counts fit in
+        // 64 bits; they are still added with checks, as every size from a file is.
         var ownCount: [String: Int] = [:]
-        for spec in specs where spec.role == .parameter { ownCount[spec.modulePath, default: 0] += spec.elementCount }
+        for spec in specs where spec.role == .parameter {
+            ownCount[spec.modulePath] = try Checked.sum([ownCount[spec.modulePath, default: 0], spec.elementCount])
+        }
 
         var rows: [(left: String, shape: String, count: String)] = []
-        func subtreeCount(_ module: ExpandedModule) -> Int {
-            ownCount[module.path, default: 0] + module.children.map(subtreeCount).reduce(0, +)
+        var subtreeCounts: [String: Int] = [:]
+        func countSubtree(_ module: ExpandedModule) throws -> Int {
+            let total = try Checked.sum([ownCount[module.path, default: 0]] + module.children.map(countSubtree))
+            subtreeCounts[module.path] = total
+            return total
         }
+        _ = try countSubtree(tree.root)
+        func subtreeCount(_ module: ExpandedModule) -> Int { subtreeCounts[module.path, default: 0] }
         func visit(_ module: ExpandedModule, indent: String, label: String) {
             let shape = trace?.outputs[module.path].map(Tensor.describe) ?? ""
             if case .shared(let target) = module.layer, let found = tree.module(at: target) {
@@ -53,8 +64,8 @@ public enum ArchitecturePrinter {
             }
             out += line.trimmingCharacters(in: .whitespaces) == "" ? "\n" : line.replacingOccurrences(of: "\\s+$", with: "", options: .regularExpression) + "\n"
         }
-        let parameters = specs.filter { $0.role == .parameter }.map(\.elementCount).reduce(0, +)
-        let buffers = specs.filter { $0.role == .buffer }.map(\.elementCount).reduce(0, +)
+        let parameters = try Checked.sum(specs.filter { $0.role == .parameter }.map(\.elementCount))
+        let buffers = try Checked.sum(specs.filter { $0.role == .buffer }.map(\.elementCount))
         let tied = specs.filter { !$0.aliases.isEmpty }.count
         out += "parameters: \(grouped(parameters))"
         if buffers > 0 { out += ", buffer elements: \(grouped(buffers))" }

@@ -68,25 +68,30 @@ extension Layer {
         }
     }
 
-    /// The layer with its lazy size read from its own tensors' shapes, or nil.
+    /// The layer with its lazy size read from its own tensors' shapes, or nil. The shapes
+    /// come from a file: a size outside the parser's bounds (`ArchitectureLimits.maxSize`)
+    /// is not taken, so the size stays lazy and the layer is refused later by name.
     func resolving(tensorShapes shape: (String) -> [Int]?) -> Layer? {
+        func size(_ value: Int) -> Int? { (1 ... ArchitectureLimits.maxSize).contains(value) ? value : nil }
         switch self {
         case .linear(var c):
-            guard let weight = shape("weight"), weight.count == 2 else { return nil }
-            c.inFeatures = weight[1]
+            guard let weight = shape("weight"), weight.count == 2, let inFeatures = size(weight[1]) else { return nil }
+            c.inFeatures = inFeatures
             return .linear(c)
         case .conv2d(var c):
-            guard let weight = shape("weight"), weight.count == 4 else { return nil }
-            c.inChannels = weight[1] * c.groups
+            // weight[1] <= 2^31 and groups <= 2^31: the product fits; it must still be a size.
+            guard let weight = shape("weight"), weight.count == 4, let perGroup = size(weight[1]),
+                  let inChannels = size(perGroup * c.groups) else { return nil }
+            c.inChannels = inChannels
             return .conv2d(c)
         case .batchNorm1d(var c), .batchNorm2d(var c):
-            guard let stat = shape("running_mean") ?? shape("weight"), stat.count == 1 else { return nil }
-            c.numFeatures = stat[0]
+            guard let stat = shape("running_mean") ?? shape("weight"), stat.count == 1, let features = size(stat[0]) else { return nil }
+            c.numFeatures = features
             if case .batchNorm1d = self { return .batchNorm1d(c) }
             return .batchNorm2d(c)
         case .tensorReduction(_, let outFeatures):
-            guard let weight = shape("weight"), weight.count == 3 else { return nil }
-            return .tensorReduction(inFeatures: weight[0], outFeatures: outFeatures)
+            guard let weight = shape("weight"), weight.count == 3, let inFeatures = size(weight[0]) else { return nil }
+            return .tensorReduction(inFeatures: inFeatures, outFeatures: outFeatures)
         default:
             return nil
         }

@@ -17,11 +17,15 @@ public struct ModuleTree: Sendable {
     public let root: ExpandedModule
     private let index: [String: [Int]]
 
+    /// Expands and validates `root`: child names, Shared targets, and the sizes of every
+    /// tensor whose sizes are known (`ArchitectureLimits`). The expansion is bounded:
+    /// Repeats inside Repeats cannot multiply into more than `ArchitectureLimits.maxModules`.
     public init(_ root: ModuleNode) throws {
         var index: [String: [Int]] = [:]
         self.root = try ModuleTree.expand(root, path: "", name: root.name, origin: [], position: [], index: &index)
         self.index = index
         try validateSharedTargets()
+        for module in allModules() { _ = try ModuleTree.ownTensors(of: module, allowingLazy: true) }
     }
 
     /// The module at a dotted path, or nil.
@@ -53,11 +57,17 @@ public struct ModuleTree: Sendable {
                                index: inout [String: [Int]]) throws -> ExpandedModule {
         index[path] = position
         let context = "architecture: module '\(ArchitectureParser.displayPath(path))' (\(node.layer.type.rawValue))"
+        // Every expanded module has an index entry, so its size is the walk's count.
+        guard index.count <= ArchitectureLimits.maxModules else {
+            throw FormatError(.context(context, .walkBudgetExceeded(what: "the expanded module tree", limit: ArchitectureLimits.maxModules)))
+        }
         // (name, document node, origin) of each expanded child.
         var parts: [(String, ModuleNode, [Int])] = []
         var layer = node.layer
         if case .repeated(let count, let pattern) = node.layer {
-            guard node.children.count == 1 else { throw FormatError("\(context): needs exactly one child, the block it repeats") }
+            guard node.children.count == 1 else {
+                throw FormatError(.context(context, .invalidValue(field: "children", value: "\(node.children.count) modules", expected: "exactly one, the block it repeats")))
+            }
             parts = (0 ..< count).map { (Layer.repeatedName(pattern: pattern, index: $0), node.children[0], origin + [0]) }
             layer = .sequential // PyTorch holds the copies in a Sequential named by the pattern
         } else {
@@ -66,11 +76,14 @@ public struct ModuleTree: Sendable {
         var seen = Set<String>()
         var children: [ExpandedModule] = []
         for (offset, (childName, child, childOrigin)) in parts.enumerated() {
-            guard !childName.isEmpty else { throw FormatError("\(context): child \(offset) has an empty name") }
-            guard !childName.contains(".") else {
-                throw FormatError("\(context): child name '\(childName)' holds a dot, which would break dotted tensor names")
+            guard !childName.isEmpty else {
+                throw FormatError(.context(context, .invalidValue(field: "the name of child \(offset)", value: "''", expected: "a non-empty name")))
             }
-            guard seen.insert(childName).inserted else { throw FormatError("\(context): two children are named '\(childName)'") }
+            guard !childName.contains(".") else {
+                throw FormatError(.context(context, .invalidValue(field: "child name", value: "'\(childName)'",
+                                                                  expected: "a name that holds no dot (a dot would break dotted tensor names)")))
+            }
+            guard seen.insert(childName).inserted else { throw FormatError(.context(context, .duplicateName(kind: "child module", name: childName))) }
             children.append(try expand(child, path: joinPath(path, childName), name: childName, origin: childOrigin,
                                        position: position + [offset], index: &index))
         }
@@ -78,17 +91,24 @@ public struct ModuleTree: Sendable {
     }
 
     private func validateSharedTargets() throws {
+        var shared = 0
         for module in allModules() {
             guard case .shared(let target) = module.layer else { continue }
+            shared += 1
+            guard shared <= ArchitectureLimits.maxSharedModules else {
+                throw FormatError(.context("architecture: module '\(ArchitectureParser.displayPath(module.path))' (Shared)",
+                                           .walkBudgetExceeded(what: "the Shared modules of the expanded tree", limit: ArchitectureLimits.maxSharedModules)))
+            }
             let context = "architecture: module '\(ArchitectureParser.displayPath(module.path))' (Shared)"
             guard let found = self.module(at: target) else {
-                throw FormatError("\(context): target '\(target)' is no module of this document")
+                throw FormatError(.context(context, .notFound(kind: "target module", name: target)))
             }
             if case .shared = found.layer {
-                throw FormatError("\(context): target '\(target)' is itself Shared; name the module it shares")
+                throw FormatError(.context(context, .refused(what: "target '\(target)'", why: "it is itself Shared; name the module it shares")))
             }
             if target.isEmpty || module.path == target || module.path.hasPrefix(target + ".") {
-                throw FormatError("\(context): target '\(ArchitectureParser.displayPath(target))' contains this module, so it would run itself")
+                throw FormatError(.context(context, .refused(what: "target '\(ArchitectureParser.displayPath(target))'",
+                                                             why: "it contains this module, so it would run itself")))
             }
         }
     }

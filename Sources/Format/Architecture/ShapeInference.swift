@@ -58,14 +58,16 @@ struct ShapeInference {
             for child in target.children { shape = try infer(child, input: shape) }
             output = shape
         case .parallel(let axis):
-            guard !target.children.isEmpty else { throw FormatError("\(context): has no children") }
+            guard !target.children.isEmpty else {
+                throw FormatError(.context(context, .invalidValue(field: "children", value: "none", expected: "at least one module")))
+            }
             var parts: [[Int]] = []
             for child in target.children { parts.append(try infer(child, input: input)) }
             output = try ShapeRules.concatenate(parts, axis: axis, context: context)
         case .opaque(let config):
-            throw OpaqueShapeStop(error: FormatError("cannot infer shapes past \(context): an Opaque module (class \(config.className)) has no known output"))
+            throw OpaqueShapeStop(error: FormatError(.refused(what: "shape inference past \(context)", why: "an Opaque module (class \(config.className)) has no known output")))
         case .shared:
-            throw FormatError("\(context): a Shared target must not be Shared")
+            throw FormatError(.context(context, .refused(what: "its target", why: "a Shared target must not be Shared")))
         default:
             let (resolvedLayer, shape) = try ShapeRules.leaf(layer, input: input, context: context)
             if resolvedLayer != layer { resolved[target.origin] = resolvedLayer }
@@ -79,9 +81,24 @@ struct ShapeInference {
 /// The output shape of each leaf type, following PyTorch's own formulas.
 public enum ShapeRules {
     /// Returns the layer with any lazy size filled in from `input`, and the output shape.
+    /// The input may come from a file or a command line: it is checked against
+    /// `ArchitectureLimits` first and every size is computed with checked arithmetic, so
+    /// the output shape is again within the limits (safe to multiply).
     public static func leaf(_ layer: Layer, input: [Int], context: String) throws -> (Layer, [Int]) {
+        do {
+            _ = try ArchitectureLimits.checkedElements(input, what: "the input")
+            let (resolved, output) = try unchecked(layer, input: input, context: context)
+            _ = try ArchitectureLimits.checkedElements(output, what: "the output")
+            return (resolved, output)
+        } catch let error as FormatError {
+            if case .context = error.reason { throw error }
+            throw error.within(context)
+        }
+    }
+
+    private static func unchecked(_ layer: Layer, input: [Int], context: String) throws -> (Layer, [Int]) {
         func fail(_ message: String) -> FormatError {
-            FormatError("\(context): \(message) (input shape \(Tensor.describe(input)))")
+            FormatError(.context(context, .incompatibleShape(input: input, detail: message)))
         }
         switch layer {
         case .linear(var config):
@@ -95,18 +112,18 @@ public enum ShapeRules {
             if let given = config.inChannels, given != channels { throw fail("expects \(given) input channels, got \(channels)") }
             guard channels % config.groups == 0 else { throw fail("\(channels) input channels are not divisible by groups \(config.groups)") }
             config.inChannels = channels
-            let h = convolutionOutput(input[input.count - 2], kernel: config.kernelSize.h, stride: config.stride.h,
-                                      padding: config.padding.h, dilation: config.dilation.h)
-            let w = convolutionOutput(input[input.count - 1], kernel: config.kernelSize.w, stride: config.stride.w,
-                                      padding: config.padding.w, dilation: config.dilation.w)
+            let h = try convolutionOutput(input[input.count - 2], kernel: config.kernelSize.h, stride: config.stride.h,
+                                          padding: config.padding.h, dilation: config.dilation.h)
+            let w = try convolutionOutput(input[input.count - 1], kernel: config.kernelSize.w, stride: config.stride.w,
+                                          padding: config.padding.w, dilation: config.dilation.w)
             guard h >= 1, w >= 1 else { throw fail("the input is smaller than the kernel") }
             return (.conv2d(config), input.dropLast(3) + [config.outChannels, h, w])
         case .maxPool2d(let config), .avgPool2d(let config):
             guard input.count == 3 || input.count == 4 else { throw fail("expects [N, C, H, W] or [C, H, W]") }
-            let h = poolOutput(input[input.count - 2], kernel: config.kernelSize.h, stride: config.stride.h, padding: config.padding.h,
-                               dilation: config.dilation.h, ceilMode: config.ceilMode)
-            let w = poolOutput(input[input.count - 1], kernel: config.kernelSize.w, stride: config.stride.w, padding: config.padding.w,
-                               dilation: config.dilation.w, ceilMode: config.ceilMode)
+            let h = try poolOutput(input[input.count - 2], kernel: config.kernelSize.h, stride: config.stride.h, padding: config.padding.h,
+                                   dilation: config.dilation.h, ceilMode: config.ceilMode)
+            let w = try poolOutput(input[input.count - 1], kernel: config.kernelSize.w, stride: config.stride.w, padding: config.padding.w,
+                                   dilation: config.dilation.w, ceilMode: config.ceilMode)
             guard h >= 1, w >= 1 else { throw fail("the input is smaller than the pooling window") }
             return (layer, input.dropLast(2) + [h, w])
         case .adaptiveAvgPool2d(let size):
@@ -135,7 +152,7 @@ public enum ShapeRules {
             let end = endDim < 0 ? endDim + rank : endDim
             guard start >= 0, end < rank, start <= end else { throw fail("cannot flatten axes \(startDim)...\(endDim)") }
             if input.isEmpty { return (layer, [1]) }
-            let merged = input[start ... end].reduce(1, *)
+            let merged = try ArchitectureLimits.checkedElements(Array(input[start ... end]), what: "the flattened axes")
             return (layer, Array(input[..<start]) + [merged] + Array(input[(end + 1)...]))
         case .softmax(let dim):
             guard (-input.count ..< input.count).contains(dim) else { throw fail("dim \(dim) is out of range") }
@@ -148,7 +165,7 @@ public enum ShapeRules {
             guard let n = input.last, n >= 2 else { throw fail("needs a last axis of at least 2") }
             return (layer, input.dropLast() + [2 * (n / 2)])
         case .sequential, .parallel, .repeated, .shared, .opaque:
-            throw FormatError("\(context): not a leaf")
+            throw FormatError(.context(context, .malformed(what: "module", detail: "not a leaf")))
         }
     }
 
@@ -156,34 +173,62 @@ public enum ShapeRules {
     public static func concatenate(_ parts: [[Int]], axis: Int, context: String) throws -> [Int] {
         let rank = parts[0].count
         let dim = axis < 0 ? axis + rank : axis
-        guard dim >= 0, dim < rank else { throw FormatError("\(context): dim \(axis) is out of range for rank \(rank)") }
+        guard dim >= 0, dim < rank else {
+            throw FormatError(.context(context, .invalidValue(field: "dim", value: "\(axis)", expected: "an axis of rank \(rank) (out of range)")))
+        }
         var output = parts[0]
         for part in parts.dropFirst() {
             var a = part, b = parts[0]
-            guard a.count == rank else { throw FormatError("\(context): its children give outputs of different ranks") }
+            guard a.count == rank else {
+                throw FormatError(.context(context, .malformed(what: "children", detail: "they give outputs of different ranks")))
+            }
             a[dim] = 0
             b[dim] = 0
             guard a == b else {
-                throw FormatError("\(context): cannot concatenate \(parts.map(Tensor.describe).joined(separator: " and ")) on dim \(axis)")
+                throw FormatError(.context(context, .malformed(what: "children", detail: "cannot concatenate \(parts.map(Tensor.describe).joined(separator: " and ")) on dim \(axis)")))
             }
-            output[dim] += part[dim]
+            let (sum, overflow) = output[dim].addingReportingOverflow(part[dim])
+            guard !overflow else { throw FormatError(.context(context, .arithmeticOverflow(what: "the concatenated size"))) }
+            output[dim] = sum
         }
         return output
     }
 
-    /// torch's conv output size: floor((in + 2p - d(k-1) - 1) / s) + 1.
-    public static func convolutionOutput(_ size: Int, kernel: Int, stride: Int, padding: Int, dilation: Int) -> Int {
-        let span = size + 2 * padding - dilation * (kernel - 1) - 1
+    /// torch's conv output size: floor((in + 2p - d(k-1) - 1) / s) + 1; 0 when the input is
+    /// smaller than the dilated kernel. Checked arithmetic: any value may come from a file.
+    public static func convolutionOutput(_ size: Int, kernel: Int, stride: Int, padding: Int, dilation: Int) throws -> Int {
+        let span = try Checked.sum([size, Checked.product(2, padding), -Checked.product(dilation, kernel - 1), -1])
+        guard stride >= 1 else { throw FormatError(.invalidValue(field: "stride", value: "\(stride)", expected: "a positive integer")) }
         return span < 0 ? 0 : span / stride + 1
     }
 
     /// torch's pooling_output_shape: with ceil_mode the last window must still start inside
-    /// the input or its left padding.
-    public static func poolOutput(_ size: Int, kernel: Int, stride: Int, padding: Int, dilation: Int, ceilMode: Bool) -> Int {
-        let span = size + 2 * padding - dilation * (kernel - 1) - 1 + (ceilMode ? stride - 1 : 0)
+    /// the input or its left padding. Checked arithmetic, as `convolutionOutput`.
+    public static func poolOutput(_ size: Int, kernel: Int, stride: Int, padding: Int, dilation: Int, ceilMode: Bool) throws -> Int {
+        guard stride >= 1 else { throw FormatError(.invalidValue(field: "stride", value: "\(stride)", expected: "a positive integer")) }
+        let span = try Checked.sum([size, Checked.product(2, padding), -Checked.product(dilation, kernel - 1), -1, ceilMode ? stride - 1 : 0])
         if span < 0 { return 0 }
         var output = span / stride + 1
-        if ceilMode, (output - 1) * stride >= size + padding { output -= 1 }
+        if ceilMode, try Checked.product(output - 1, stride) >= Checked.sum([size, padding]) { output -= 1 }
         return output
+    }
+}
+
+/// Overflow-checked sums and products for sizes: an overflow is `arithmeticOverflow`, never a trap.
+enum Checked {
+    static func sum(_ terms: [Int]) throws -> Int {
+        var total = 0
+        for term in terms {
+            let (next, overflow) = total.addingReportingOverflow(term)
+            guard !overflow else { throw FormatError(.arithmeticOverflow(what: "a size")) }
+            total = next
+        }
+        return total
+    }
+
+    static func product(_ a: Int, _ b: Int) throws -> Int {
+        let (result, overflow) = a.multipliedReportingOverflow(by: b)
+        guard !overflow else { throw FormatError(.arithmeticOverflow(what: "a size")) }
+        return result
     }
 }

@@ -20,7 +20,9 @@ public struct TensorSpec: Equatable, Sendable {
     public var layer: Layer
 
     public var allNames: [String] { [name] + aliases }
-    public var elementCount: Int { shape.reduce(1, *) }
+    /// Elements of `shape`; at most `ArchitectureLimits.maxElements` for a spec from a
+    /// validated tree (shapes are checked when specs are made), so this cannot overflow.
+    public var elementCount: Int { shape.reduce(1, &*) }
 }
 
 extension ModuleTree {
@@ -61,11 +63,39 @@ extension ModuleTree {
         return specs
     }
 
-    /// The tensors a module owns itself (not its children's): local name, shape, dtype, role.
-    static func ownTensors(of module: ExpandedModule) throws -> [(String, [Int], DType, TensorSpec.Role)] {
-        func lazy(_ what: String) -> FormatError {
-            FormatError("module '\(ArchitectureParser.displayPath(module.path))' (\(module.layer.type.rawValue)): \(what) is not known; give the document an input_shape (or --input-shape) to infer it")
+    /// The tensors a module owns itself (not its children's): local name, shape, dtype, role,
+    /// each shape checked against `ArchitectureLimits` (so products of its sizes are safe).
+    /// A size still lazy is an error, or with `allowingLazy` leaves that tensor out.
+    static func ownTensors(of module: ExpandedModule, allowingLazy: Bool = false) throws -> [(String, [Int], DType, TensorSpec.Role)] {
+        let context = "module '\(ArchitectureParser.displayPath(module.path))' (\(module.layer.type.rawValue))"
+        let tensors: [(String, [Int], DType, TensorSpec.Role)]
+        do {
+            tensors = try declaredTensors(of: module)
+        } catch is LazySize {
+            if allowingLazy { return [] }
+            throw FormatError(.context(context, .missingField(lazyField(module.layer) + " (give the document an input_shape, or --input-shape, to infer it)")))
         }
+        for (name, shape, _, _) in tensors {
+            do { _ = try ArchitectureLimits.checkedElements(shape, what: "tensor '\(name)'") } catch let error as FormatError {
+                throw error.within(context)
+            }
+        }
+        return tensors
+    }
+
+    /// A lazy size that has not been inferred yet.
+    private struct LazySize: Error {}
+
+    private static func lazyField(_ layer: Layer) -> String {
+        switch layer {
+        case .conv2d: return "in_channels"
+        case .batchNorm1d, .batchNorm2d: return "num_features"
+        default: return "in_features"
+        }
+    }
+
+    private static func declaredTensors(of module: ExpandedModule) throws -> [(String, [Int], DType, TensorSpec.Role)] {
+        func lazy(_ what: String) -> LazySize { LazySize() }
         switch module.layer {
         case .linear(let c):
             guard let inFeatures = c.inFeatures else { throw lazy("in_features") }

@@ -16,16 +16,29 @@ enum ChunkCodec {
         case .raw:
             return Data(source)
         case .zstd:
-            var out = Data(count: Zstd.compressBound(source.count))
-            let length = try out.withUnsafeMutableBytes { try Zstd.compress(source, into: $0, level: level) }
-            out.count = length
-            return out
+            return try uninitializedData(capacity: Zstd.compressBound(source.count)) {
+                try Zstd.compress(source, into: $0, level: level)
+            }
         case .shuffleZstd:
             return try encodeShuffled(source, dtype: dtype, level: level)
+        case .shuffleAns:
+            return try encodeAns(source, dtype: dtype, level: level)
         }
     }
 
     private static func encodeShuffled(_ source: UnsafeRawBufferPointer, dtype: DType, level: Int32) throws -> Data {
+        try encodePlanes(source, dtype: dtype) { raw, target in
+            guard try samplePromisesSaving(raw, scratch: target, level: level) else { return nil }
+            let compressed = try Zstd.compress(raw, into: target, level: level)
+            return worthCompressing(compressed, of: raw.count) ? (1, compressed) : nil
+        }
+    }
+
+    /// The plane table and payloads shared by shuffle-zstd and shuffle-ans. `store`
+    /// writes one plane's compressed form into `target` and returns (mode, length), or
+    /// nil to keep the plane raw. `target` has room for `planeBound(n)` bytes.
+    private static func encodePlanes(_ source: UnsafeRawBufferPointer, dtype: DType,
+                                     store: (UnsafeRawBufferPointer, UnsafeMutableRawBufferPointer) throws -> (UInt8, Int)?) throws -> Data {
         let width = dtype.size
         let planeLength = source.count / width
         let planes = UnsafeMutableRawBufferPointer.allocate(byteCount: max(source.count, 1), alignment: 64)
@@ -33,21 +46,17 @@ enum ChunkCodec {
         Shuffle.split(source, into: planes, width: width, rotateSign: dtype.isSignedFloat)
 
         let headerSize = planeHeaderSize(width: width)
-        var out = Data(count: headerSize + width * Zstd.compressBound(planeLength))
-        let total = try out.withUnsafeMutableBytes { (buffer: UnsafeMutableRawBufferPointer) -> Int in
+        return try uninitializedData(capacity: headerSize + width * planeBound(planeLength)) { buffer in
             buffer[0] = UInt8(width)
             var cursor = headerSize
             for plane in 0..<width {
                 let raw = UnsafeRawBufferPointer(rebasing: planes[(plane * planeLength)..<((plane + 1) * planeLength)])
-                let target = UnsafeMutableRawBufferPointer(rebasing: buffer[cursor...])
+                let target = UnsafeMutableRawBufferPointer(rebasing: buffer[cursor..<(cursor + planeBound(planeLength))])
                 var mode: UInt8 = 0
                 var length = planeLength
-                if planeLength > 0, try samplePromisesSaving(raw, scratch: target, level: level) {
-                    let compressed = try Zstd.compress(raw, into: target, level: level)
-                    if worthCompressing(compressed, of: planeLength) {
-                        mode = 1
-                        length = compressed
-                    }
+                if planeLength > 0, let (chosen, stored) = try store(raw, target) {
+                    mode = chosen
+                    length = stored
                 }
                 if mode == 0 { target.copyMemory(from: raw) }
                 buffer[1 + 5 * plane] = mode
@@ -58,8 +67,49 @@ enum ChunkCodec {
             }
             return cursor
         }
-        out.count = total
-        return out
+    }
+
+    /// A buffer of `capacity` bytes that `fill` writes and sizes (returning the length
+    /// used), handed over as Data without a copy. Unlike `Data(count:)` nothing is zeroed
+    /// first: the worst-case bound of a chunk is several times what is used, and
+    /// clearing it cost more than the copy it replaced.
+    static func uninitializedData(capacity: Int, _ fill: (UnsafeMutableRawBufferPointer) throws -> Int) rethrows -> Data {
+        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: max(capacity, 1), alignment: 64)
+        let used: Int
+        do {
+            used = try fill(buffer)
+        } catch {
+            buffer.deallocate()
+            throw error
+        }
+        precondition(used <= capacity, "an encoder wrote past its bound")
+        return Data(bytesNoCopy: buffer.baseAddress!, count: used, deallocator: .custom { pointer, _ in pointer.deallocate() })
+    }
+
+    /// Room one plane of `n` bytes may take while its encoder works: enough for a zstd
+    /// frame or a rANS table and stream (the result is kept only when smaller than `n`).
+    static func planeBound(_ n: Int) -> Int { max(Zstd.compressBound(n), RansPlane.bound(n)) }
+
+    /// shuffle-ans: each plane as an order-0 rANS stream when its histogram says that
+    /// saves more than 1/64, otherwise raw. Integer planes (counters, ids) can hold runs
+    /// and repeats that only an LZ stage finds, so there zstd is tried too and the smaller kept.
+    private static func encodeAns(_ source: UnsafeRawBufferPointer, dtype: DType, level: Int32) throws -> Data {
+        try encodePlanes(source, dtype: dtype) { raw, target in
+            var best: (UInt8, Int)? = nil
+            if let length = RansPlane.encode(raw, into: target), worthCompressing(length, of: raw.count) {
+                best = (2, length)
+            }
+            if !dtype.isFloatingPoint {
+                let scratch = UnsafeMutableRawBufferPointer.allocate(byteCount: Zstd.compressBound(raw.count), alignment: 64)
+                defer { scratch.deallocate() }
+                let compressed = try Zstd.compress(raw, into: scratch, level: level)
+                if worthCompressing(compressed, of: raw.count), compressed < best?.1 ?? Int.max {
+                    target.copyMemory(from: UnsafeRawBufferPointer(rebasing: scratch[0..<compressed]))
+                    best = (1, compressed)
+                }
+            }
+            return best
+        }
     }
 
     /// Mantissa planes of trained weights are close to random: compressing them only to
@@ -80,21 +130,26 @@ enum ChunkCodec {
         switch codec {
         case .raw:
             guard stored.count == destination.count else {
-                throw FormatError("raw chunk holds \(stored.count) bytes, expected \(destination.count)")
+                throw FormatError(.invalidValue(field: "raw chunk length", value: "\(stored.count)", expected: "\(destination.count), the chunk's size"))
             }
             destination.copyMemory(from: stored)
         case .zstd:
             try Zstd.decompress(stored, into: destination)
         case .shuffleZstd:
-            try decodeShuffled(stored, dtype: dtype, into: destination)
+            try decodeShuffled(stored, dtype: dtype, maxMode: 1, into: destination)
+        case .shuffleAns:
+            try decodeShuffled(stored, dtype: dtype, maxMode: 2, into: destination)
         }
     }
 
-    private static func decodeShuffled(_ stored: UnsafeRawBufferPointer, dtype: DType, into destination: UnsafeMutableRawBufferPointer) throws {
+    /// Decodes a plane table chunk; `maxMode` is the highest plane mode the codec allows
+    /// (shuffle-zstd: 1, zstd; shuffle-ans: 2, rANS).
+    private static func decodeShuffled(_ stored: UnsafeRawBufferPointer, dtype: DType, maxMode: UInt8,
+                                       into destination: UnsafeMutableRawBufferPointer) throws {
         let width = dtype.size
         let headerSize = planeHeaderSize(width: width)
         guard stored.count >= headerSize, Int(stored[0]) == width else {
-            throw FormatError("shuffle-zstd chunk has a damaged plane table")
+            throw FormatError(.malformed(what: "plane table", detail: "it does not start with the plane count \(width)"))
         }
         let planeLength = destination.count / width
         // Validate the whole table before touching any payload.
@@ -104,14 +159,14 @@ enum ChunkCodec {
             let mode = stored[1 + 5 * plane]
             var length = 0
             for k in 0..<4 { length |= Int(stored[2 + 5 * plane + k]) << (8 * k) }
-            guard mode <= 1, mode == 1 || length == planeLength, length <= stored.count - cursor else {
-                throw FormatError("shuffle-zstd chunk has a damaged plane table (plane \(plane))")
+            guard mode <= maxMode, mode != 0 || length == planeLength, length <= stored.count - cursor else {
+                throw FormatError(.malformed(what: "plane table", detail: "plane \(plane) has mode \(mode) and \(length) bytes (modes 0 to \(maxMode); raw is \(planeLength) bytes; \(stored.count - cursor) remain)"))
             }
             spans.append((mode, cursor, length))
             cursor += length
         }
         guard cursor == stored.count else {
-            throw FormatError("shuffle-zstd chunk has \(stored.count - cursor) bytes past its planes")
+            throw FormatError(.malformed(what: "plane table", detail: "\(stored.count - cursor) bytes follow the last plane"))
         }
         let scratch = UnsafeMutableRawBufferPointer.allocate(byteCount: max(destination.count, 1), alignment: 64)
         defer { scratch.deallocate() }
@@ -122,7 +177,11 @@ enum ChunkCodec {
                 pointers.append(payload.baseAddress.map { $0.assumingMemoryBound(to: UInt8.self) } ?? UnsafePointer(scratch.baseAddress!.assumingMemoryBound(to: UInt8.self)))
             } else {
                 let target = UnsafeMutableRawBufferPointer(rebasing: scratch[(plane * planeLength)..<((plane + 1) * planeLength)])
-                try Zstd.decompress(payload, into: target)
+                if span.mode == 1 {
+                    try Zstd.decompress(payload, into: target)
+                } else {
+                    try RansPlane.decode(payload, into: target)
+                }
                 pointers.append(UnsafePointer(scratch.baseAddress!.assumingMemoryBound(to: UInt8.self) + plane * planeLength))
             }
         }

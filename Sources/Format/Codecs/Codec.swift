@@ -7,10 +7,15 @@ public enum Codec: String, CaseIterable, Codable, Sendable {
     /// Byte planes (with the float sign bit rotated to the bottom) each stored as a
     /// zstd frame or raw, whichever is smaller: see FORMAT.md, "shuffle-zstd".
     case shuffleZstd = "shuffle-zstd"
+    /// The same byte planes, each stored as an order-0 rANS stream or raw (integer planes
+    /// may also be zstd): see FORMAT.md, "shuffle-ans". The exponent plane of trained
+    /// weights is a memoryless source, where an entropy coder alone reaches the bound.
+    case shuffleAns = "shuffle-ans"
 
-    /// The codec `ckpt import` uses unless told otherwise: on trained fp32 weights it
-    /// stores about 0.83 of raw while loading faster than safetensors reads raw bytes.
-    public static let `default`: Codec = .shuffleZstd
+    /// The codec `ckpt import` uses unless told otherwise: on trained weights it stores
+    /// within 0.2% of the planes' order-0 entropy (MiniLM-L6: fp32 0.819, bf16 0.663 of
+    /// raw, against 0.829 and 0.684 with shuffle-zstd) and encodes without an LZ stage.
+    public static let `default`: Codec = .shuffleAns
 }
 
 /// What the writer does with each chunk.
@@ -21,7 +26,12 @@ public struct WriteOptions: Sendable {
     /// Raw bytes per chunk (a multiple of 64, at most `ContainerLimits.maxChunkSize`).
     public var chunkSize: Int
 
-    public init(codec: Codec = .default, level: Int32 = 1, chunkSize: Int = 2 << 20) {
+    /// Whether `finish()` fsyncs the file and its directory before returning (the default:
+    /// a saved checkpoint survives a power cut). Off only to measure the page-cache path.
+    public var sync: Bool
+
+    public init(codec: Codec = .default, level: Int32 = 1, chunkSize: Int = 2 << 20, sync: Bool = true) {
+        self.sync = sync
         self.codec = codec
         self.level = level
         self.chunkSize = chunkSize

@@ -8,7 +8,7 @@ enum Zstd {
     static func compress(_ source: UnsafeRawBufferPointer, into destination: UnsafeMutableRawBufferPointer, level: Int32) throws -> Int {
         let result = ZSTD_compress(destination.baseAddress, destination.count, source.baseAddress, source.count, level)
         if ZSTD_isError(result) != 0 {
-            throw FormatError("zstd compression failed: \(String(cString: ZSTD_getErrorName(result)))")
+            throw FormatError(.refused(what: "zstd compression", why: String(cString: ZSTD_getErrorName(result))))
         }
         return result
     }
@@ -23,14 +23,14 @@ enum Zstd {
         }
         let declared = ZSTD_getFrameContentSize(source.baseAddress, source.count)
         guard declared == UInt64(destination.count) else {
-            throw FormatError("zstd frame declares \(declared >= UInt64(Int64.max) ? "no valid size" : "\(declared) bytes"), expected \(destination.count)")
+            throw FormatError(.invalidValue(field: "zstd frame content size", value: declared >= UInt64(Int64.max) ? "missing or invalid" : "\(declared)", expected: "\(destination.count)"))
         }
         let result = ZSTD_decompress(destination.baseAddress, destination.count, source.baseAddress, source.count)
         if ZSTD_isError(result) != 0 {
-            throw FormatError("zstd frame is damaged: \(String(cString: ZSTD_getErrorName(result)))")
+            throw FormatError(.malformed(what: "zstd frame", detail: String(cString: ZSTD_getErrorName(result))))
         }
         guard result == destination.count else {
-            throw FormatError("zstd frame decodes to \(result) bytes, expected \(destination.count)")
+            throw FormatError(.invalidValue(field: "zstd frame decoded size", value: "\(result)", expected: "\(destination.count)"))
         }
     }
 }

@@ -8,11 +8,14 @@ public enum CheckpointFile {
     }
 
     /// Writes `checkpoint` atomically: the destination holds the old file or the whole new one.
+    /// `progress` gets (raw bytes written, raw bytes of every tensor and probe tensor).
     public static func write(_ checkpoint: Checkpoint, to url: URL, options: WriteOptions = WriteOptions(),
                              progress: ((Int, Int) -> Void)? = nil) throws {
         do {
             let writer = try ContainerWriter(destination: url, options: options)
             writer.progress = progress
+            writer.expectedBytes = checkpoint.tensors.reduce(0) { $0 + $1.tensor.data.count }
+                + checkpoint.probes.reduce(0) { $0 + ($1.inputs + $1.outputs).reduce(0) { $0 + $1.data.count } }
             for tensor in checkpoint.tensors { try writer.add(tensor) }
             if let architecture = checkpoint.architecture { try writer.setArchitecture(architecture) }
             if let metadata = checkpoint.metadata { try writer.setMetadata(metadata) }

@@ -87,9 +87,13 @@ public final class ContainerReader: @unchecked Sendable {
         "tensor '\(record.name)' chunk \(index) at offset \(record.chunks[index].offset)"
     }
 
-    /// Checks a chunk's stored bytes against its checksum. Records come from the validated
-    /// manifest (their fields cannot be set outside this module), so the span is in the file.
+    /// Checks a chunk's stored bytes against its checksum. Records come from a validated
+    /// manifest (their fields cannot be set outside this module), but possibly another
+    /// file's: the span is checked against this map before it is touched.
     func verifiedBytes(of chunk: ChunkRecord, in record: TensorRecord, index: Int) throws -> UnsafeRawBufferPointer {
+        guard chunk.length <= file.count, chunk.offset <= file.count - chunk.length else {
+            throw FormatError(.malformed(what: Self.label(record, chunk: index), detail: "lies outside this file"), file: path)
+        }
         let stored = file[chunk.offset..<(chunk.offset + chunk.length)]
         guard Checksum.xxh3(stored) == chunk.xxh3 else {
             throw FormatError(.checksumMismatch(what: Self.label(record, chunk: index)), file: path)

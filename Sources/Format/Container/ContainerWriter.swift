@@ -6,8 +6,13 @@ import Foundation
 public final class ContainerWriter {
     public let destination: URL
     public let options: WriteOptions
-    /// Called with (bytes encoded so far, bytes queued so far) after each batch.
-    public var progress: ((Int, Int) -> Void)?
+    /// Called with (raw bytes written so far, raw bytes in all) after each batch is written.
+    /// The total is `expectedBytes`; a streaming writer cannot know it before every tensor
+    /// is added, so without it the total is what has been queued so far.
+    public var progress: ((_ done: Int, _ total: Int) -> Void)?
+    /// The raw bytes of every tensor and probe tensor the caller is going to add, so that
+    /// `progress` reports against the real total (0: unknown).
+    public var expectedBytes = 0
 
     private let file: AtomicFile
     private var tensors: [ManifestWire.Tensor] = []
@@ -39,7 +44,7 @@ public final class ContainerWriter {
         self.destination = destination
         self.options = options
         file = try AtomicFile(destination: destination)
-        try file.write(FileHeader(version: .current).encoded())
+        try file.write(FileHeader(version: .base).encoded())
     }
 
     /// Queues a tensor under its name and aliases; names must be unique across the file.
@@ -85,13 +90,17 @@ public final class ContainerWriter {
             throw FormatError(.limitExceeded(what: "the index length", value: UInt64(index.count), limit: UInt64(ContainerLimits.maxIndexSize)),
                               file: destination.path)
         }
+        // The header was written first, as 1.0; a file that uses a later feature says so.
+        let used = Set((tensors + probes.flatMap { $0.inputs + $0.outputs }).compactMap { Codec(rawValue: $0.codec) })
+        let version = FormatVersion.needed(by: used)
+        if version != FormatVersion.base { try file.overwrite(FileHeader(version: version).encoded(), at: 0) }
         let indexOffset = file.offset
         try file.write(index)
         try file.pad(to: UInt64(ContainerLimits.alignment))
         let trailer = FileTrailer(indexOffset: indexOffset, indexLength: UInt64(index.count),
-                                  indexChecksum: index.withUnsafeBytes { Checksum.xxh3($0) }, version: .current)
+                                  indexChecksum: index.withUnsafeBytes { Checksum.xxh3($0) }, version: version)
         try file.write(trailer.encoded())
-        try file.commit()
+        try file.commit(sync: options.sync)
     }
 
     // MARK: - Internals
@@ -129,7 +138,9 @@ public final class ContainerWriter {
         guard !pending.isEmpty else { return }
         let jobs = pending
         let level = options.level
-        var results = [Result<Data?, Error>?](repeating: nil, count: jobs.count)
+        // Encoding and hashing run on all cores; only the appends are serial. (The xxh3
+        // of every stored chunk was a serial pass over the whole output before.)
+        var results = [Result<(Data?, UInt64), Error>?](repeating: nil, count: jobs.count)
         results.withUnsafeMutableBufferPointer { out in
             let out = out
             DispatchQueue.concurrentPerform(iterations: jobs.count) { k in
@@ -140,19 +151,19 @@ public final class ContainerWriter {
                         let encoded = try ChunkCodec.encode(slice, dtype: job.dtype, codec: self.codec(for: job.slot), level: level)
                         // A tensor that fits one chunk and does not shrink (biases, tiny
                         // layers: frame overhead beats the saving) is stored raw instead.
-                        if job.range.count == job.source.count, encoded.count >= slice.count { return nil }
-                        return encoded
+                        if job.range.count == job.source.count, encoded.count >= slice.count { return (nil, Checksum.xxh3(slice)) }
+                        return (encoded, encoded.withUnsafeBytes { Checksum.xxh3($0) })
                     }
                 }
             }
         }
         for (job, result) in zip(jobs, results) {
-            let encoded = try result!.get()
+            let (encoded, hash) = try result!.get()
             if encoded == nil { setCodec(.raw, for: job.slot) }
             let stored = encoded ?? job.source
             try file.pad(to: UInt64(ContainerLimits.alignment))
             let chunk = ManifestWire.Chunk(offset: Int(file.offset), length: stored.count, size: job.range.count,
-                                           xxh3: stored.withUnsafeBytes { Checksum.hex(Checksum.xxh3($0)) })
+                                           xxh3: Checksum.hex(hash))
             try file.write(stored)
             switch job.slot {
             case .tensor(let t): tensors[t].chunks.append(chunk)
@@ -164,7 +175,7 @@ public final class ContainerWriter {
         file.startWriteback()
         pending.removeAll(keepingCapacity: true)
         pendingBytes = 0
-        progress?(doneBytes, queuedBytes)
+        progress?(doneBytes, max(expectedBytes, queuedBytes))
     }
 
     private func setCodec(_ codec: Codec, for slot: Slot) {

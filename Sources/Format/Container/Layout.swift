@@ -6,7 +6,14 @@ public struct FormatVersion: Comparable, CustomStringConvertible, Sendable {
     public var major: UInt16
     public var minor: UInt16
 
-    public static let current = FormatVersion(major: 1, minor: 0)
+    /// The highest version this ckpt writes (and the newest minor it knows).
+    public static let current = FormatVersion(major: 1, minor: 1)
+    /// The version of a file that uses no feature added after 1.0.
+    public static let base = FormatVersion(major: 1, minor: 0)
+    /// 1.1 added the codec `shuffle-ans`.
+    static func needed(by codecs: Set<Codec>) -> FormatVersion {
+        codecs.contains(.shuffleAns) ? FormatVersion(major: 1, minor: 1) : base
+    }
 
     public init(major: UInt16, minor: UInt16) {
         self.major = major

@@ -46,15 +46,18 @@ extension ContainerReader {
     /// Checks everything opening does not: every checksum, every chunk decoding to its
     /// size, the sections parsing, and the exact layout (each blob where the writer puts
     /// it, padding all zero), so that no byte of the file goes unchecked. Memory stays at
-    /// one chunk per worker.
-    public func verify() -> VerificationReport { verify(loading: false).report }
+    /// one chunk per worker. `progress` gets (bytes decoded, bytes of every tensor), from
+    /// several threads at once.
+    public func verify(progress: ((_ done: Int, _ total: Int) -> Void)? = nil) -> VerificationReport {
+        verify(loading: false, progress: progress).report
+    }
 
     /// `verify()`, decoding every chunk exactly once. With `loading`, the chunks decode
     /// into the tensors' own buffers and the outcome carries the checkpoint (when no
     /// problem was found), so a caller that goes on to run probes does not decode the file
     /// a second time. If the budget refuses the whole file, verification falls back to
     /// chunk by chunk and `loadRefusal` says why nothing was kept.
-    public func verify(loading: Bool) -> VerificationOutcome {
+    public func verify(loading: Bool, progress: ((_ done: Int, _ total: Int) -> Void)? = nil) -> VerificationOutcome {
         var report = VerificationReport()
         var outcome = VerificationOutcome(report: report)
         let probeRecords = manifest.probes.flatMap { $0.inputs + $0.outputs }
@@ -71,7 +74,7 @@ extension ContainerReader {
                 outcome.loadRefusal = error.attributed(to: path)
             }
         }
-        for failure in decodeOnce(records, into: buffers) { report.record(failure) }
+        for failure in decodeOnce(records, into: buffers, progress: progress) { report.record(failure) }
 
         var sectionBytes: [String: Data] = [:]
         for name in manifest.sections.keys.sorted() {
@@ -98,7 +101,8 @@ extension ContainerReader {
     /// Checks and decodes every chunk of `records` once, on all cores: into `buffers` (one
     /// per record) when given, else into a chunk-sized scratch per job. Returns the
     /// failures in file order.
-    private func decodeOnce(_ records: [TensorRecord], into buffers: [OwnedBuffer]?) -> [FormatError] {
+    private func decodeOnce(_ records: [TensorRecord], into buffers: [OwnedBuffer]?,
+                            progress: ((Int, Int) -> Void)?) -> [FormatError] {
         var jobs: [(record: Int, chunk: Int, start: Int)] = []
         for (r, record) in records.enumerated() {
             var start = 0
@@ -107,6 +111,9 @@ extension ContainerReader {
                 start += chunk.size
             }
         }
+        let total = records.reduce(0) { $0 &+ $1.byteCount }
+        let counting = NSLock()
+        var done = 0
         var failures = [FormatError?](repeating: nil, count: jobs.count)
         failures.withUnsafeMutableBufferPointer { out in
             let out = out
@@ -127,6 +134,10 @@ extension ContainerReader {
                     }
                 } catch {
                     out[j] = error.attributed(to: path)
+                }
+                if let progress {
+                    counting.lock(); done += size; let now = done; counting.unlock()
+                    progress(now, total)
                 }
             }
         }

@@ -57,6 +57,24 @@ public final class AtomicFile {
         }
     }
 
+    /// Overwrites bytes already written (the container's header, once the version its
+    /// contents need is known); `offset` and the length must lie within what was written.
+    public func overwrite(_ data: Data, at position: UInt64) throws {
+        precondition(position + UInt64(data.count) <= offset, "overwrite past the end of what was written")
+        try data.withUnsafeBytes { buffer in
+            guard let base = buffer.baseAddress else { return }
+            var done = 0
+            while done < buffer.count {
+                let written = pwrite(fd, base + done, buffer.count - done, off_t(position) + off_t(done))
+                if written < 0 {
+                    if errno == EINTR { continue }
+                    throw FormatError(.io(operation: "write", path: temporaryPath, errno: errno), file: destination.path)
+                }
+                done += written
+            }
+        }
+    }
+
     /// Starts writing what is already in the page cache to disk without waiting, so
     /// that the final fsync finds little left to do while compression runs meanwhile.
     public func startWriteback() {
@@ -73,8 +91,10 @@ public final class AtomicFile {
     }
 
     /// fsyncs the data, renames it over the destination, and fsyncs the directory.
-    public func commit() throws {
-        guard fsync(fd) == 0 else {
+    /// With `sync: false` (benchmarks of the page-cache path, scratch files) the
+    /// rename still makes the file appear whole, but a power cut may lose it.
+    public func commit(sync: Bool = true) throws {
+        guard !sync || fsync(fd) == 0 else {
             throw FormatError(.io(operation: "fsync", path: temporaryPath, errno: errno), file: destination.path)
         }
         close(fd)
@@ -83,6 +103,7 @@ public final class AtomicFile {
             throw FormatError(.io(operation: "rename into place", path: temporaryPath, errno: errno), file: destination.path)
         }
         committed = true
+        guard sync else { return }
         let directory = destination.deletingLastPathComponent().path
         let dirfd = open(directory.isEmpty ? "." : directory, O_RDONLY | O_DIRECTORY)
         if dirfd >= 0 { fsync(dirfd); close(dirfd) }

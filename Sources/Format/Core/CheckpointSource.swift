@@ -12,10 +12,17 @@ public protocol CheckpointSource: AnyObject {
 
     /// Every checksum and structural rule this kind of source has, each problem named with
     /// where it is; how much was checked, probe tensors counted apart from tensors.
-    func verifyStructure() -> StructureVerification
+    /// `keepingContents`: the caller goes on to `checkpoint()`, so a source that decodes
+    /// everything to check it may keep what it decoded (memory for one decode less).
+    func verifyStructure(keepingContents: Bool) -> StructureVerification
 
     /// The whole checkpoint (tensors, architecture, metadata, probes), every byte checked.
     func checkpoint() throws -> Checkpoint
+}
+
+extension CheckpointSource {
+    /// The structural check alone (nothing kept for a later `checkpoint()`).
+    public func verifyStructure() -> StructureVerification { verifyStructure(keepingContents: false) }
 }
 
 /// What a structural check found.
@@ -38,9 +45,9 @@ public struct StructureVerification: Codable, Sendable, Equatable {
         self.bytes = bytes
     }
 
-    /// A container's report, whose tensor count includes the `probeTensors` probe tensors.
-    public init(_ report: VerificationReport, probeTensors: Int) {
-        self.init(problems: report.problems, tensors: max(0, report.tensorsChecked - probeTensors), probeTensors: probeTensors,
+    /// A container's report (which counts probe tensors apart already).
+    public init(_ report: VerificationReport) {
+        self.init(problems: report.problems, tensors: report.tensorsChecked, probeTensors: report.probeTensorsChecked,
                   chunks: report.chunksChecked, bytes: report.bytesDecoded)
     }
 }
@@ -57,11 +64,16 @@ public enum FileCheckpointSource {
     }
 }
 
-/// A `.ckpt` file: every chunk checksum, every section, the exact layout.
+/// A `.ckpt` file: every chunk checksum, every section, the exact layout. The structural
+/// check decodes every chunk once and keeps what it decoded (`verify(loading:)`), so
+/// `checkpoint()` after it does not decode the file again.
 public final class ContainerFileSource: CheckpointSource {
     public let url: URL
     public let displayName: String
+    /// Called with (bytes decoded, bytes of every tensor) while `verifyStructure` runs.
+    public var progress: ((_ done: Int, _ total: Int) -> Void)?
     private var reader: ContainerReader?
+    private var loaded: Checkpoint?
 
     public init(_ url: URL, displayName: String) {
         self.url = url
@@ -75,17 +87,20 @@ public final class ContainerFileSource: CheckpointSource {
         return opened
     }
 
-    public func verifyStructure() -> StructureVerification {
+    public func verifyStructure(keepingContents: Bool) -> StructureVerification {
         do {
-            let reader = try open()
-            let probeTensors = reader.manifest.probes.reduce(0) { $0 + $1.inputs.count + $1.outputs.count }
-            return StructureVerification(reader.verify(), probeTensors: probeTensors)
+            let outcome = try open().verify(loading: keepingContents, progress: progress)
+            loaded = outcome.checkpoint
+            return StructureVerification(outcome.report)
         } catch {
             return StructureVerification(problems: [Self.message(error)])
         }
     }
 
-    public func checkpoint() throws -> Checkpoint { try open().checkpoint() }
+    public func checkpoint() throws -> Checkpoint {
+        if let loaded { return loaded }
+        return try open().checkpoint()
+    }
 
     static func message(_ error: Error) -> String {
         (error as? FormatError)?.message ?? "\(error)".escapedForDisplay
@@ -104,7 +119,8 @@ public final class ImportedFileSource: CheckpointSource {
         self.displayName = displayName
     }
 
-    public func verifyStructure() -> StructureVerification {
+    /// Reading is the check; what was read is kept either way (it is already in memory).
+    public func verifyStructure(keepingContents: Bool) -> StructureVerification {
         do {
             let checkpoint = try self.checkpoint()
             let probeTensors = checkpoint.probes.reduce(0) { $0 + $1.inputs.count + $1.outputs.count }

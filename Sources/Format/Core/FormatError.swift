@@ -93,6 +93,12 @@ extension FormatError {
         case context(String, Reason)
         /// Transitional: a message not yet given its facts.
         case unclassified(String)
+        /// A required member `name` of a JSON object (an option, a field) is absent.
+        case missingField(String)
+        /// A strict JSON object has members no reader of this version knows (a misspelt option).
+        case unknownKeys([String])
+        /// A layer cannot take an input of shape `input`; `detail` says what it expects.
+        case incompatibleShape(input: [Int], detail: String)
 
         /// The innermost reason, past every `context`.
         public var root: Reason {
@@ -144,6 +150,12 @@ extension FormatError {
                 return "\(context): \(inner)"
             case let .unclassified(message):
                 return message
+            case let .missingField(name):
+                return "needs \(name)"
+            case let .unknownKeys(keys):
+                return "unknown key\(keys.count == 1 ? "" : "s") " + keys.map { "'\($0)'" }.joined(separator: ", ")
+            case let .incompatibleShape(input, detail):
+                return "\(detail) (input shape [\(input.map(String.init).joined(separator: ", "))])"
             }
         }
     }

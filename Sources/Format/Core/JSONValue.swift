@@ -46,6 +46,11 @@ public enum JSONValue: Codable, Equatable, Sendable {
         try JSONDecoder().decode(JSONValue.self, from: data)
     }
 
+    /// The value as compact JSON text, for messages (`2.5`, `"tanh"`, `[1,2]`).
+    public var jsonText: String {
+        (try? serialized()).map { String(decoding: $0, as: UTF8.self) } ?? "?"
+    }
+
     /// Compact JSON text with sorted keys, so equal values give equal bytes.
     public func serialized() throws -> Data {
         let encoder = JSONEncoder()

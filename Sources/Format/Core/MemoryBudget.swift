@@ -22,6 +22,19 @@ public final class MemoryBudget: @unchecked Sendable {
     /// A budget with the process-wide default limit (see the type's documentation).
     public convenience init() { self.init(limit: MemoryBudget.defaultLimit) }
 
+    /// A budget for reading `bytes` of a format that stores elements uncompressed (.pt):
+    /// eight times the input plus 1 GiB, never above `defaultLimit`, so twelve stride-0 views
+    /// of one storage in a 2 KB file cannot demand 12 GiB. An explicit `CKPT_MEMORY_LIMIT`
+    /// is the limit as given.
+    public static func forUncompressedInput(bytes: Int) -> MemoryBudget {
+        if let text = ProcessInfo.processInfo.environment["CKPT_MEMORY_LIMIT"], let value = parse(text) {
+            return MemoryBudget(limit: value)
+        }
+        let (scaled, overflow) = UInt64(max(bytes, 0)).multipliedReportingOverflow(by: 8)
+        let derived = overflow ? UInt64.max : scaled.addingReportingOverflow(1 << 30).partialValue
+        return MemoryBudget(limit: min(derived, defaultLimit))
+    }
+
     /// `CKPT_MEMORY_LIMIT` if it parses, else 3/4 of physical memory.
     public static var defaultLimit: UInt64 {
         if let text = ProcessInfo.processInfo.environment["CKPT_MEMORY_LIMIT"], let value = parse(text) {

@@ -4,9 +4,13 @@ import Foundation
 ///
 /// `data` may be a slice of a memory-mapped file; nothing here copies it.
 public struct Tensor: Sendable {
-    public var dtype: DType
-    public var shape: [Int]
-    public var data: Data
+    /// The element type. Fixed at creation, like `shape` and `data`: the initialiser's size
+    /// check is what makes `elementCount` safe to compute without overflow checks.
+    public private(set) var dtype: DType
+    /// Dimensions, outermost first; their product is known not to overflow.
+    public private(set) var shape: [Int]
+    /// Exactly `dtype.size x elementCount` bytes.
+    public private(set) var data: Data
 
     /// Creates a tensor after checking that `data` holds exactly `dtype x shape` bytes.
     public init(dtype: DType, shape: [Int], data: Data) throws {
@@ -19,7 +23,8 @@ public struct Tensor: Sendable {
         self.data = data
     }
 
-    public var elementCount: Int { shape.reduce(1, *) }
+    /// The number of elements (checked when the tensor was made, so it cannot overflow here).
+    public var elementCount: Int { data.count / dtype.size }
 
     /// Number of elements of `shape`, refusing negative dimensions and overflow.
     public static func elementCount(_ shape: [Int]) throws -> Int {

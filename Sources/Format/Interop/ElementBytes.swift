@@ -160,9 +160,4 @@ enum InteropFile {
         }
         return FormatError(.io(operation: operation, path: url.path, errno: code))
     }
-
-
-    static func oneLine(_ text: String) -> String {
-        text.split(whereSeparator: \.isNewline).joined(separator: " ")
-    }
 }

@@ -8,23 +8,43 @@ public enum FileKind: String, Sendable {
     case torch
 
     public static func detect(_ url: URL) throws -> FileKind {
+        try DetectedFile(url).kind
+    }
+}
+
+/// A file whose kind has been detected, with what detection had to read: for a zip, the
+/// mapped bytes and the parsed central directory (telling a torch zip from an npz means
+/// parsing it). Reading the file through this value maps and parses nothing again.
+public struct DetectedFile {
+    public let url: URL
+    public let kind: FileKind
+    /// The mapped file and its parsed directory, when detection found a torch zip.
+    let torchZip: (data: Data, zip: TorchZip)?
+
+    /// Detects the kind of the file at `url`.
+    public init(_ url: URL) throws {
+        self.url = url
+        (kind, torchZip) = try Self.detect(url)
+    }
+
+    private static func detect(_ url: URL) throws -> (FileKind, (data: Data, zip: TorchZip)?) {
         let handle: FileHandle
         do { handle = try FileHandle(forReadingFrom: url) } catch {
             throw InteropFile.ioError("open", url, error)
         }
         defer { try? handle.close() }
         let head = [UInt8]((try? handle.read(upToCount: 16)) ?? Data())
-        if head.starts(with: ContainerLimits.headerMagic) { return .ckpt }
-        if head.starts(with: [0x93] + Array("NUMPY".utf8)) { return .npy }
-        if head.starts(with: TorchFile.legacyMagic) { return .torch }
+        if head.starts(with: ContainerLimits.headerMagic) { return (.ckpt, nil) }
+        if head.starts(with: [0x93] + Array("NUMPY".utf8)) { return (.npy, nil) }
+        if head.starts(with: TorchFile.legacyMagic) { return (.torch, nil) }
         if head.starts(with: [0x50, 0x4B, 0x03, 0x04]) || head.starts(with: [0x50, 0x4B, 0x05, 0x06]) {
             // A zip is torch's when its folder holds data.pkl; numpy's .npz holds .npy members.
-            if let data = try? Data(contentsOf: url, options: .alwaysMapped), TorchFile.recognizes(data) { return .torch }
+            if let data = try? InteropFile.mapped(url), let zip = TorchArchive.torchZip(data) { return (.torch, (data, zip)) }
             // A damaged torch file: let the torch reader say what is wrong with it.
-            return ["pt", "pth", "bin"].contains(url.pathExtension.lowercased()) ? .torch : .npz
+            return (["pt", "pth", "bin"].contains(url.pathExtension.lowercased()) ? .torch : .npz, nil)
         }
         let ext = url.pathExtension.lowercased()
-        if ext == "safetensors" || (head.count >= 9 && head[8] == UInt8(ascii: "{")) { return .safetensors }
+        if ext == "safetensors" || (head.count >= 9 && head[8] == UInt8(ascii: "{")) { return (.safetensors, nil) }
         throw FormatError(.unrecognisedFile(detail: "not a .ckpt, .safetensors, .npz, .npy or torch .pt"), file: url.path)
     }
 }
@@ -48,20 +68,46 @@ public struct ImportOptions: Sendable {
 public enum Importer {
     public static func load(contentsOf url: URL, options: ImportOptions) throws -> Checkpoint {
         do {
+            return try load(DetectedFile(url), options: options)
+        } catch {
+            throw error.attributed(to: url.path)
+        }
+    }
+
+    public static func load(contentsOf url: URL) throws -> Checkpoint {
+        try load(contentsOf: url, options: ImportOptions())
+    }
+
+    /// Loads a file whose kind is already detected, reading it once: one memory budget for
+    /// the whole input, and a torch zip's mapping and directory as detection left them.
+    public static func load(_ file: DetectedFile, options: ImportOptions = ImportOptions(),
+                            budget: MemoryBudget? = nil) throws -> Checkpoint {
+        do {
             var checkpoint: Checkpoint
-            if let key = options.key, !key.isEmpty {
-                if try FileKind.detect(url) == .torch {
-                    checkpoint = try TorchFile.read(contentsOf: url, key: key)
-                } else {
-                    checkpoint = try selecting(key, from: try load(contentsOf: url))
-                }
+            let key = options.key.flatMap { $0.isEmpty ? nil : $0 }
+            if file.kind == .torch {
+                checkpoint = try TorchFile.read(file, key: key, budget: budget)
             } else {
-                checkpoint = try load(contentsOf: url)
+                checkpoint = try read(file, budget: budget ?? MemoryBudget())
+                if let key { checkpoint = try selecting(key, from: checkpoint) }
             }
             if !options.stripPrefixes.isEmpty { checkpoint = try stripping(options.stripPrefixes, from: checkpoint) }
             return checkpoint
         } catch {
-            throw error.attributed(to: url.path)
+            throw error.attributed(to: file.url.path)
+        }
+    }
+
+    private static func read(_ file: DetectedFile, budget: MemoryBudget) throws -> Checkpoint {
+        let url = file.url
+        switch file.kind {
+        case .ckpt: return try CheckpointFile.read(contentsOf: url)
+        case .safetensors: return try Safetensors.read(contentsOf: url)
+        case .npz: return try Npz.read(contentsOf: url, budget: budget)
+        case .torch: return try TorchFile.read(file, key: nil, budget: budget)
+        case .npy:
+            let name = url.deletingPathExtension().lastPathComponent
+            return Checkpoint(tensors: [NamedTensor(name: name, tensor: try Npy.read(contentsOf: url, budget: budget))])
         }
     }
 
@@ -111,21 +157,5 @@ public enum Importer {
 
         }
         return result
-    }
-
-    public static func load(contentsOf url: URL) throws -> Checkpoint {
-        do {
-            switch try FileKind.detect(url) {
-            case .ckpt: return try CheckpointFile.read(contentsOf: url)
-            case .safetensors: return try Safetensors.read(contentsOf: url)
-            case .npz: return try Npz.read(contentsOf: url)
-            case .torch: return try TorchFile.read(contentsOf: url)
-            case .npy:
-                let name = url.deletingPathExtension().lastPathComponent
-                return Checkpoint(tensors: [NamedTensor(name: name, tensor: try Npy.read(contentsOf: url))])
-            }
-        } catch {
-            throw error.attributed(to: url.path)
-        }
     }
 }

@@ -27,6 +27,6 @@ enum Fault {
     /// `error` (typed or not) inside `context`, keeping its facts.
     static func within(_ context: String, _ error: Error) -> FormatError {
         if let error = error as? FormatError { return error.within(context) }
-        return malformed(context, InteropFile.oneLine("\(error)"))
+        return malformed(context, "\(error)") // escaped, like every message, by FormatError
     }
 }

@@ -6,6 +6,13 @@ import ZIPFoundation
 public enum Npz {
     /// deflate cannot expand data more than about 1032:1; a member claiming more is lying.
     static let maxDeflateRatio: UInt64 = 1032
+    /// The most bytes `compressed` deflated bytes can inflate to (saturating, never trapping).
+    static func deflateBound(_ compressed: UInt64) -> UInt64 {
+        let (product, overflow) = compressed.multipliedReportingOverflow(by: maxDeflateRatio)
+        let (bound, overflow2) = product.addingReportingOverflow(1024)
+        return overflow || overflow2 ? .max : bound
+    }
+
     /// Member timestamps are fixed so that one checkpoint always gives the same bytes.
     static let memberDate = Date(timeIntervalSince1970: 946_771_200)
 
@@ -31,8 +38,13 @@ public enum Npz {
         } catch {
             throw Fault.malformed("not a readable zip archive", describe(error))
         }
+        // The directory, parsed by ckpt's own checked reader: members that overlap are refused
+        // before any is extracted, and ZIPFoundation's iterator, which simply stops at a damaged
+        // entry, must yield every member the directory lists.
+        let mapped = try InteropFile.mapped(url)
+        let declared = try mapped.withUnsafeBytes { try TorchZip.directory(ByteView(bytes: $0)).count }
         let checkpoint = try read(archive, archiveSize: size, budget: budget)
-        if let declared = declaredMemberCount(of: url, size: size), declared != UInt64(checkpoint.tensors.count) {
+        if declared != checkpoint.tensors.count {
             throw Fault.malformed("the zip directory", "it lists \(declared) members, but only \(checkpoint.tensors.count) could be read")
         }
         return checkpoint
@@ -61,34 +73,6 @@ public enum Npz {
         return Checkpoint(tensors: tensors)
     }
 
-    /// How many members the end-of-central-directory record lists, or nil if it cannot
-    /// be found. ZIPFoundation's iterator simply stops at a damaged directory entry, so
-    /// comparing counts is what notices members that went missing.
-    private static func declaredMemberCount(of url: URL, size: UInt64) -> UInt64? {
-        let endRecord: [UInt8] = [0x50, 0x4B, 0x05, 0x06], zip64Locator: [UInt8] = [0x50, 0x4B, 0x06, 0x07]
-        let zip64Record: [UInt8] = [0x50, 0x4B, 0x06, 0x06]
-        let handle: FileHandle
-        do { handle = try FileHandle(forReadingFrom: url) } catch { return nil }
-        defer { try? handle.close() }
-        func bytes(at offset: UInt64, count: UInt64) -> Data? {
-            guard offset <= size, count <= size - offset, (try? handle.seek(toOffset: offset)) != nil,
-                  let data = try? handle.read(upToCount: Int(count)), data.count == Int(count) else { return nil }
-            return data
-        }
-        // The record is 22 bytes plus a comment of up to 65,535 bytes, with a 20-byte zip64 locator before it.
-        let tailLength = min(size, 22 + 65_535 + 20)
-        guard let tail = bytes(at: size - tailLength, count: tailLength), tail.count >= 22 else { return nil }
-        guard let record = stride(from: tail.count - 22, through: 0, by: -1).first(where: {
-            tail[$0 ..< $0 + 4].elementsEqual(endRecord)
-        }) else { return nil }
-        let count = tail.littleEndian(UInt16.self, at: record + 10)
-        guard count == .max else { return UInt64(count) }
-        guard record >= 20, tail[(record - 20) ..< (record - 16)].elementsEqual(zip64Locator),
-              let zip64 = bytes(at: tail.littleEndian(UInt64.self, at: record - 12), count: 56),
-              zip64.prefix(4).elementsEqual(zip64Record) else { return nil }
-        return zip64.littleEndian(UInt64.self, at: 32)
-    }
-
     /// The member's bytes, after checking its declared size against what the archive
     /// could plausibly hold, so no allocation is sized by an unchecked field.
     private static func extract(_ entry: Entry, from archive: Archive, archiveSize: UInt64, budget: MemoryBudget) throws -> Data {
@@ -98,7 +82,7 @@ public enum Npz {
             throw Fault.malformed("member '\(path)'", "it claims \(entry.compressedSize) compressed bytes, more than the \(archiveSize)-byte archive holds")
         }
         let limit = entry.isCompressed
-            ? entry.compressedSize.multipliedReportingOverflow(by: maxDeflateRatio).partialValue + 1024
+            ? Self.deflateBound(entry.compressedSize)
             : entry.compressedSize
         guard size <= limit, let capacity = Int(exactly: size) else {
             throw Fault.malformed("member '\(path)'", "it claims \(size) bytes, more than its \(entry.compressedSize) stored bytes can hold")
@@ -121,6 +105,8 @@ public enum Npz {
         guard filled == capacity else {
             throw FormatError(.truncated(what: "member '\(path)'", needed: size, available: UInt64(filled)))
         }
+        // ZIPFoundation does not compare a stored member's CRC-32; numpy (zipfile) refuses a mismatch.
+        guard CRC32.checksum(bytes) == entry.checksum else { throw FormatError(.checksumMismatch(what: "member '\(path)'")) }
         return bytes
     }
 
@@ -131,7 +117,7 @@ public enum Npz {
         case Archive.ArchiveError.invalidCRC32: return "CRC-32 mismatch"
         default:
             let name = "\(error)"
-            return name == "corruptedData" || name == "invalidStream" ? "corrupt deflate data" : InteropFile.oneLine(name)
+            return name == "corruptedData" || name == "invalidStream" ? "corrupt deflate data" : name
         }
     }
 

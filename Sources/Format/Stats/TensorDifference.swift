@@ -1,15 +1,34 @@
 import Foundation
 
-/// How far tensor `b` is from tensor `a`, element by element (same dtype and shape).
+/// How far tensor `b` is from tensor `a`, element by element (same dtype and shape): the
+/// one definition of "relative change" (`ckpt report`, `ckpt diff` and the catalog use it).
+///
+/// Elements are read as Double (every dtype but c64). The rules, in this order, per position:
+/// - **Unchanged**: the two elements have the same bits, or are both NaN (any payload), or
+///   are the same infinity. An unchanged position adds 0 to the difference and its value to
+///   ||a|| only when finite. A NaN that stays NaN is not a change.
+/// - **Undefined**: otherwise, if either element is NaN or infinite (a value became or
+///   stopped being NaN or Inf, or an infinity changed sign). No number measures such a
+///   change, so `relative` and `maxAbs` are nil, and `undefinedElements` counts them.
+/// - **Finite**: d = b - a, added to ||b - a||, |d| to the maximum.
+///
+/// Then `relative = ||b - a|| / ||a||` (Euclidean norms over the finite elements): 0 when
+/// both norms are 0 (nothing changed, e.g. two zero tensors), nil when ||a|| is 0 and
+/// ||b - a|| is not (a change from zero has no finite ratio), nil when a sum of squares
+/// overflows Double (only f64 values beyond ~1e154), rather than a misleading 0 or Inf.
 public struct TensorDifference: Codable, Equatable, Sendable {
-    /// ||b - a|| / ||a|| (Euclidean norms over every element, in Double); 0 when both are
-    /// zero, nil when `a` is zero and `b` is not, or when a NaN or Inf makes it undefined.
+    /// ||b - a|| / ||a||; see the type's rules for 0 and nil.
     public var relative: Double?
-    /// max |b - a|; nil when undefined (NaN or Inf involved).
+    /// max |b - a| over the finite positions; nil when any position is undefined.
     public var maxAbs: Double?
-    /// ||a|| and ||b - a||.
+    /// ||a|| over the finite positions of `a` (nil if the sum of squares overflows).
     public var normA: Double?
+    /// ||b - a|| over the finite positions (nil if the sum of squares overflows).
     public var normDifference: Double?
+    /// Positions whose bits differ (NaNs with different payloads included).
+    public var differingElements = 0
+    /// Positions where a NaN or an infinity appeared, disappeared or changed sign.
+    public var undefinedElements = 0
 
     /// Compares `a` and `b` in 2 MiB blocks on all cores; nil when their dtypes or shapes
     /// differ or the dtype has no arithmetic (c64).
@@ -41,20 +60,29 @@ public struct TensorDifference: Codable, Equatable, Sendable {
         for part in parts {
             total.squaredA += part.squaredA
             total.squaredDifference += part.squaredDifference
-            if part.maxAbs > total.maxAbs || part.maxAbs.isNaN { total.maxAbs = part.maxAbs.isNaN ? .nan : part.maxAbs }
-            total.undefined = total.undefined || part.undefined
+            total.maxAbs = Swift.max(total.maxAbs, part.maxAbs)
+            total.differing += part.differing
+            total.undefined += part.undefined
         }
+        return finish(total)
+    }
+
+    /// The result from the summed parts (the rules of the type's documentation).
+    static func finish(_ total: Part) -> TensorDifference {
         var result = TensorDifference()
-        guard !total.undefined else { return result }
-        result.maxAbs = total.maxAbs.isFinite ? total.maxAbs : nil
+        result.differingElements = total.differing
+        result.undefinedElements = total.undefined
         let normA = total.squaredA.squareRoot(), normDifference = total.squaredDifference.squareRoot()
         result.normA = normA.isFinite ? normA : nil
         result.normDifference = normDifference.isFinite ? normDifference : nil
-        if total.squaredA > 0 {
-            let ratio = (total.squaredDifference / total.squaredA).squareRoot()
+        guard total.undefined == 0 else { return result }
+        result.maxAbs = total.maxAbs.isFinite ? total.maxAbs : nil // finite - finite can overflow
+        guard let normA = result.normA, let normDifference = result.normDifference else { return result }
+        if normA > 0 {
+            let ratio = normDifference / normA
             result.relative = ratio.isFinite ? ratio : nil
         } else {
-            result.relative = total.squaredDifference == 0 ? 0 : nil
+            result.relative = normDifference == 0 ? 0 : nil
         }
         return result
     }
@@ -63,7 +91,8 @@ public struct TensorDifference: Codable, Equatable, Sendable {
         var squaredA = 0.0
         var squaredDifference = 0.0
         var maxAbs = 0.0
-        var undefined = false
+        var differing = 0
+        var undefined = 0
     }
 
     private struct Compare: StatsElementVisitor {
@@ -76,14 +105,18 @@ public struct TensorDifference: Codable, Equatable, Sendable {
             var squaredA = 0.0, squaredDifference = 0.0, maxAbs = 0.0
             for i in 0..<n {
                 let x = E.value(p, i), y = E.value(q, i)
+                let sameBits = memcmp(p + i &* E.width, q + i &* E.width, E.width) == 0
+                if !sameBits { part.differing += 1 }
+                if x.isFinite { squaredA += x * x }
+                if sameBits || (x.isNaN && y.isNaN) || (x.isInfinite && x == y) { continue }
+                guard x.isFinite, y.isFinite else {
+                    part.undefined += 1
+                    continue
+                }
                 let d = y - x
-                squaredA += x * x
                 squaredDifference += d * d
-                let magnitude = abs(d)
-                if magnitude > maxAbs { maxAbs = magnitude }
+                maxAbs = Swift.max(maxAbs, abs(d))
             }
-            // NaN anywhere (or Inf - Inf) shows up in the sums.
-            part.undefined = !squaredA.isFinite || !squaredDifference.isFinite
             part.squaredA = squaredA
             part.squaredDifference = squaredDifference
             part.maxAbs = maxAbs

@@ -114,14 +114,15 @@ public enum TensorStatistics {
         var results = [StatsPartial](repeating: StatsPartial(), count: jobs.count)
         var failures = [Error?](repeating: nil, count: jobs.count)
         let queue = Queue()
-        let totalBytes = jobs.reduce(0) { $0 + $1.range.count }
+        // Progress only: a sum of validated sizes that may still exceed Int is capped.
+        let totalBytes = jobs.reduce(0) { let (sum, overflow) = $0.addingReportingOverflow($1.range.count); return overflow ? Int.max : sum }
         let threads = Swift.max(1, Swift.min(workers, jobs.count))
         results.withUnsafeMutableBufferPointer { out in
             failures.withUnsafeMutableBufferPointer { errors in
                 let out = out, errors = errors
                 DispatchQueue.concurrentPerform(iterations: threads) { _ in
-                    var scratch: UnsafeMutableRawBufferPointer?
-                    defer { scratch?.deallocate() }
+                    // One validated chunk (at most 16 MiB) per worker; failable, never an abort.
+                    var scratch: OwnedBuffer?
                     while true {
                         queue.lock.lock()
                         let j = queue.next
@@ -135,10 +136,10 @@ public enum TensorStatistics {
                             switch input.source {
                             case .container(let reader, let record):
                                 if scratch == nil, record.codec != .raw {
-                                    scratch = UnsafeMutableRawBufferPointer.allocate(byteCount: Swift.max(scratchSize, 1), alignment: 64)
+                                    scratch = try OwnedBuffer(count: scratchSize, budget: nil, for: "a chunk of tensor '\(record.name)'")
                                 }
                                 out[j] = try reader.withDecodedChunk(record, index: job.chunk,
-                                                                     scratch: scratch ?? UnsafeMutableRawBufferPointer(start: nil, count: 0)) {
+                                                                     scratch: scratch?.bytes ?? UnsafeMutableRawBufferPointer(start: nil, count: 0)) {
                                     measure(input.dtype, $0)
                                 }
                             case .memory(let tensor):
@@ -175,7 +176,7 @@ public enum TensorStatistics {
 
     /// Merges a tensor's partials (in chunk order) into its figures.
     static func finish(_ input: StatsInput, _ parts: [StatsPartial], bins: Int) -> TensorStats {
-        let elements = input.shape.reduce(1, *)
+        let elements = input.shape.reduce(1, &*) // validated shapes: the product fits
         guard StatsElements.supports(input.dtype) else {
             return TensorStats(name: input.name, aliases: input.aliases, dtype: input.dtype, shape: input.shape, elements: elements,
                                computed: false, finite: 0, mean: nil, std: nil, min: nil, max: nil, l2Norm: nil,

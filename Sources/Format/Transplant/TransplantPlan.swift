@@ -57,13 +57,13 @@ public struct TransplantPlan: Sendable {
         var modules: [TransplantModulePlan] = []
         for (sourcePath, targetPath) in pairs {
             guard let targetModule = targetTree.module(at: targetPath) else {
-                throw FormatError("no module '\(targetPath)' in the destination")
+                throw FormatError(.notFound(kind: "module in the destination", name: targetPath))
             }
             var mismatches: [TransplantMismatch] = []
             var moves: [TransplantMove] = []
             if let sourceTree {
                 guard let sourceModule = sourceTree.module(at: sourcePath) else {
-                    throw FormatError("no module '\(sourcePath)' in the source")
+                    throw FormatError(.notFound(kind: "module in the source", name: sourcePath))
                 }
                 mismatches += TransplantPlan.structuralDifferences(sourceModule, targetModule, sourceBase: sourcePath, targetBase: targetPath)
             }

@@ -77,7 +77,8 @@ public struct TransplantProvenance: Equatable, Sendable {
 
     public init(json: JSONValue) throws {
         func string(_ value: JSONValue?, _ what: String) throws -> String {
-            guard let text = value?.stringValue else { throw FormatError("\(Self.metadataKey): '\(what)' is missing or not a string") }
+            guard let value else { throw FormatError(.context(Self.metadataKey, .missingField(what))) }
+            guard let text = value.stringValue else { throw FormatError(.context(Self.metadataKey, .invalidValue(field: what, value: value.jsonText, expected: "a string"))) }
             return text
         }
         source = try string(json["source"], "source")
@@ -87,13 +88,13 @@ public struct TransplantProvenance: Equatable, Sendable {
         layers = json["layers"]?.stringValue ?? ""
         to = json["to"]?.stringValue
         if case .array(let items)? = json["maps"] { maps = items.compactMap(\.stringValue) } else { maps = [] }
-        guard case .array(let items)? = json["modules"] else { throw FormatError("\(Self.metadataKey): 'modules' is missing") }
+        guard case .array(let items)? = json["modules"] else { throw FormatError(.context(Self.metadataKey, .missingField("modules"))) }
         modules = try items.map { item in
             var tensors: [TransplantMove] = []
             if case .array(let pairs)? = item["tensors"] {
                 for pair in pairs {
                     guard case .array(let two) = pair, two.count == 2, let s = two[0].stringValue, let t = two[1].stringValue else {
-                        throw FormatError("\(Self.metadataKey): a tensor pair is not [source, target]")
+                        throw FormatError(.context(Self.metadataKey, .invalidValue(field: "tensors", value: pair.jsonText, expected: "pairs [source, target]")))
                     }
                     tensors.append(TransplantMove(source: s, target: t))
                 }
@@ -103,7 +104,7 @@ public struct TransplantProvenance: Equatable, Sendable {
                 for m in list {
                     func shape(_ v: JSONValue?) -> [Int]? {
                         guard case .array(let dims)? = v else { return nil }
-                        return dims.compactMap { if case .number(let n) = $0 { return Int(n) } else { return nil } }
+                        return dims.compactMap(Self.size)
                     }
                     skipped.append(TransplantMismatch(path: m["path"]?.stringValue ?? "", sourcePath: m["source_path"]?.stringValue ?? "",
                                                       sourceShape: shape(m["source_shape"]), targetShape: shape(m["target_shape"]),
@@ -112,7 +113,9 @@ public struct TransplantProvenance: Equatable, Sendable {
             }
             var probe: ModuleProbe?
             if let p = item["probe"] {
-                guard let input = p["input"], let output = p["output"] else { throw FormatError("\(Self.metadataKey): a probe lacks input or output") }
+                guard let input = p["input"], let output = p["output"] else {
+                    throw FormatError(.context(Self.metadataKey, .missingField(p["input"] == nil ? "probe.input" : "probe.output")))
+                }
                 probe = ModuleProbe(input: try Self.decode(input), output: try Self.decode(output))
             }
             return Module(source: try string(item["source"], "modules[].source"), target: try string(item["target"], "modules[].target"),
@@ -129,10 +132,20 @@ public struct TransplantProvenance: Equatable, Sendable {
     static func decode(_ value: JSONValue) throws -> Tensor {
         guard let dtypeText = value["dtype"]?.stringValue, let dtype = DType(rawValue: dtypeText),
               case .array(let dims)? = value["shape"], let text = value["base64"]?.stringValue, let data = Data(base64Encoded: text) else {
-            throw FormatError("\(metadataKey): a probe tensor is not {dtype, shape, base64}")
+            throw FormatError(.context(metadataKey, .invalidValue(field: "probe tensor", value: "an object without valid dtype, shape and base64", expected: "{dtype, shape, base64}")))
         }
-        let shape = dims.compactMap { if case .number(let n) = $0 { return Int(n) } else { return nil } }
+        let shape = dims.compactMap(size)
+        guard shape.count == dims.count else {
+            throw FormatError(.context(metadataKey, .invalidValue(field: "probe tensor shape", value: JSONValue.array(dims).jsonText, expected: "sizes from 0 to 2^62")))
+        }
         return try Tensor(dtype: dtype, shape: shape, data: data)
+    }
+
+    /// A size read from metadata: an integral number from 0 to 2^62, else nil. (`Int(n)` of
+    /// an arbitrary Double traps beyond Int's range.)
+    static func size(_ value: JSONValue) -> Int? {
+        guard case .number(let n) = value, n.isFinite, n.rounded() == n, n >= 0, n <= 0x1p62 else { return nil }
+        return Int(n)
     }
 
     // MARK: metadata
@@ -140,7 +153,7 @@ public struct TransplantProvenance: Equatable, Sendable {
     /// Every graft recorded in `metadata`, oldest first (none when the key is absent).
     public static func all(in metadata: JSONValue?) throws -> [TransplantProvenance] {
         guard let record = metadata?[metadataKey] else { return [] }
-        guard case .array(let grafts)? = record["grafts"] else { throw FormatError("\(metadataKey): 'grafts' is missing") }
+        guard case .array(let grafts)? = record["grafts"] else { throw FormatError(.context(metadataKey, .missingField("grafts"))) }
         return try grafts.map(TransplantProvenance.init(json:))
     }
 

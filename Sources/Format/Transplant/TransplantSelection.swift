@@ -12,12 +12,12 @@ public enum TransplantSelection {
     public static func resolve(_ selection: String, in tree: ModuleTree) throws -> [String] {
         let items = selection.split(separator: ",", omittingEmptySubsequences: false).map { $0.trimmingCharacters(in: .whitespaces) }
         guard !items.isEmpty, !items.contains(where: \.isEmpty) else {
-            throw FormatError("selection '\(selection)' has an empty item")
+            throw FormatError(.invalidValue(field: "selection", value: "'\(selection)'", expected: "a comma-separated list without empty items"))
         }
         var paths: [String] = []
         for item in items {
             let found = try resolveItem(item, in: tree)
-            guard !found.isEmpty else { throw FormatError("selection '\(item)' names no module") }
+            guard !found.isEmpty else { throw FormatError(.notFound(kind: "module for the selection", name: item)) }
             for path in found where !paths.contains(path) { paths.append(path) }
         }
         return paths
@@ -32,16 +32,18 @@ public enum TransplantSelection {
         if let last = parts.last, last.contains(":") {
             let bounds = last.split(separator: ":", omittingEmptySubsequences: false).map(String.init)
             guard bounds.count == 2, let start = bounds[0].isEmpty ? 0 : Int(bounds[0]), start >= 0 else {
-                throw FormatError("selection '\(item)': a range is START:END with integer bounds")
+                throw FormatError(.invalidValue(field: "selection", value: "'\(item)'", expected: "a range START:END with integer bounds"))
             }
             let parentPath = parts.dropLast().joined(separator: ".")
-            guard let parent = tree.module(at: parentPath) else { throw FormatError("selection '\(item)': no module '\(parentPath)'") }
+            guard let parent = tree.module(at: parentPath) else { throw FormatError(.context("selection '\(item)'", .notFound(kind: "module", name: parentPath))) }
             let end: Int
             if bounds[1].isEmpty { end = parent.children.count } else {
-                guard let value = Int(bounds[1]) else { throw FormatError("selection '\(item)': a range is START:END with integer bounds") }
+                guard let value = Int(bounds[1]) else {
+                    throw FormatError(.invalidValue(field: "selection", value: "'\(item)'", expected: "a range START:END with integer bounds"))
+                }
                 end = value
             }
-            guard start < end else { throw FormatError("selection '\(item)': empty range") }
+            guard start < end else { throw FormatError(.invalidValue(field: "selection", value: "'\(item)'", expected: "a range that is not empty")) }
             return (start ..< end).compactMap { index in tree.module(at: joinPath(parentPath, String(index)))?.path }
         }
         return tree.module(at: item).map { [$0.path] } ?? []
@@ -58,7 +60,7 @@ public enum TransplantSelection {
     /// Parses `FROM=TO` (TO may be empty: `module.=` strips a prefix).
     public static func parseRule(_ text: String) throws -> (from: String, to: String) {
         guard let equals = text.firstIndex(of: "="), equals != text.startIndex else {
-            throw FormatError("--map '\(text)': expected FROM=TO (e.g. module.=)")
+            throw FormatError(.invalidValue(field: "--map", value: "'\(text)'", expected: "FROM=TO (e.g. module.=)"))
         }
         return (String(text[..<equals]), String(text[text.index(after: equals)...]))
     }

@@ -270,12 +270,28 @@ final class PickleMachine {
         return nil
     }
 
+    /// The dict SETITEM(S) fills: a dict, or the items of a described instance of a dict
+    /// subclass (Lightning's `AttributeDict`), which pickle fills the same way.
     private func dictionary(_ target: PickleValue, _ op: String) throws -> PickleDict {
+        if case .object(let object) = target {
+            if let items = object.items { return items }
+            let items = try arena.adopt(PickleDict())
+            object.items = items
+            return items
+        }
         guard case .dict(let dict) = target else { throw Fault.refused("\(op) on a \(target.kindName)", "only a dict takes items") }
         return dict
     }
 
+    /// The list APPEND(S) fills: a list (a set for ADDITEMS), or the items of a described
+    /// instance of a list subclass.
     private func list(_ target: PickleValue, _ op: String, set: Bool) throws -> PickleList {
+        if !set, case .object(let object) = target {
+            if let items = object.listItems { return items }
+            let items = try arena.adopt(PickleList())
+            object.listItems = items
+            return items
+        }
         guard case .list(let list) = target, list.isSet == set else {
             throw Fault.refused("\(op) on a \(target.kindName)", "only a \(set ? "set" : "list") takes it")
         }
@@ -377,9 +393,34 @@ final class PickleMachine {
             return .string(kind)
         case .legacyBackend:
             return .none
-        case .storageType, .dtype, .unsupportedDType, .tensorType, .object, .nnClass, .reference:
+        case .dictClass:
+            // defaultdict(factory) or Counter(mapping): the items follow (SETITEMS), or come
+            // as a mapping argument; the factory is only a name.
+            let dict = try arena.adopt(PickleDict(className: function.qualifiedName))
+            if function.name == "Counter", case .dict(let source)? = items.first {
+                for (key, value) in source.entries { dict.set(key, value) }
+            }
+            return .dict(dict)
+        case .nnClass, .reference, .builtinType:
+            return try inertCall(function, items)
+        case .storageType, .dtype, .unsupportedDType, .tensorType, .object:
             throw FormatError(.refusedGlobal(module: function.module, name: function.name))
         }
+    }
+
+    /// A call of a class or function ckpt does not interpret, with data for arguments: kept
+    /// as an inert description (class name and arguments), as NEWOBJ is. This is how an Enum
+    /// member (`Color(2)`), a numpy scalar or `builtins.complex(1, 2)` arrive, and nothing
+    /// is called. A call that could build a tensor ckpt cannot interpret (an unknown
+    /// `_rebuild...` function, or raw storages as arguments) is refused, so no tensor is
+    /// silently left behind as an inert object.
+    private func inertCall(_ function: PickleGlobal, _ items: [PickleValue]) throws -> PickleValue {
+        let buildsTensors = function.name.hasPrefix("_rebuild") || items.contains {
+            if case .storage = $0 { return true }
+            return false
+        }
+        guard !buildsTensors else { throw FormatError(.refusedGlobal(module: function.module, name: function.name)) }
+        return .object(try arena.adopt(PickleObject(className: function.qualifiedName, arguments: items)))
     }
 
     /// NEWOBJ: a description of an instance of a class, never created.
@@ -389,8 +430,10 @@ final class PickleMachine {
             throw Fault.refused("NEWOBJ of \(type.qualifiedName) with \(args.kindName) arguments", "arguments are a tuple")
         }
         switch type.symbol {
-        case .nnClass, .reference, .object:
+        case .nnClass, .reference, .object, .builtinType:
             return .object(try arena.adopt(PickleObject(className: type.qualifiedName, arguments: argumentTuple.items)))
+        case .dictClass:
+            return .dict(try arena.adopt(PickleDict(className: type.qualifiedName)))
         case .orderedDict:
             return .dict(try arena.adopt(PickleDict(className: "collections.OrderedDict")))
         case .set, .frozenset:

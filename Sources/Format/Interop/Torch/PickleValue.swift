@@ -102,12 +102,28 @@ final class PickleArena {
     private var nodes: [PickleNode] = []
     /// Refuses pickles that build more objects than this.
     let maxNodes: Int
+    /// The input's memory budget: objects are paid for in blocks, as one byte of pickle can
+    /// build an object of a hundred (`EMPTY_DICT POP`, fifty million times).
+    let budget: MemoryBudget
+    private var reserved: UInt64 = 0
+    /// What one object is charged: the object, its arrays and the arena's reference, roughly.
+    static let bytesPerNode: UInt64 = 128
+    static let block = 1024
+    /// What one block of objects reserves.
+    static var blockBytes: UInt64 { UInt64(block) * bytesPerNode }
 
-    init(maxNodes: Int = 50_000_000) { self.maxNodes = maxNodes }
+    init(maxNodes: Int = 50_000_000, budget: MemoryBudget = MemoryBudget()) {
+        self.maxNodes = maxNodes
+        self.budget = budget
+    }
 
     func adopt<T: PickleNode>(_ node: T) throws -> T {
         guard nodes.count < maxNodes else {
             throw FormatError(.limitExceeded(what: "objects the pickle builds", value: UInt64(nodes.count + 1), limit: UInt64(maxNodes)))
+        }
+        if nodes.count % PickleArena.block == 0 {
+            try budget.reserve(PickleArena.blockBytes, for: "the pickle's objects")
+            reserved += PickleArena.blockBytes
         }
         nodes.append(node)
         return node
@@ -115,6 +131,7 @@ final class PickleArena {
 
     deinit {
         for node in nodes { node.dropContents() }
+        budget.release(reserved)
     }
 }
 
@@ -200,6 +217,10 @@ final class PickleObject: PickleNode {
     let className: String
     var arguments: [PickleValue]
     var state: PickleValue?
+    /// What SETITEM(S) gave an instance of a dict subclass.
+    var items: PickleDict?
+    /// What APPEND(S) gave an instance of a list subclass.
+    var listItems: PickleList?
 
     init(className: String, arguments: [PickleValue]) {
         self.className = className
@@ -220,6 +241,8 @@ final class PickleObject: PickleNode {
     override func dropContents() {
         arguments = []
         state = nil
+        items = nil
+        listItems = nil
     }
 }
 

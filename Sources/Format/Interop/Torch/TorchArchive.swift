@@ -53,26 +53,30 @@ final class TorchArchive {
 
     /// True when `data` is a zip whose folder holds `data.pkl` (torch.save) or
     /// `constants.pkl` (TorchScript, which is then refused with a clear reason).
-    static func isTorchZip(_ data: Data) -> Bool {
-        guard isZip(data) else { return false }
+    static func isTorchZip(_ data: Data) -> Bool { torchZip(data) != nil }
+
+    /// The parsed directory of `data` when it is a torch zip (see `isTorchZip`), else nil.
+    static func torchZip(_ data: Data) -> TorchZip? {
+        guard isZip(data) else { return nil }
         return data.withUnsafeBytes { bytes in
-            guard let zip = try? TorchZip.parse(ByteView(bytes: bytes)) else { return false }
-            return zip.record("data.pkl") != nil || zip.record("constants.pkl") != nil
+            guard let zip = try? TorchZip.parse(ByteView(bytes: bytes)) else { return nil }
+            return zip.record("data.pkl") != nil || zip.record("constants.pkl") != nil ? zip : nil
         }
     }
 
-    static func load(_ data: Data) throws -> TorchArchive {
-        if isLegacy(data) { return try loadLegacy(data) }
+    /// The archive in `data`; `zip` is its directory when the caller has parsed it already.
+    static func load(_ data: Data, zip: TorchZip? = nil, budget: MemoryBudget = MemoryBudget()) throws -> TorchArchive {
+        if isLegacy(data) { return try loadLegacy(data, budget: budget) }
         guard isZip(data) else { throw FormatError(.unrecognisedFile(detail: "not a torch.save file (neither a zip archive nor the legacy format)")) }
-        return try loadZip(data)
+        return try loadZip(data, zip: zip, budget: budget)
     }
 
     // MARK: Zip format
 
-    private static func loadZip(_ data: Data) throws -> TorchArchive {
+    private static func loadZip(_ data: Data, zip parsed: TorchZip?, budget: MemoryBudget) throws -> TorchArchive {
         try data.withUnsafeBytes { (bytes: UnsafeRawBufferPointer) in
             let view = ByteView(bytes: bytes)
-            let zip = try TorchZip.parse(view)
+            let zip = try parsed ?? TorchZip.parse(view)
             if zip.record("constants.pkl") != nil || zip.byName.keys.contains(where: { $0.hasPrefix("code/") }) {
                 throw Fault.refused("a TorchScript archive (torch.jit.save)", "it holds code; ckpt reads torch.save files only, and nothing was executed")
             }
@@ -89,7 +93,7 @@ final class TorchArchive {
                 }
             }
             let pickleRange = try zip.dataRange(of: pickleRecord, in: view)
-            let arena = PickleArena()
+            let arena = PickleArena(budget: budget)
             var storages: [String: TorchStorage] = [:]
             let machine = PickleMachine(arena: arena) { pid in
                 let value = try TorchStorage.fromPersistentID(pid, legacy: false, arena: arena)
@@ -126,9 +130,9 @@ final class TorchArchive {
 
     /// Five pickles (magic, protocol version, system info, the object, the storage keys),
     /// then for each key in that order an int64 element count and the raw elements.
-    private static func loadLegacy(_ data: Data) throws -> TorchArchive {
+    private static func loadLegacy(_ data: Data, budget: MemoryBudget) throws -> TorchArchive {
         try data.withUnsafeBytes { (bytes: UnsafeRawBufferPointer) in
-            let arena = PickleArena()
+            let arena = PickleArena(budget: budget)
             var position = 0
             func next(_ machine: PickleMachine) throws -> PickleValue {
                 let (value, end) = try machine.run(bytes, from: position)

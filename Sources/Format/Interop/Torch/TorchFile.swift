@@ -19,7 +19,7 @@ public enum TorchFile {
     /// The legacy format's first bytes (a protocol-2 pickle of its magic number).
     public static var legacyMagic: [UInt8] { TorchArchive.legacyMagic }
 
-    public static func read(contentsOf url: URL, key: String? = nil, budget: MemoryBudget = MemoryBudget()) throws -> Checkpoint {
+    public static func read(contentsOf url: URL, key: String? = nil, budget: MemoryBudget? = nil) throws -> Checkpoint {
         let data = try InteropFile.mapped(url)
         return try read(data: data, key: key, name: url.deletingPathExtension().lastPathComponent, budget: budget)
     }
@@ -29,8 +29,23 @@ public enum TorchFile {
     /// holds a single tensor. Tensors that are not slices of `data` (strided views, big-endian
     /// or sign-flipped ones) are reserved in `budget` before they are allocated: one total for
     /// the whole file, so many views of one storage cannot add up past it.
-    public static func read(data: Data, key: String? = nil, name: String? = nil, budget: MemoryBudget = MemoryBudget()) throws -> Checkpoint {
-        let archive = try TorchArchive.load(data)
+    public static func read(data: Data, key: String? = nil, name: String? = nil, budget: MemoryBudget? = nil) throws -> Checkpoint {
+        try read(data: data, zip: nil, key: key, name: name, budget: budget)
+    }
+
+    /// Reads a detected file, with the mapping and zip directory detection already made.
+    public static func read(_ file: DetectedFile, key: String? = nil, budget: MemoryBudget? = nil) throws -> Checkpoint {
+        let name = file.url.deletingPathExtension().lastPathComponent
+        if let (data, zip) = file.torchZip { return try read(data: data, zip: zip, key: key, name: name, budget: budget) }
+        return try read(data: InteropFile.mapped(file.url), zip: nil, key: key, name: name, budget: budget)
+    }
+
+    /// Without a `budget`, one sized from the file (`MemoryBudget.forUncompressedInput`): a
+    /// .pt file stores its elements as they are, so what it can rightly expand to (strided
+    /// views copied out, byte-swapped copies) is of the order of its own size.
+    static func read(data: Data, zip: TorchZip?, key: String?, name: String?, budget: MemoryBudget?) throws -> Checkpoint {
+        let budget = budget ?? MemoryBudget.forUncompressedInput(bytes: data.count)
+        let archive = try TorchArchive.load(data, zip: zip, budget: budget)
         let walk = PickleWalk()
         var value = archive.root
         var rootName = name ?? archive.prefix ?? "tensor"
@@ -48,8 +63,13 @@ public enum TorchFile {
     }
 
     public static func tree(data: Data) throws -> String {
-        let archive = try TorchArchive.load(data)
-        return try TorchTree(archive: archive).render()
+        try TorchTree(archive: TorchArchive.load(data)).render()
+    }
+
+    /// The outline of a detected file, with the mapping and zip directory detection already made.
+    public static func tree(_ file: DetectedFile) throws -> String {
+        if let (data, zip) = file.torchZip { return try TorchTree(archive: TorchArchive.load(data, zip: zip)).render() }
+        return try tree(contentsOf: file.url)
     }
 
     /// True when `data` is a torch file: a zip holding `<folder>/data.pkl` (or a TorchScript
@@ -98,8 +118,17 @@ enum TorchPaths {
             return (value.sequence ?? []).enumerated().map { (String($0.offset), $0.element) }
         case .object(let object):
             if let parts = TorchModuleParts(object) { return parts.parameters + parts.buffers + parts.children }
-            guard let state = object.stateDict else { return [] }
-            return children(of: .dict(state))
+            // A described instance: the items a dict or list subclass was filled with, then its
+            // state; one with neither is known by its constructor arguments (an Enum's value).
+            var out: [(String, PickleValue)] = []
+            if let items = object.items { out += children(of: .dict(items)) }
+            if let list = object.listItems { out += children(of: .list(list)) }
+            if let state = object.stateDict {
+                out += children(of: .dict(state))
+            } else if object.state == nil, out.isEmpty {
+                out = object.arguments.enumerated().map { (String($0.offset), $0.element) }
+            }
+            return out
         default:
             return []
         }

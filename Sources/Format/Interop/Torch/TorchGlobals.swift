@@ -33,8 +33,14 @@ enum TorchSymbol {
     /// `torch.nn.backends.thnn._get_thnn_function_backend()`, called by modules pickled with
     /// torch <= 1.0 for their `_backend` attribute: interpreted as None.
     case legacyBackend
-    /// Any other global: kept as a name; an instance of it may be described, but calling
-    /// it is refused.
+    /// A type of `builtins` that holds data (`list`, `dict`, `int`, `complex`...): a value
+    /// OmegaConf and others name (`object_type: builtins.dict`), or a call that builds data.
+    case builtinType
+    /// `collections.defaultdict` and `collections.Counter`: dicts whose construction
+    /// arguments (`defaultdict(list)`) only say how missing keys would be filled.
+    case dictClass
+    /// Any other global: kept as a name. An instance of it, or a call of it with data (an
+    /// Enum member `Color(2)`, a numpy scalar), is described inertly, never made.
     case reference
 }
 
@@ -51,6 +57,12 @@ enum TorchGlobals {
         "cProfile", "profile", "_posixsubprocess", "select", "selectors", "mmap", "resource", "fcntl", "termios",
         "tty", "pwd", "grp", "spwd", "crypt", "ssl", "xmlrpc", "zipfile", "tarfile", "shlex", "dill", "cloudpickle",
         "joblib",
+    ]
+
+    /// The data types of `builtins` a checkpoint may name or build; every other name in
+    /// `builtins` (eval, exec, getattr, __import__, open...) is refused even as a value.
+    static let builtinTypes: Set<String> = [
+        "list", "dict", "tuple", "int", "float", "complex", "str", "bytes", "bytearray", "bool", "slice", "range",
     ]
 
     static let typedStorages: [String: DType] = [
@@ -121,6 +133,8 @@ enum TorchGlobals {
         case ("builtins", "set"): return global(.set)
         case ("builtins", "frozenset"): return global(.frozenset)
         case ("builtins", "object"): return global(.object)
+        case ("builtins", _) where builtinTypes.contains(name): return global(.builtinType)
+        case ("collections", "defaultdict"), ("collections", "Counter"): return global(.dictClass)
         case ("_codecs", "encode"): return global(.codecsEncode)
         case ("copyreg", "_reconstructor"): return global(.reconstructor)
         case ("torch.nn.backends.thnn", "_get_thnn_function_backend"): return global(.legacyBackend)

@@ -16,7 +16,9 @@ struct TorchTree {
         var onPath = Set<ObjectIdentifier>()
         var shown: [ObjectIdentifier: String] = [:]
         try line(archive.root, label: "(root)", path: "", indent: "", into: &lines, walk: walk, onPath: &onPath, shown: &shown, depth: 0)
-        return lines.joined(separator: "\n")
+        // Names, keys, strings and class names come from the file: every line is escaped for
+        // display here, once, so a newline or an ANSI escape in them cannot forge lines.
+        return lines.map(\.escapedForDisplay).joined(separator: "\n")
     }
 
     private func line(_ value: PickleValue, label: String, path: String, indent: String, into lines: inout [String], walk: PickleWalk,
@@ -79,7 +81,7 @@ struct TorchTree {
         case .float(let x): return "\(x)"
         case .string(let text):
             let shown = text.count > 60 ? String(text.prefix(57)) + "..." : text
-            return "'\(shown.replacingOccurrences(of: "\n", with: "\\n"))'"
+            return "'\(shown)'"
         case .bytes(let data): return "bytes[\(data.count)]"
         case .tuple(let tuple): return "tuple, \(tuple.items.count) items"
         case .list(let list): return "\(list.isSet ? "set" : "list"), \(list.items.count) items"

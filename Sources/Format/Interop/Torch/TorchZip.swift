@@ -95,6 +95,28 @@ struct TorchZip {
     static let maxRecords = 10_000_000
 
     static func parse(_ view: ByteView) throws -> TorchZip {
+        let records = try directory(view)
+        guard let first = records.first else { throw Fault.malformed("the zip archive", "it is empty") }
+        guard let slash = first.name.firstIndex(of: "/") else {
+            throw Fault.malformed("zip entry '\(first.name)'", "not inside a folder: not a torch.save archive")
+        }
+        let prefix = String(first.name[..<slash])
+        var byName: [String: Int] = [:]
+        byName.reserveCapacity(records.count)
+        for (index, record) in records.enumerated() {
+            try checkName(record.name, prefix: prefix)
+            if record.name.hasSuffix("/") { continue } // a folder entry (torch writes none; other zip tools may)
+            let local = String(record.name.dropFirst(prefix.count + 1))
+            guard byName.updateValue(index, forKey: local) == nil else {
+                throw FormatError(.duplicateName(kind: "zip entry", name: record.name))
+            }
+        }
+        return TorchZip(records: records, byName: byName, prefix: prefix)
+    }
+
+    /// The entries of any zip's central directory (torch's or numpy's), in order, every size
+    /// and offset checked against the file.
+    static func directory(_ view: ByteView) throws -> [Record] {
         let n = view.count
         guard n >= 22 else { throw FormatError(.truncated(what: "a zip archive", needed: 22, available: UInt64(n))) }
         // The end record is the last 22 bytes unless a comment (at most 65535 bytes) follows it.
@@ -178,22 +200,25 @@ struct TorchZip {
                                   uncompressedSize: uncompressed, localHeaderOffset: localOffset))
             p += 46 + nameLength + extraLength + commentLength
         }
-        guard let first = records.first else { throw Fault.malformed("the zip archive", "it is empty") }
-        guard let slash = first.name.firstIndex(of: "/") else {
-            throw Fault.malformed("zip entry '\(first.name)'", "not inside a folder: not a torch.save archive")
-        }
-        let prefix = String(first.name[..<slash])
-        var byName: [String: Int] = [:]
-        byName.reserveCapacity(records.count)
-        for (index, record) in records.enumerated() {
-            try checkName(record.name, prefix: prefix)
-            if record.name.hasSuffix("/") { continue } // a folder entry (torch writes none; other zip tools may)
-            let local = String(record.name.dropFirst(prefix.count + 1))
-            guard byName.updateValue(index, forKey: local) == nil else {
-                throw FormatError(.duplicateName(kind: "zip entry", name: record.name))
+        try checkDisjoint(records, in: view)
+        return records
+    }
+
+    /// Refuses members whose bytes overlap (as Python's zipfile does): several directory
+    /// entries over one local header would make a small file read as many large members.
+    static func checkDisjoint(_ records: [Record], in view: ByteView) throws {
+        var previous: (name: String, end: Int)?
+        for record in records.sorted(by: { $0.localHeaderOffset < $1.localHeaderOffset }) {
+            let what = "zip entry '\(record.name)'"
+            let header = record.localHeaderOffset
+            if let previous, header < previous.end {
+                throw Fault.malformed(what, "its bytes overlap those of '\(previous.name)'")
             }
+            let nameLength = Int(try view.u16(header + 26, "\(what) local header"))
+            let extraLength = Int(try view.u16(header + 28, "\(what) local header"))
+            let end = try checkedAdd(header + 30 + nameLength + extraLength, record.compressedSize, "\(what) end")
+            previous = (record.name, end)
         }
-        return TorchZip(records: records, byName: byName, prefix: prefix)
     }
 
     /// Refuses names that could escape an extraction folder or leave the archive's prefix.
