@@ -7,6 +7,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/install-deps.sh
+bash scripts/python-env.sh >/dev/null   # the Python peers the tests compare against (torch, numpy, safetensors)
 swift build -c release --product ckpt
 ckpt=$PWD/.build/release/ckpt
 out=$(mktemp -d)
