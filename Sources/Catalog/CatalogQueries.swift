@@ -133,24 +133,7 @@ enum CatalogQueries {
 
     /// A list of names or dimensions as the catalog stores it (JSON text).
     static func json(_ value: [String]) -> String {
-        "[" + value.map(quoted).joined(separator: ",") + "]"
-    }
-
-    /// A JSON string literal: quote, backslash and control characters escaped (RFC 8259).
-    private static func quoted(_ text: String) -> String {
-        var out = "\""
-        for scalar in text.unicodeScalars {
-            switch scalar {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case "\n": out += "\\n"
-            case "\r": out += "\\r"
-            case "\t": out += "\\t"
-            case _ where scalar.value < 0x20: out += String(format: "\\u%04x", scalar.value)
-            default: out.unicodeScalars.append(scalar)
-            }
-        }
-        return out + "\""
+        "[" + value.map(JSONText.quote).joined(separator: ",") + "]"
     }
 
     static func json(_ value: [Int]) -> String {

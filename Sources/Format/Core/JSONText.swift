@@ -2,10 +2,10 @@ import Foundation
 
 /// JSON written by hand where the exact bytes matter (safetensors headers, architecture
 /// documents laid out for people to read).
-enum JSONText {
+public enum JSONText {
     /// A JSON string literal escaped as serde_json escapes it, so safetensors headers match
     /// the Rust writer's byte for byte.
-    static func quote(_ text: String) -> String {
+    public static func quote(_ text: String) -> String {
         var out = "\""
         for scalar in text.unicodeScalars {
             switch scalar {
