@@ -65,6 +65,11 @@ enum TorchGlobals {
         "list", "dict", "tuple", "int", "float", "complex", "str", "bytes", "bytearray", "bool", "slice", "range",
     ]
 
+    /// `_compat_pickle.NAME_MAPPING`'s renames of `__builtin__` data types.
+    static let python2BuiltinNames: [String: String] = [
+        "long": "int", "unicode": "str", "basestring": "str", "xrange": "range",
+    ]
+
     static let typedStorages: [String: DType] = [
         "DoubleStorage": .f64, "FloatStorage": .f32, "HalfStorage": .f16, "BFloat16Storage": .bf16,
         "LongStorage": .i64, "IntStorage": .i32, "ShortStorage": .i16, "CharStorage": .i8, "ByteStorage": .u8,
@@ -101,10 +106,15 @@ enum TorchGlobals {
     ]
 
     /// What `module.name` means, or a refusal naming it.
-    static func resolve(module rawModule: String, name: String) throws -> PickleGlobal {
+    static func resolve(module rawModule: String, name rawName: String) throws -> PickleGlobal {
         let module: String
+        var name = rawName
         switch rawModule {
-        case "__builtin__": module = "builtins"
+        case "__builtin__":
+            // Python 3 writes protocol-2 pickles with fix_imports (`_compat_pickle`), so the
+            // class `int` appears as `__builtin__.long` (Lightning's OmegaConf hparams do it).
+            module = "builtins"
+            name = Self.python2BuiltinNames[rawName] ?? rawName
         case "copy_reg": module = "copyreg"
         default: module = rawModule
         }
