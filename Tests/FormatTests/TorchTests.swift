@@ -276,7 +276,7 @@ final class TorchTests: XCTestCase {
     func testMalformedFilesAreRefusedWithOneLine() throws {
         let cases = [
             ("torchscript", "TorchScript"), ("quantized", "quantized"), ("short_storage", "storage '0' holds 4"),
-            ("offset_past", "storage '0' holds 4"), ("short_record", "record holds 16"), ("absurd", "w"),
+            ("offset_past", "storage '0' holds 4"), ("short_record", "record holds 16"), ("absurd", "tensor 'w'"),
             ("expand_absurd", "repeats the elements"), ("escape", "escape/../evil"), ("duplicate", "are named 'duplicate/data/0'"), ("setitem_list", "SETITEMS on a list"),
             ("truncated", "zip"),
         ]

@@ -200,7 +200,8 @@ final class TorchTensor: PickleNode {
     /// the whole root storage). A contiguous little-endian view is a zero-copy slice.
     func materialize(record: Data, bigEndian: Bool, name: String, budget: MemoryBudget) throws -> Tensor {
         let elementSize = dtype.size
-        let count = try Tensor.elementCount(shape)
+        let count: Int
+        do { count = try Tensor.elementCount(shape) } catch let error as FormatError { throw error.within("tensor '\(name)'") }
         let storageBytes = storage.byteCount
         guard storageBytes % elementSize == 0 || storage.dtype == nil else {
             throw Fault.malformed("tensor '\(name)'", "storage '\(storage.key)' is not a whole number of \(dtype.rawValue) elements")
