@@ -108,7 +108,7 @@ enum Terminal {
     /// escapes C0 controls already, not DEL, C1 controls or bidirectional overrides; in JSON
     /// they can only stand inside a string, where the escape means the same character.
     static func jsonSafe(_ text: String) -> String {
-        func acted(_ scalar: Unicode.Scalar) -> Bool { scalar.value >= 0x7F && String(scalar).escapedForDisplay != String(scalar) }
+        func acted(_ scalar: Unicode.Scalar) -> Bool { scalar.value >= 0x7F && scalar.isEscapedForDisplay }
         guard text.unicodeScalars.contains(where: acted) else { return text }
         var out = ""
         for scalar in text.unicodeScalars {
