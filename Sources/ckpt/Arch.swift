@@ -25,10 +25,10 @@ struct Arch: ParsableCommand {
             document = try ArchitectureDocument.read(contentsOf: url)
         } else {
             let checkpoint = try Importer.load(contentsOf: url)
-            guard let data = checkpoint.architecture else {
+            guard let architecture = checkpoint.architecture else {
                 throw CLIError.noArchitecture(file: file)
             }
-            do { document = try ArchitectureDocument.parse(data) } catch { throw error.attributed(to: file) }
+            do { document = try architecture.moduleTree(for: "ckpt arch") } catch { throw error.attributed(to: file) }
             if shape == nil, document.inputShape == nil { shape = checkpoint.probes.first?.inputs.first?.shape }
         }
         if json {

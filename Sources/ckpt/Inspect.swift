@@ -61,7 +61,7 @@ struct Inspect: ParsableCommand {
             }
             report = Report(file: file, kind: kind.rawValue, version: reader.version.description, writer: reader.manifest.writer,
                             tensors: rows, raw: 0, stored: 0, metadata: try reader.metadata(),
-                            architecture: try reader.architecture().flatMap { try? JSONValue.parse($0) },
+                            architecture: try reader.architectureText().flatMap { try? JSONValue.parse($0) },
                             probes: reader.manifest.probes.map { "\($0.name) (\($0.origin.rawValue), \($0.inputs.count) in, \($0.outputs.count) out, rtol \($0.rtol))" })
         } else {
             let checkpoint = try Importer.load(detected)
@@ -70,7 +70,7 @@ struct Inspect: ParsableCommand {
                     codec: "raw", stored: $0.tensor.data.count, raw: $0.tensor.data.count)
             }
             report = Report(file: file, kind: kind.rawValue, version: nil, writer: nil, tensors: rows, raw: 0, stored: 0,
-                            metadata: checkpoint.metadata, architecture: checkpoint.architecture.flatMap { try? JSONValue.parse($0) },
+                            metadata: checkpoint.metadata, architecture: checkpoint.architecture.flatMap { try? JSONValue.parse($0.text) },
                             probes: [])
             if kind == .torch { report.tree = try TorchFile.tree(detected) }
         }

@@ -61,7 +61,7 @@ struct ReportCommand: ParsableCommand {
     static func architecture(_ source: CheckpointSource, stats: [TensorStats]) -> ReportPage.Architecture {
         guard let data = source.architecture else { return .none(outline: ReportPage.outline(stats)) }
         do {
-            return .tree(try ArchitecturePrinter.render(try ArchitectureDocument.parse(data)))
+            return .tree(try ArchitecturePrinter.render(try Architecture.parse(data).moduleTree(for: "the report's module tree")))
         } catch {
             return .invalid((error as? FormatError)?.message ?? "\(error)")
         }
