@@ -116,6 +116,11 @@ struct Inspect: ParsableCommand {
 /// A one-line description of an architecture document: root type and module count.
 enum ArchitectureSummary {
     static func describe(_ document: JSONValue) -> String {
+        if document["version"] == .number(Double(GraphDocument.version)), case .array(let nodes)? = document["nodes"] {
+            let ops = Set(nodes.compactMap { $0["op"]?.stringValue })
+            let modules = document["modules"].map { if case .array(let items) = $0 { return items.count } else { return 0 } } ?? 0
+            return "graph, \(nodes.count) nodes, \(ops.count) ops, \(modules) modules"
+        }
         var counts: [String: Int] = [:]
         func walk(_ value: JSONValue) {
             switch value {
