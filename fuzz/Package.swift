@@ -19,6 +19,7 @@ let package = Package(
         .executableTarget(name: "fuzz-torch", dependencies: ["FuzzSupport", .product(name: "Format", package: "ckpt")]),
         .executableTarget(name: "fuzz-safetensors", dependencies: ["FuzzSupport", .product(name: "Format", package: "ckpt")]),
         .executableTarget(name: "fuzz-numpy", dependencies: ["FuzzSupport", .product(name: "Format", package: "ckpt")]),
+        .executableTarget(name: "fuzz-pt2", dependencies: ["FuzzSupport", .product(name: "Format", package: "ckpt")]),
         .executableTarget(name: "fuzz-arch", dependencies: ["FuzzSupport", .product(name: "Format", package: "ckpt"),
                                                             .product(name: "Engine", package: "ckpt")]),
     ]

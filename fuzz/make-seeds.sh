@@ -9,7 +9,7 @@ root=$(dirname "$fuzz")
 cd "$root"
 seeds=$fuzz/seeds
 rm -rf "$seeds"
-mkdir -p "$seeds"/{ckpt,torch,safetensors,numpy,arch}
+mkdir -p "$seeds"/{ckpt,torch,safetensors,numpy,arch,pt2}
 # Up to 64 KiB: libFuzzer's inputs grow to the largest seed, and small inputs run fast.
 copy() { # TARGET FIND-ARGS...
     local target=$1; shift
@@ -21,6 +21,7 @@ copy torch -name '*.pt' -o -name '*.pth' -o -name '*.bin'
 copy safetensors -name '*.safetensors'
 copy numpy -name '*.npy' -o -name '*.npz'
 copy arch -path 'fixtures/arch/*.json' -o -name 'arch.json' -o -name '*_arch.json'
+copy pt2 -name '*.pt2'
 
 ckpt=${CKPT:-}
 if [ -z "$ckpt" ]; then
@@ -45,6 +46,11 @@ t=fixtures/torch
 "$ckpt" import $t/reduction/model.safetensors --arch fixtures/arch/reduction.json -o "$out/reduction-probe.ckpt" >/dev/null
 "$ckpt" probe add "$out/reduction-probe.ckpt" --input $t/reduction/x.npy --expect $t/reduction/y.npy --name pytorch >/dev/null
 "$ckpt" new fixtures/arch/mlp.json -o "$out/mlp-new.ckpt" --seed 1 >/dev/null
-for target in ckpt torch safetensors numpy arch; do
+# Graph documents as ckpt stores them, from the small torch.export programs.
+for f in fixtures/export/*.pt2; do
+    size=$(wc -c < "$f")
+    if [ "$size" -lt 66560 ]; then "$ckpt" arch "$f" --json > "$seeds/pt2/$(basename "$f" .pt2)-graph.json"; fi
+done
+for target in ckpt torch safetensors numpy arch pt2; do
     echo "fuzz/seeds/$target: $(ls "$seeds/$target" | wc -l) files, $(du -sk "$seeds/$target" | cut -f1) KiB"
 done

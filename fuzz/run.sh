@@ -8,11 +8,11 @@
 #   fuzz/run.sh ci [SECONDS]          build, seed, replay fuzz/crashes/, run every target SECONDS
 #                                     (default 25); fails on a finding
 #   fuzz/run.sh repro TARGET FILE...  run the target once on each file (a crash reproducer)
-# Targets: ckpt torch safetensors numpy arch.
+# Targets: ckpt torch safetensors numpy arch pt2.
 set -euo pipefail
 fuzz=$(cd "$(dirname "$0")" && pwd)
 root=$(dirname "$fuzz")
-targets=(ckpt torch safetensors numpy arch)
+targets=(ckpt torch safetensors numpy arch pt2)
 bin=$fuzz/.build/release
 
 build() {
@@ -56,7 +56,7 @@ run() {
     if [ -n "${FUZZ_KEEP_GOING:-}" ]; then mode=(-fork=1 -ignore_crashes=1 -ignore_timeouts=1 -ignore_ooms=1); fi
     # Tokens random mutation rarely writes (JSON keys, pickle globals, sizes that overflow).
     case $target in
-        ckpt|safetensors|arch) mode+=(-dict="$fuzz/dict/json.dict") ;;
+        ckpt|safetensors|arch|pt2) mode+=(-dict="$fuzz/dict/json.dict") ;;
         torch|numpy) mode+=(-dict="$fuzz/dict/$target.dict") ;;
     esac
     ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=0:allocator_may_return_null=1:handle_sigill=1:handle_abort=1} \
