@@ -65,7 +65,8 @@ extension Store {
                   outputs: probe.outputs.map { _ in decoded.removeFirst() },
                   rtol: probe.rtol, atol: probe.atol, origin: probe.origin)
         }
-        return Checkpoint(tensors: tensors, architecture: content.architecture, metadata: content.metadataValue, probes: probes)
+        return Checkpoint(tensors: tensors, architecture: content.architecture, metadata: content.metadataValue, probes: probes,
+                          structure: content.structure)
     }
 
     /// Points `name` at the version `reference` names; an existing tag moves only with `force`.

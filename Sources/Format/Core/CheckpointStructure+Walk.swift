@@ -54,6 +54,29 @@ extension CheckpointStructure {
         }
     }
 
+    /// The node at dotted `path` (keys and indices as `tensorLeaves` spells them; keys may
+    /// hold dots, so at each level the longest child label the rest starts with wins, as
+    /// torch files are selected), or nil.
+    public func subtree(at path: String) -> CheckpointStructure? {
+        var node = self
+        var rest = Substring(path)
+        while !rest.isEmpty {
+            let children: [(String, CheckpointStructure)]
+            switch node {
+            case .dict(let entries, _): children = entries.map { ($0.key.pathLabel, $0.value) }
+            case .list(let items), .tuple(let items): children = items.enumerated().map { (String($0.offset), $0.element) }
+            default: return nil
+            }
+            guard let (label, child) = children.filter({ rest == $0.0 || rest.hasPrefix($0.0 + ".") }).max(by: { $0.0.count < $1.0.count }) else {
+                return nil
+            }
+            node = child
+            rest = rest.dropFirst(label.count)
+            if rest.hasPrefix(".") { rest = rest.dropFirst() }
+        }
+        return node
+    }
+
     /// Checks what a file could get wrong: nesting deeper than `limits.maxDepth`, more than
     /// `limits.maxNodes` nodes, two keys of one dict that Python holds equal, an integer
     /// text that is not a decimal beyond 64 bits, and a tensor leaf naming no tensor of
@@ -117,9 +140,10 @@ extension CheckpointStructure {
 }
 
 extension Checkpoint {
-    /// The structure, or the flat state_dict every checkpoint without one means.
+    /// The structure, or the flat state_dict every checkpoint without one means: each
+    /// tensor under its name, then under each of its aliases (tied: one tensor, two keys).
     public var effectiveStructure: CheckpointStructure {
-        structure ?? .stateDict(tensors.map(\.name))
+        structure ?? .stateDict(allNames)
     }
 
     /// Checks `structure` (when there is one) against this checkpoint's tensor names and aliases.
