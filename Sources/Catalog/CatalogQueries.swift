@@ -54,9 +54,10 @@ enum CatalogQueries {
 
     /// Everything a version holds, from one snapshot.
     static func content(_ db: Database, of info: VersionInfo) throws -> VersionContent {
-        let sections = try Row.fetchOne(db, sql: "SELECT architecture, metadata FROM version WHERE id = ?", arguments: [info.id])
+        let sections = try Row.fetchOne(db, sql: "SELECT architecture, metadata, structure FROM version WHERE id = ?", arguments: [info.id])
         let architecture: String? = try sections.flatMap { try $0.checked(0) }
         let metadata: String? = try sections.flatMap { try $0.checked(1) }
+        let structureText: String? = try sections.flatMap { try $0.checked(2) }
         let tensors = try Row.fetchAll(db, sql: """
             SELECT name, aliases, object, dtype, shape, codec, stored_bytes FROM tensor
             WHERE version_id = ? ORDER BY position
@@ -85,9 +86,20 @@ enum CatalogQueries {
                 throw CatalogError.corruptRow(field: "metadata", value: String(metadata.prefix(80)))
             }
         }
+        var structure: CheckpointStructure?
+        if let structureText {
+            do {
+                let decoded = try CheckpointStructure.decode(Data(structureText.utf8))
+                try decoded.validate(against: Set(tensors.flatMap { [$0.name] + $0.aliases }))
+                structure = decoded
+            } catch {
+                throw CatalogError.corruptRow(field: "structure", value: String(structureText.prefix(80)))
+            }
+        }
         return VersionContent(info: info, tensors: tensors, probes: probes,
                               architecture: architecture.map { Data($0.utf8) }, metadata: metadata.map { Data($0.utf8) },
-                              metadataValue: metadataValue, architectureValue: architecture.flatMap(parsedArchitecture))
+                              metadataValue: metadataValue, structure: structure,
+                              structureData: structureText.map { Data($0.utf8) }, architectureValue: architecture.flatMap(parsedArchitecture))
     }
 
     /// The architecture as JSON; a document that is not JSON has no parsed form (it is

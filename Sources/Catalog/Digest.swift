@@ -25,7 +25,9 @@ public enum Digest {
 
     /// What a version holds, independent of where it sits in history: two saves of the
     /// same checkpoint have the same content digest.
-    static func content(tensors: [TensorEntry], architecture: Data?, metadata: Data?, probes: [ProbeEntry]) -> String {
+    /// `structure` (its encoded bytes) enters only when there is one, so the digest of a
+    /// flat version is what it was before structures existed.
+    static func content(tensors: [TensorEntry], architecture: Data?, metadata: Data?, probes: [ProbeEntry], structure: Data? = nil) -> String {
         var text = "ckpt-version-content 1\n"
         for tensor in tensors {
             text += "tensor \(field(tensor.name)) \(tensor.aliases.count)"
@@ -40,6 +42,7 @@ public enum Digest {
             text += " in " + probe.inputs.map(\.object).joined(separator: ",")
             text += " out " + probe.outputs.map(\.object).joined(separator: ",") + "\n"
         }
+        if let structure { text += "structure \(sha256(structure))\n" }
         return sha256(Data(text.utf8))
     }
 

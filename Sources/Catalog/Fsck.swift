@@ -63,9 +63,9 @@ extension Store {
     private func hashProblems(_ content: VersionContent) -> [String] {
         let info = content.info
         let digest = Digest.content(tensors: content.tensors, architecture: content.architecture,
-                                    metadata: content.metadata, probes: content.probes)
+                                    metadata: content.metadata, probes: content.probes, structure: content.structureData)
         guard digest == info.content else {
-            return ["\(info.reference): its tensor list, architecture, metadata or probes no longer match its content digest"]
+            return ["\(info.reference): its tensor list, architecture, metadata, structure or probes no longer match its content digest"]
         }
         let hash = Digest.version(content: info.content, model: info.model, number: info.number, parents: info.hashedParentHashes,
                                   createdMilliseconds: info.createdMilliseconds, message: info.message)

@@ -69,7 +69,8 @@ extension Store {
         let architecture = try content.architecture.map { bytes in
             do { return try Architecture.parse(bytes) } catch let error as FormatError { throw error.within("\(content.info.reference) architecture") }
         }
-        return Checkpoint(tensors: tensors, architecture: architecture, metadata: content.metadataValue, probes: probes)
+        return Checkpoint(tensors: tensors, architecture: architecture, metadata: content.metadataValue, probes: probes,
+                          structure: content.structure)
     }
 
     /// Points `name` at the version `reference` names; an existing tag moves only with `force`.

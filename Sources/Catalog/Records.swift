@@ -82,6 +82,10 @@ public struct VersionContent: Sendable {
 
     /// Metadata parsed (the catalog refuses a row that does not parse).
     public var metadataValue: JSONValue?
+    /// The nesting of the checkpoint (checked against `tensors` when read); nil for a flat state_dict.
+    public var structure: CheckpointStructure?
+    /// The structure's encoded bytes as saved (what the content digest covers).
+    public var structureData: Data?
     /// The architecture document parsed, nil when there is none or it is not JSON (the
     /// catalog keeps the bytes as saved; `diff` then compares them as text).
     public var architectureValue: JSONValue?

@@ -88,6 +88,10 @@ extension Store {
             }
         }
 
+        // The nesting, checked against the tensors; a flat state_dict stores none.
+        try checkpoint.validateStructure()
+        let structure = try checkpoint.structure.flatMap { $0.isFlatStateDict ? nil : String(decoding: try $0.encoded(), as: UTF8.self) }
+
         // Fail before writing anything when the catalog would refuse the version anyway.
         try read { db in
             for parent in request.parents ?? [] { _ = try Reference.resolve(parent, in: db) }
@@ -107,7 +111,7 @@ extension Store {
                            inputs: entries.inputs, outputs: entries.outputs)
             }
             let content = Digest.content(tensors: tensors, architecture: architecture.map { Data($0.utf8) },
-                                         metadata: metadata.map { Data($0.utf8) }, probes: probes)
+                                         metadata: metadata.map { Data($0.utf8) }, probes: probes, structure: structure.map { Data($0.utf8) })
             let milliseconds = Int64((request.time.timeIntervalSince1970 * 1000).rounded())
             let (version, sameAs) = try write { db -> (VersionInfo, String?) in
                 try Self.checkModelName(request.model, db)   // again: a tag may have been made since
@@ -129,9 +133,9 @@ extension Store {
                                           createdMilliseconds: milliseconds, message: request.message)
                 try db.execute(sql: "UPDATE model SET last_number = ? WHERE id = ?", arguments: [number, modelID])
                 try db.execute(sql: """
-                    INSERT INTO version(model_id, number, hash, content, message, created_ms, architecture, metadata)
-                    VALUES (?, ?, ?, ?, ?, ?, ?, ?)
-                    """, arguments: [modelID, number, hash, content, request.message, milliseconds, architecture, metadata])
+                    INSERT INTO version(model_id, number, hash, content, message, created_ms, architecture, metadata, structure)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+                    """, arguments: [modelID, number, hash, content, request.message, milliseconds, architecture, metadata, structure])
                 let versionID = db.lastInsertedRowID
                 try Self.insertRows(db, version: versionID, parents: parentIDs, tensors: tensors, probes: probes, tags: request.tags)
                 return (try CatalogQueries.version(db, id: versionID)!, sameAs)

@@ -11,7 +11,7 @@ import GRDB
 /// know GRDB (the sqlite3 shell). spec/CATALOG.md documents the result.
 public enum Schema {
     /// Migration identifiers, oldest first. The position (1-based) is the schema version.
-    public static let versions = ["v1-catalog", "v2-probes", "v3-pruning"]
+    public static let versions = ["v1-catalog", "v2-probes", "v3-pruning", "v4-structure"]
 
     public static var current: Int { versions.count }
 
@@ -114,6 +114,15 @@ public enum Schema {
                     PRIMARY KEY (version_id, hash)
                 );
                 PRAGMA user_version = 3;
+                """)
+        }
+        migrator.registerMigration(versions[3]) { db in
+            // A version's nesting (Format's CheckpointStructure, FORMAT.md 4.1), as the
+            // container's section encodes it; NULL for a flat state_dict, as every older
+            // version is, so existing rows need nothing.
+            try db.execute(sql: """
+                ALTER TABLE version ADD COLUMN structure TEXT;
+                PRAGMA user_version = 4;
                 """)
         }
         return migrator

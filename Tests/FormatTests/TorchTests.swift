@@ -181,14 +181,15 @@ final class TorchTests: XCTestCase {
         let names = Set(checkpoint.allNames)
         XCTAssertTrue(names.isSuperset(of: ["model.0.weight", "model.0.bias", "model.2.weight", "model.2.bias",
                                             "optimizer.state.0.exp_avg", "optimizer.state.3.exp_avg_sq"]), "\(names)")
-        let metadata = try XCTUnwrap(checkpoint.metadata)
-        XCTAssertEqual(metadata["epoch"], .number(3))
-        XCTAssertEqual(metadata["best_loss"], .number(0.25))
-        XCTAssertEqual(metadata["name"], .string("run-1"))
-        XCTAssertEqual(metadata["steps"], .array([.number(10), .number(20)]))
-        guard case .array(let groups)? = metadata["optimizer"]?["param_groups"] else { return XCTFail("\(metadata)") }
-        XCTAssertEqual(groups.first?["lr"], .number(0.001))
-        XCTAssertNil(metadata["model"])
+        // The values around the tensors are the checkpoint's structure, with their types.
+        XCTAssertNil(checkpoint.metadata)
+        let structure = try XCTUnwrap(checkpoint.structure)
+        XCTAssertEqual(structure.subtree(at: "epoch"), .int(3))
+        XCTAssertEqual(structure.subtree(at: "best_loss"), .float(0.25))
+        XCTAssertEqual(structure.subtree(at: "name"), .string("run-1"))
+        XCTAssertEqual(structure.subtree(at: "steps"), .list([.int(10), .int(20)]))
+        XCTAssertEqual(structure.subtree(at: "optimizer.param_groups.0.lr"), .float(0.001))
+        XCTAssertEqual(structure.subtree(at: "model.0.weight"), .tensor("model.0.weight"))
 
         let model = try TorchFile.read(contentsOf: url, key: "model")
         XCTAssertEqual(model.tensors.map(\.name), ["0.weight", "0.bias", "2.weight", "2.bias"])

@@ -12,6 +12,7 @@ public enum CheckpointFile {
     public static func write(_ checkpoint: Checkpoint, to url: URL, options: WriteOptions = WriteOptions(),
                              progress: ((Int, Int) -> Void)? = nil) throws {
         do {
+            try checkpoint.validateStructure()
             let writer = try ContainerWriter(destination: url, options: options)
             writer.progress = progress
             writer.expectedBytes = checkpoint.tensors.reduce(0) { $0 + $1.tensor.data.count }
@@ -19,6 +20,7 @@ public enum CheckpointFile {
             for tensor in checkpoint.tensors { try writer.add(tensor) }
             if let architecture = checkpoint.architecture { try writer.setArchitecture(architecture.text) }
             if let metadata = checkpoint.metadata { try writer.setMetadata(metadata) }
+            if let structure = checkpoint.structure, !structure.isFlatStateDict { try writer.setStructure(structure) }
             for probe in checkpoint.probes { try writer.add(probe) }
             try writer.finish()
         } catch let error as FormatError {

@@ -249,6 +249,23 @@ public final class ContainerReader: @unchecked Sendable {
         }
     }
 
+    /// The checkpoint's nesting, parsed and checked against this file's tensor names; nil
+    /// when the file has none (a flat state_dict).
+    public func structure() throws -> CheckpointStructure? {
+        guard let bytes = try section(Manifest.structureSection) else { return nil }
+        return try Self.parseStructure(bytes, manifest: manifest, path: path)
+    }
+
+    static func parseStructure(_ bytes: Data, manifest: Manifest, path: String) throws -> CheckpointStructure {
+        do {
+            let structure = try CheckpointStructure.decode(bytes)
+            try structure.validate(against: Set(manifest.tensors.flatMap(\.allNames)))
+            return structure
+        } catch let error as FormatError {
+            throw error.naming(path)
+        }
+    }
+
     /// Every probe with its tensors decoded and verified.
     public func probes() throws -> [Probe] {
         try manifest.probes.map { record in
@@ -259,7 +276,8 @@ public final class ContainerReader: @unchecked Sendable {
 
     /// Everything in the file, decoded and verified.
     public func checkpoint() throws -> Checkpoint {
-        Checkpoint(tensors: try allTensors(), architecture: try architecture(), metadata: try metadata(), probes: try probes())
+        Checkpoint(tensors: try allTensors(), architecture: try architecture(), metadata: try metadata(), probes: try probes(),
+                   structure: try structure())
     }
 
     static func describe(_ error: Error) -> String {

@@ -63,6 +63,11 @@ public final class ContainerWriter {
         try writeSection(Manifest.metadataSection, metadata.serialized())
     }
 
+    /// Stores the checkpoint's nesting (FORMAT.md section 4.1); a flat state_dict needs none.
+    public func setStructure(_ structure: CheckpointStructure) throws {
+        try writeSection(Manifest.structureSection, structure.encoded())
+    }
+
     public func add(_ probe: Probe) throws {
         try CheckpointNames.check(probe.name, kind: "probe")
         guard !probes.contains(where: { $0.name == probe.name }) else {

@@ -93,6 +93,8 @@ public struct Manifest: Sendable {
     public static let architectureSection = "architecture"
     /// The section holding free-form JSON metadata.
     public static let metadataSection = "metadata"
+    /// The section holding the checkpoint's nesting (`CheckpointStructure`).
+    public static let structureSection = "structure"
 
     /// The model tensor known by `name`, stored name or alias.
     public func record(named name: String) -> TensorRecord? {

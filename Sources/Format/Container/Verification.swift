@@ -87,6 +87,7 @@ extension ContainerReader {
                     throw FormatError(.malformed(what: "section '\(name)'", detail: "not valid JSON"), file: path)
                 }
                 if name == Manifest.architectureSection { architecture = try Self.parseArchitecture(bytes, path: path) }
+                if name == Manifest.structureSection { _ = try Self.parseStructure(bytes, manifest: manifest, path: path) }
             } catch {
                 report.record(error.attributed(to: path))
             }
@@ -165,7 +166,9 @@ extension ContainerReader {
                 probes.append(Probe(name: record.name, inputs: inputs, outputs: outputs, rtol: record.rtol, atol: record.atol, origin: record.origin))
             }
             let metadata = try sections[Manifest.metadataSection].map { try Self.parseMetadata($0, path: path) }
-            return Checkpoint(tensors: model, architecture: architecture, metadata: metadata, probes: probes)
+            let structure = try sections[Manifest.structureSection].map { try Self.parseStructure($0, manifest: manifest, path: path) }
+            return Checkpoint(tensors: model, architecture: architecture, metadata: metadata, probes: probes,
+                              structure: structure)
         } catch {
             return nil // unreachable: every size and section was checked above
         }

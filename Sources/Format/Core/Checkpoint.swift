@@ -41,12 +41,17 @@ public struct Checkpoint: Sendable {
     public var architecture: Architecture?
     public var metadata: JSONValue?
     public var probes: [Probe]
+    /// The nesting the tensors came in (a training checkpoint's dicts, lists, numbers);
+    /// nil for a flat state_dict of `tensors` (see `CheckpointStructure`).
+    public var structure: CheckpointStructure?
 
-    public init(tensors: [NamedTensor] = [], architecture: Architecture? = nil, metadata: JSONValue? = nil, probes: [Probe] = []) {
+    public init(tensors: [NamedTensor] = [], architecture: Architecture? = nil, metadata: JSONValue? = nil, probes: [Probe] = [],
+                structure: CheckpointStructure? = nil) {
         self.tensors = tensors
         self.architecture = architecture
         self.metadata = metadata
         self.probes = probes
+        self.structure = structure
     }
 
     /// The tensor known by `name`, whether it is the stored name or an alias.

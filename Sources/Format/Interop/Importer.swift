@@ -135,6 +135,12 @@ public enum Importer {
         guard !result.tensors.isEmpty else {
             throw FormatError(.context("no tensor name starts with '\(prefix)'", .notFound(kind: "key", name: key)))
         }
+        // The nesting under the key, its tensor references renamed as the tensors were;
+        // none when the key does not name a node, or the part is a flat state_dict.
+        result.structure = checkpoint.structure?.subtree(at: key).map { part in
+            part.renamingTensors { $0.hasPrefix(prefix) ? String($0.dropFirst(prefix.count)) : $0 }
+        }
+        if result.structure?.isFlatStateDict == true || (try? result.validateStructure()) == nil { result.structure = nil }
         return result
     }
 
@@ -163,6 +169,8 @@ public enum Importer {
             result.tensors[index].name = renamed[0]
             result.tensors[index].aliases = Array(renamed.dropFirst())
         }
+        // The structure's references follow the tensors; its keys stay as they were.
+        result.structure = checkpoint.structure?.renamingTensors(strip)
         if changed, checkpoint.architecture != nil {
             throw Fault.refused("stripping prefixes", "it would rename the tensors of a checkpoint that carries an architecture document; pick a module with a key instead")
 

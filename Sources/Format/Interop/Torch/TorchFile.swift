@@ -7,10 +7,11 @@ import Foundation
 /// accepts.
 ///
 /// What a file holds becomes a `Checkpoint`:
-/// - a state_dict, or any nesting of dicts, lists and objects around tensors (a training
-///   checkpoint `{'model': ..., 'optimizer': ..., 'epoch': 3}`): the tensors under their
-///   dotted paths, everything else as JSON metadata (tensors inside lists appear there as
-///   `"tensor:NAME"`);
+/// - a state_dict: its tensors under their keys;
+/// - any nesting of dicts, lists and tuples around tensors (a training checkpoint
+///   `{'model': ..., 'optimizer': ..., 'epoch': 3}`): the tensors under their dotted paths
+///   and the nesting, keys and other values as the checkpoint's `structure` (objects of
+///   other classes described in it as opaque JSON);
 /// - a whole module (`torch.save(net)`): its state_dict and an architecture document
 ///   rebuilt from the modules' classes and attributes.
 /// Tensors that are the same view of the same storage (tied weights) are stored once, the
@@ -105,6 +106,7 @@ enum TorchPaths {
         case .string(let text): return text
         case .int(let n): return String(n)
         case .bool(let flag): return flag ? "True" : "False"
+        case .float, .none: return TorchStructureBuilder.key(key)?.pathLabel
         default: return nil
         }
     }
@@ -170,7 +172,8 @@ struct TorchCheckpointBuilder {
     let budget: MemoryBudget
 
     func checkpoint(of value: PickleValue, rootName: String) throws -> Checkpoint {
-        let found = try TensorCollector(walk: walk).tensors(in: value, depth: 0).map { ($0.0.isEmpty ? rootName : $0.0, $0.1) }
+        let collector = TensorCollector(walk: walk)
+        let found = try collector.tensors(in: value, depth: 0).map { ($0.0.isEmpty ? rootName : $0.0, $0.1) }
         let tensors = try materialize(found)
         if let (object, _) = TorchModuleParts.of(value) {
             let document = try TorchModuleDocument.document(for: object, walk: walk)
@@ -178,10 +181,13 @@ struct TorchCheckpointBuilder {
             let architecture = try? Architecture.parse(document.serialized())
             return Checkpoint(tensors: tensors, architecture: architecture)
         }
-        var metadata = try TorchMetadata(walk: walk).json(value)
-        if case .object(let object)? = metadata, object.isEmpty { metadata = nil }
-        if case .null? = metadata { metadata = nil }
-        return Checkpoint(tensors: tensors, metadata: metadata)
+        if case .tensor = value { return Checkpoint(tensors: tensors) }
+        // Dicts, lists and values around the tensors: their nesting, exactly (a plain
+        // state_dict needs none). Every value is in the structure, so no metadata repeats it.
+        let structure = try TorchStructureBuilder(walk: walk, collector: collector).structure(of: value)
+        let checkpoint = Checkpoint(tensors: tensors, structure: structure.isFlatStateDict ? nil : structure)
+        try checkpoint.validateStructure()
+        return checkpoint
     }
 
     /// One stored tensor per distinct view; later names of the same view are its aliases.

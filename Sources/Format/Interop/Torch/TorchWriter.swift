@@ -1,10 +1,13 @@
 import Foundation
 
 extension TorchFile {
-    /// Writes the checkpoint's tensors as a zip-format state_dict (an OrderedDict of name to
-    /// tensor) that `torch.load(path, weights_only=True)` accepts. Each stored tensor is one
-    /// storage; its aliases are the same tensor object in the pickle, so tied weights stay
-    /// tied. The architecture document, metadata and probes have no place in a state_dict.
+    /// Writes the checkpoint as a zip-format torch file that `torch.load(path,
+    /// weights_only=True)` accepts: its `structure` (dicts with their key types, ordered
+    /// dicts, lists, tuples, numbers, strings, bytes, None; opaque values as None), or without
+    /// one a state_dict (an OrderedDict of name to tensor). Each stored tensor is one storage;
+    /// every leaf naming it (aliases, tied weights) is the same tensor object in the pickle.
+    /// The architecture document, metadata and probes have no place in it, nor do tensors
+    /// the structure does not reach (`Checkpoint.tensorsOutsideStructure`).
     public static func write(_ checkpoint: Checkpoint, to url: URL) throws {
         let plan = try TorchWriter(checkpoint, folder: TorchWriter.folderName(for: url))
         let file = try AtomicFile(destination: url)
@@ -55,12 +58,15 @@ struct TorchWriter {
 
             }
         }
-        records.append(Record(name: "data.pkl", data: try TorchPickleWriter.stateDict(checkpoint.tensors)))
+        try checkpoint.validateStructure()
+        let pickle = try TorchPickleWriter.pickle(checkpoint.effectiveStructure, tensors: checkpoint.tensors)
+        records.append(Record(name: "data.pkl", data: pickle.bytes))
         records.append(Record(name: ".format_version", data: Data("1".utf8)))
         records.append(Record(name: ".storage_alignment", data: Data("64".utf8)))
         records.append(Record(name: "byteorder", data: Data("little".utf8)))
-        for (index, named) in checkpoint.tensors.enumerated() {
-            records.append(Record(name: "data/\(index)", data: named.tensor.data))
+        // Only the storages the pickle refers to: a tensor no leaf reaches has no place.
+        for index in pickle.storages {
+            records.append(Record(name: "data/\(index)", data: checkpoint.tensors[index].tensor.data))
         }
         records.append(Record(name: "version", data: Data("3\n".utf8)))
         // torch writes a random 40-digit id; a fixed one keeps the bytes reproducible.
@@ -217,14 +223,13 @@ enum TorchPickleWriter {
         return strides
     }
 
-    static func stateDict(_ tensors: [NamedTensor]) throws -> Data {
+    /// The pickle of `structure` over `tensors`, and the indices of the tensors it stores
+    /// (each once, in the order first met; the storage key is the index).
+    static func pickle(_ structure: CheckpointStructure, tensors: [NamedTensor]) throws -> (bytes: Data, storages: [Int]) {
+        var byName: [String: Int] = [:]
+        for (index, named) in tensors.enumerated() { for name in named.allNames { byName[name] = index } }
         var p = PickleBytes()
         p.op(0x80); p.byte(2)
-        p.global("collections", "OrderedDict")
-        p.memoize() // 0: OrderedDict
-        p.op(0x29); p.op(0x52) // EMPTY_TUPLE REDUCE
-        p.memoize()
-        let orderedDict = 0
         var globals: [String: Int] = [:]
         func global(_ module: String, _ name: String) {
             let key = module + "\n" + name
@@ -232,11 +237,13 @@ enum TorchPickleWriter {
             p.global(module, name)
             globals[key] = p.memoize()
         }
-        var pending = 0
-        p.op(0x28) // MARK
-        for (index, named) in tensors.enumerated() {
+        var tensorMemo: [Int: Int] = [:]
+        var storages: [Int] = []
+
+        func tensor(_ index: Int) throws {
+            if let memo = tensorMemo[index] { p.get(memo); return }
+            let named = tensors[index]
             let tensor = named.tensor
-            p.string(named.name)
             let storageClass = storageClass(tensor.dtype)
             global("torch._utils", storageClass == nil ? "_rebuild_tensor_v3" : "_rebuild_tensor_v2")
             p.op(0x28) // MARK: args
@@ -252,25 +259,76 @@ enum TorchPickleWriter {
             p.tuple(tensor.shape)
             p.tuple(try contiguousStrides(tensor.shape, name: named.name))
             p.op(0x89) // False: requires_grad
-            p.get(orderedDict); p.op(0x29); p.op(0x52) // OrderedDict(): backward hooks
+            global("collections", "OrderedDict"); p.op(0x29); p.op(0x52) // OrderedDict(): backward hooks
             if storageClass == nil { global("torch", torchDTypeName(tensor.dtype)) }
             p.op(0x74) // TUPLE
             p.op(0x52) // REDUCE
-            let memo = p.memoize()
-            pending += 1
-            for alias in named.aliases {
-                p.string(alias)
-                p.get(memo)
-                pending += 1
-            }
-            if pending >= 1000 {
-                p.op(0x75); p.op(0x28) // SETITEMS, MARK
-                pending = 0
+            tensorMemo[index] = p.memoize()
+            storages.append(index)
+        }
+
+        // Depth is bounded by `validateStructure` (CheckpointStructure.Limits.maxDepth).
+        func node(_ value: CheckpointStructure) throws {
+            switch value {
+            case .none, .opaque: p.op(0x4E) // NONE
+            case .bool(let flag): p.op(flag ? 0x88 : 0x89)
+            case .int(let n): p.int(Int(n))
+            case .bigInt(let text):
+                guard let bytes = CheckpointStructure.twosComplement(decimal: text) else {
+                    throw FormatError(.invalidValue(field: "integer", value: "'\(text.prefix(40))'", expected: "decimal digits"))
+                }
+                p.long(bytes)
+            case .float(let x): p.float(x)
+            case .string(let text): p.string(text)
+            case .bytes(let data):
+                // Protocol 2 has no bytes opcode: `_codecs.encode(latin-1 text, 'latin1')`, as Python writes it.
+                global("_codecs", "encode")
+                p.string(String(String.UnicodeScalarView(data.map { Unicode.Scalar($0) })))
+                p.string("latin1")
+                p.op(0x86); p.op(0x52) // TUPLE2 REDUCE
+            case .tensor(let name):
+                guard let index = byName[name] else { throw FormatError(.notFound(kind: "tensor", name: name)) }
+                try tensor(index)
+            case .list(let items):
+                p.op(0x5D) // EMPTY_LIST
+                for batch in stride(from: 0, to: items.count, by: 1000) {
+                    p.op(0x28)
+                    for item in items[batch..<min(batch + 1000, items.count)] { try node(item) }
+                    p.op(0x65) // APPENDS
+                }
+            case .tuple(let items):
+                if items.isEmpty { p.op(0x29); return }
+                p.op(0x28)
+                for item in items { try node(item) }
+                p.op(0x74) // TUPLE
+            case .dict(let entries, let ordered):
+                if ordered { global("collections", "OrderedDict"); p.op(0x29); p.op(0x52) } else { p.op(0x7D) } // EMPTY_DICT
+                for batch in stride(from: 0, to: entries.count, by: 1000) {
+                    p.op(0x28)
+                    for entry in entries[batch..<min(batch + 1000, entries.count)] {
+                        try node(entry.key.node)
+                        try node(entry.value)
+                    }
+                    p.op(0x75) // SETITEMS
+                }
             }
         }
-        p.op(0x75) // SETITEMS
+        try node(structure)
         p.op(0x2E) // STOP
-        return Data(p.bytes)
+        return (Data(p.bytes), storages)
+    }
+}
+
+extension CheckpointStructure.Key {
+    /// The key as the value it is.
+    var node: CheckpointStructure {
+        switch self {
+        case .string(let text): return .string(text)
+        case .int(let n): return .int(n)
+        case .bool(let flag): return .bool(flag)
+        case .float(let x): return .float(x)
+        case .none: return .none
+        }
     }
 }
 
@@ -304,6 +362,20 @@ struct PickleBytes {
                 || (raw[raw.count - 1] == 0xFF && raw[raw.count - 2] & 0x80 != 0) { raw.removeLast() }
             op(0x8A); byte(UInt8(raw.count)); bytes += raw
         }
+    }
+
+    /// LONG1 (or, past 255 bytes, LONG4, which only an unrestricted unpickler reads) of
+    /// little-endian two's-complement bytes.
+    mutating func long(_ raw: [UInt8]) {
+        if raw.count < 256 { op(0x8A); byte(UInt8(raw.count)) } else { op(0x8B); u32(UInt32(raw.count)) }
+        bytes += raw
+    }
+
+    /// BINFLOAT: the IEEE-754 bits, big-endian.
+    mutating func float(_ value: Double) {
+        op(0x47)
+        let bits = value.bitPattern
+        for i in (0..<8).reversed() { byte(UInt8((bits >> (8 * UInt64(i))) & 0xFF)) }
     }
 
     mutating func tuple(_ values: [Int]) {
