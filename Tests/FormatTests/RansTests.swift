@@ -83,12 +83,15 @@ final class RansTests: XCTestCase {
                 out.withUnsafeMutableBufferPointer { Rans.encode(p.baseAddress!, count: n, table: table, into: $0.baseAddress!) }
             }
             var slots = [UInt32](repeating: 0, count: Rans.total)
-            slots.withUnsafeMutableBufferPointer { table.fillSlots($0.baseAddress!) }
+            var symbols = [UInt8](repeating: 0, count: Rans.total)
+            slots.withUnsafeMutableBufferPointer { s in symbols.withUnsafeMutableBufferPointer { table.fillSlots(s.baseAddress!, symbols: $0.baseAddress!) } }
             var back = [UInt8](repeating: 0, count: n)
             try out.withUnsafeBytes { stream in
                 try slots.withUnsafeBufferPointer { s in
-                    try back.withUnsafeMutableBufferPointer {
-                        try Rans.decode(UnsafeRawBufferPointer(rebasing: stream[0..<length]), slots: s.baseAddress!, count: n, into: $0.baseAddress!)
+                    try symbols.withUnsafeBufferPointer { y in
+                        try back.withUnsafeMutableBufferPointer {
+                            try Rans.decode(UnsafeRawBufferPointer(rebasing: stream[0..<length]), slots: s.baseAddress!, symbols: y.baseAddress!, count: n, into: $0.baseAddress!)
+                        }
                     }
                 }
             }

@@ -38,6 +38,7 @@ for r in rows:
     line(f"ckpt save {r['codec']} (no fsync)", r["saveNoSyncSeconds"], "safetensors save")
     load_peer = "safetensors load (numpy)" if "safetensors load (numpy)" in peers else "torch.load"
     line(f"ckpt load {r['codec']} (all checked)", r["loadSeconds"], load_peer)
+    line(f"ckpt decode {r['codec']} (1 core, checked)", r["decodeOneCoreSeconds"])
 for name, seconds in peers.items():
     line(name, seconds)
 for r in rows:

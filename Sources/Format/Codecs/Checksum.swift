@@ -1,9 +1,26 @@
+import Foundation
 import CXXHash
 
 /// xxh3-64 of stored bytes, written in the index as 16 lowercase hex digits.
 public enum Checksum {
     public static func xxh3(_ bytes: UnsafeRawBufferPointer) -> UInt64 {
         XXH3_64bits(bytes.baseAddress, bytes.count)
+    }
+
+    /// xxh3-64 of the concatenation of `parts`, without concatenating them (xxh3's
+    /// streaming form, which gives the same value as the one-shot hash of the whole).
+    static func xxh3(parts: [UnsafeRawBufferPointer]) -> UInt64 {
+        if parts.count == 1 { return xxh3(parts[0]) }
+        guard let state = XXH3_createState() else {
+            // Out of memory for 576 bytes of state: hash a contiguous copy instead.
+            var whole = Data()
+            for part in parts { whole.append(contentsOf: part) }
+            return whole.withUnsafeBytes { xxh3($0) }
+        }
+        defer { XXH3_freeState(state) }
+        XXH3_64bits_reset(state)
+        for part in parts { XXH3_64bits_update(state, part.baseAddress, part.count) }
+        return XXH3_64bits_digest(state)
     }
 
     public static func hex(_ value: UInt64) -> String {

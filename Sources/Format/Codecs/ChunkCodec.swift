@@ -11,13 +11,25 @@ enum ChunkCodec {
     /// Plane table of a shuffle-zstd chunk: count byte, then per plane a mode byte and a u32 length.
     static func planeHeaderSize(width: Int) -> Int { 1 + 5 * width }
 
+    /// The stored form of one chunk as contiguous bytes (a copy of `encodeParts`).
     static func encode(_ source: UnsafeRawBufferPointer, dtype: DType, codec: Codec, level: Int32) throws -> Data {
+        try encodeParts(source, dtype: dtype, codec: codec, level: level).data
+    }
+
+    /// The stored form of one chunk as spans (see `EncodedChunk`); a `raw` chunk's one
+    /// span is `source` itself, so `source` must outlive the result.
+    static func encodeParts(_ source: UnsafeRawBufferPointer, dtype: DType, codec: Codec, level: Int32) throws -> EncodedChunk {
         switch codec {
         case .raw:
-            return Data(source)
+            return EncodedChunk(parts: [source], owning: [])
         case .zstd:
-            return try uninitializedData(capacity: Zstd.compressBound(source.count)) {
-                try Zstd.compress(source, into: $0, level: level)
+            let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: max(Zstd.compressBound(source.count), 1), alignment: 64)
+            do {
+                let length = try Zstd.compress(source, into: buffer, level: level)
+                return EncodedChunk(parts: [UnsafeRawBufferPointer(rebasing: buffer[0..<length])], owning: [buffer])
+            } catch {
+                buffer.deallocate()
+                throw error
             }
         case .shuffleZstd:
             return try encodeShuffled(source, dtype: dtype, level: level)
@@ -26,7 +38,7 @@ enum ChunkCodec {
         }
     }
 
-    private static func encodeShuffled(_ source: UnsafeRawBufferPointer, dtype: DType, level: Int32) throws -> Data {
+    private static func encodeShuffled(_ source: UnsafeRawBufferPointer, dtype: DType, level: Int32) throws -> EncodedChunk {
         try encodePlanes(source, dtype: dtype) { raw, target in
             guard try samplePromisesSaving(raw, scratch: target, level: level) else { return nil }
             let compressed = try Zstd.compress(raw, into: target, level: level)
@@ -36,18 +48,20 @@ enum ChunkCodec {
 
     /// The plane table and payloads shared by shuffle-zstd and shuffle-ans. `store`
     /// writes one plane's compressed form into `target` and returns (mode, length), or
-    /// nil to keep the plane raw. `target` has room for `planeBound(n)` bytes.
+    /// nil to keep the plane raw. `target` has room for `planeBound(n)` bytes. The table
+    /// and compressed planes go into one buffer; raw planes stay in the split buffer.
     private static func encodePlanes(_ source: UnsafeRawBufferPointer, dtype: DType,
-                                     store: (UnsafeRawBufferPointer, UnsafeMutableRawBufferPointer) throws -> (UInt8, Int)?) throws -> Data {
+                                     store: (UnsafeRawBufferPointer, UnsafeMutableRawBufferPointer) throws -> (UInt8, Int)?) throws -> EncodedChunk {
         let width = dtype.size
         let planeLength = source.count / width
         let planes = UnsafeMutableRawBufferPointer.allocate(byteCount: max(source.count, 1), alignment: 64)
-        defer { planes.deallocate() }
-        Shuffle.split(source, into: planes, width: width, rotateSign: dtype.isSignedFloat)
-
         let headerSize = planeHeaderSize(width: width)
-        return try uninitializedData(capacity: headerSize + width * planeBound(planeLength)) { buffer in
+        // Room for the table and every plane compressed (each kept only when smaller than raw).
+        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: headerSize + width * planeBound(planeLength), alignment: 64)
+        do {
+            Shuffle.split(source, into: planes, width: width, rotateSign: dtype.isSignedFloat)
             buffer[0] = UInt8(width)
+            var parts = [UnsafeRawBufferPointer(rebasing: buffer[0..<headerSize])]
             var cursor = headerSize
             for plane in 0..<width {
                 let raw = UnsafeRawBufferPointer(rebasing: planes[(plane * planeLength)..<((plane + 1) * planeLength)])
@@ -58,32 +72,23 @@ enum ChunkCodec {
                     mode = chosen
                     length = stored
                 }
-                if mode == 0 { target.copyMemory(from: raw) }
                 buffer[1 + 5 * plane] = mode
                 withUnsafeBytes(of: UInt32(length).littleEndian) {
                     UnsafeMutableRawBufferPointer(rebasing: buffer[(2 + 5 * plane)..<(6 + 5 * plane)]).copyMemory(from: $0)
                 }
-                cursor += length
+                if mode == 0 {
+                    parts.append(raw)
+                } else {
+                    parts.append(UnsafeRawBufferPointer(rebasing: buffer[cursor..<(cursor + length)]))
+                    cursor += length
+                }
             }
-            return cursor
-        }
-    }
-
-    /// A buffer of `capacity` bytes that `fill` writes and sizes (returning the length
-    /// used), handed over as Data without a copy. Unlike `Data(count:)` nothing is zeroed
-    /// first: the worst-case bound of a chunk is several times what is used, and
-    /// clearing it cost more than the copy it replaced.
-    static func uninitializedData(capacity: Int, _ fill: (UnsafeMutableRawBufferPointer) throws -> Int) rethrows -> Data {
-        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: max(capacity, 1), alignment: 64)
-        let used: Int
-        do {
-            used = try fill(buffer)
+            return EncodedChunk(parts: parts, owning: [planes, buffer])
         } catch {
+            planes.deallocate()
             buffer.deallocate()
             throw error
         }
-        precondition(used <= capacity, "an encoder wrote past its bound")
-        return Data(bytesNoCopy: buffer.baseAddress!, count: used, deallocator: .custom { pointer, _ in pointer.deallocate() })
     }
 
     /// Room one plane of `n` bytes may take while its encoder works: enough for a zstd
@@ -93,7 +98,7 @@ enum ChunkCodec {
     /// shuffle-ans: each plane as an order-0 rANS stream when its histogram says that
     /// saves more than 1/64, otherwise raw. Integer planes (counters, ids) can hold runs
     /// and repeats that only an LZ stage finds, so there zstd is tried too and the smaller kept.
-    private static func encodeAns(_ source: UnsafeRawBufferPointer, dtype: DType, level: Int32) throws -> Data {
+    private static func encodeAns(_ source: UnsafeRawBufferPointer, dtype: DType, level: Int32) throws -> EncodedChunk {
         try encodePlanes(source, dtype: dtype) { raw, target in
             var best: (UInt8, Int)? = nil
             if let length = RansPlane.encode(raw, into: target), worthCompressing(length, of: raw.count) {

@@ -49,11 +49,13 @@ enum Rans {
             let f = packed[2 * s]
             // Renormalise so that x < f << 20 (written as a shift so that f = 4096, a
             // one-symbol plane, never emits).
-            if x >> 20 >= f {
-                w &-= 1
-                words[w] = UInt16(truncatingIfNeeded: x).littleEndian
-                x >>= 16
-            }
+            // Branch-free: the low word is always stored below the cursor, which moves
+            // only when the state renormalises (a branch mispredicted about one symbol in
+            // six). Safe: after k symbols at most k words were emitted, so w >= 1 here.
+            let emit = x >> 20 >= f
+            words[w &- 1] = UInt16(truncatingIfNeeded: x).littleEndian
+            w &-= emit ? 1 : 0
+            x = emit ? x >> 16 : x
             // x' = (q << 12) + (x - q f) + c, written as x + bias + q (4096 - f).
             let q = UInt32(truncatingIfNeeded: reciprocal[s].multipliedFullWidth(by: UInt64(x)).high)
             x = x &+ packed[2 * s + 1] &+ q &* (UInt32(total) &- f)
@@ -103,7 +105,7 @@ enum Rans {
     /// `RansTable`. Every read is bounds-checked (once per group of four while the stream
     /// has room for the group's words); the stream must be used up exactly and every
     /// state must end at `lower`, so a damaged stream is refused rather than misread.
-    static func decode(_ stream: UnsafeRawBufferPointer, slots: UnsafePointer<UInt32>, count: Int, into out: UnsafeMutablePointer<UInt8>) throws {
+    static func decode(_ stream: UnsafeRawBufferPointer, slots: UnsafePointer<UInt32>, symbols: UnsafePointer<UInt8>, count: Int, into out: UnsafeMutablePointer<UInt8>) throws {
         guard stream.count >= headerSize, (stream.count - headerSize) % 2 == 0, let base = stream.baseAddress else {
             throw FormatError(.malformed(what: "rANS stream", detail: "\(stream.count) bytes are not 16 bytes of states and whole 16-bit words"))
         }
@@ -129,27 +131,37 @@ enum Rans {
             var o = out + i
             let end = o + 4 * quads
             while o < end {
-                let e0 = slots[Int(x0 & mask)], e1 = slots[Int(x1 & mask)]
-                let e2 = slots[Int(x2 & mask)], e3 = slots[Int(x3 & mask)]
-                o[0] = UInt8(truncatingIfNeeded: e0); o[1] = UInt8(truncatingIfNeeded: e1)
-                o[2] = UInt8(truncatingIfNeeded: e2); o[3] = UInt8(truncatingIfNeeded: e3)
-                x0 = ((e0 >> 8) & 0xFFF &+ 1) &* (x0 >> precision) &+ (e0 >> 20)
-                x1 = ((e1 >> 8) & 0xFFF &+ 1) &* (x1 >> precision) &+ (e1 >> 20)
-                x2 = ((e2 >> 8) & 0xFFF &+ 1) &* (x2 >> precision) &+ (e2 >> 20)
-                x3 = ((e3 >> 8) & 0xFFF &+ 1) &* (x3 >> precision) &+ (e3 >> 20)
-                if x0 < lower { x0 = x0 << 16 | UInt32(UInt16(littleEndian: UnsafeRawPointer(wp).loadUnaligned(as: UInt16.self))); wp += 1 }
-                if x1 < lower { x1 = x1 << 16 | UInt32(UInt16(littleEndian: UnsafeRawPointer(wp).loadUnaligned(as: UInt16.self))); wp += 1 }
-                if x2 < lower { x2 = x2 << 16 | UInt32(UInt16(littleEndian: UnsafeRawPointer(wp).loadUnaligned(as: UInt16.self))); wp += 1 }
-                if x3 < lower { x3 = x3 << 16 | UInt32(UInt16(littleEndian: UnsafeRawPointer(wp).loadUnaligned(as: UInt16.self))); wp += 1 }
+                let s0 = Int(x0 & mask), s1 = Int(x1 & mask), s2 = Int(x2 & mask), s3 = Int(x3 & mask)
+                let e0 = slots[s0], e1 = slots[s1], e2 = slots[s2], e3 = slots[s3]
+                o[0] = symbols[s0]; o[1] = symbols[s1]; o[2] = symbols[s2]; o[3] = symbols[s3]
+                x0 = (e0 & 0xFFFF) &* (x0 >> precision) &+ (e0 >> 16)
+                x1 = (e1 & 0xFFFF) &* (x1 >> precision) &+ (e1 >> 16)
+                x2 = (e2 & 0xFFFF) &* (x2 >> precision) &+ (e2 >> 16)
+                x3 = (e3 & 0xFFFF) &* (x3 >> precision) &+ (e3 >> 16)
+                // Branch-free renormalisation: whether a state reads a word is data, not
+                // control (a branch mispredicted on about one symbol in six).
+                var w = UInt32(UInt16(littleEndian: UnsafeRawPointer(wp).loadUnaligned(as: UInt16.self)))
+                var r = x0 < lower
+                x0 = r ? x0 << 16 | w : x0; wp += r ? 1 : 0
+                w = UInt32(UInt16(littleEndian: UnsafeRawPointer(wp).loadUnaligned(as: UInt16.self)))
+                r = x1 < lower
+                x1 = r ? x1 << 16 | w : x1; wp += r ? 1 : 0
+                w = UInt32(UInt16(littleEndian: UnsafeRawPointer(wp).loadUnaligned(as: UInt16.self)))
+                r = x2 < lower
+                x2 = r ? x2 << 16 | w : x2; wp += r ? 1 : 0
+                w = UInt32(UInt16(littleEndian: UnsafeRawPointer(wp).loadUnaligned(as: UInt16.self)))
+                r = x3 < lower
+                x3 = r ? x3 << 16 | w : x3; wp += r ? 1 : 0
                 o += 4
             }
             i += 4 * quads
             p = (UnsafeRawPointer(wp) - words) / 2
         }
         @inline(__always) func step(_ x: inout UInt32) -> UInt8 {
-            let e = slots[Int(x & mask)]
-            x = ((e >> 8) & 0xFFF &+ 1) &* (x >> precision) &+ (e >> 20)
-            return UInt8(truncatingIfNeeded: e)
+            let slot = Int(x & mask)
+            let e = slots[slot]
+            x = (e & 0xFFFF) &* (x >> precision) &+ (e >> 16)
+            return symbols[slot]
         }
         // Tail: one symbol at a time, every read checked.
         while i < count {

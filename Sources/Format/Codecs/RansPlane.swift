@@ -47,12 +47,13 @@ enum RansPlane {
             return
         }
         let slots = UnsafeMutablePointer<UInt32>.allocate(capacity: Rans.total)
-        defer { slots.deallocate() }
-        table.fillSlots(slots)
+        let symbols = UnsafeMutablePointer<UInt8>.allocate(capacity: Rans.total)
+        defer { slots.deallocate(); symbols.deallocate() }
+        table.fillSlots(slots, symbols: symbols)
         guard let out = target.baseAddress?.assumingMemoryBound(to: UInt8.self) else {
             throw FormatError(.malformed(what: "rANS plane", detail: "a plane of no bytes is stored raw"))
         }
-        try Rans.decode(UnsafeRawBufferPointer(rebasing: payload[cursor...]), slots: slots, count: target.count, into: out)
+        try Rans.decode(UnsafeRawBufferPointer(rebasing: payload[cursor...]), slots: slots, symbols: symbols, count: target.count, into: out)
     }
 
     /// Byte histogram in four interleaved tables, so that runs of one value do not stall

@@ -1,8 +1,11 @@
 import Foundation
 
-/// Writes a `.ckpt` as tensors arrive: chunks are compressed in parallel batches and
-/// appended, the index goes at the end, so memory stays bounded by one batch however
-/// large the model. Nothing appears at the destination until `finish()`.
+/// Writes a `.ckpt` as tensors arrive: each chunk is compressed and hashed on all cores
+/// as soon as it is added, and appended in order by the caller's thread while later
+/// chunks are still being encoded (a barrier per batch left the cores idle during every
+/// write and the disk idle during every encode). Memory stays bounded by the bytes in
+/// flight however large the model; the index goes at the end. Nothing appears at the
+/// destination until `finish()`.
 public final class ContainerWriter {
     public let destination: URL
     public let options: WriteOptions
@@ -19,20 +22,78 @@ public final class ContainerWriter {
     private var probes: [ManifestWire.Probe] = []
     private var sections: [String: ManifestWire.Section] = [:]
     private var names = Set<String>()
-    private var pending: [Job] = []
-    private var pendingBytes = 0
+    /// Chunks handed to the encoders and not yet written, oldest first from `nextToWrite`.
+    private var inFlight: [PendingChunk] = []
+    private var nextToWrite = 0
+    private var inFlightBytes = 0
     private var doneBytes = 0
     private var queuedBytes = 0
-    /// Raw bytes compressed together; bounds the memory a save needs.
-    private let batchBytes = 16 << 20
+    private var bytesSinceWriteback = 0
+    /// Raw bytes being encoded or waiting to be written; bounds the memory a save needs
+    /// (about twice this: sources are the caller's, encoded chunks and plane buffers are
+    /// ours) and keeps every core busy while the oldest chunk is written.
+    private let inFlightLimit = 32 << 20
+    /// Written bytes after which the kernel is asked to start writeback (`startWriteback`).
+    private let writebackBytes = 16 << 20
 
     /// Where a chunk's entry lives once written: a model tensor or a probe tensor.
     private enum Slot { case tensor(Int), probeInput(Int, Int), probeOutput(Int, Int) }
     private struct Job {
         var slot: Slot
         var dtype: DType
+        var codec: Codec
         var source: Data
         var range: Range<Int>
+    }
+
+    /// One chunk on its way. Whoever claims it first encodes it: a worker of the global
+    /// queue, or the writer itself when the chunk is the oldest and no worker has started
+    /// it. The writer never waits on a chunk nobody is encoding, so a save run from
+    /// inside a parallel loop (the store saves objects with `concurrentPerform`, which
+    /// holds the pool's threads) still makes progress. The claimant fills `outcome` and
+    /// signals `ready`; the writer reads `outcome` only after `ready` (which orders them).
+    /// A nil chunk means "store the source bytes raw".
+    private final class PendingChunk: @unchecked Sendable {
+        let job: Job
+        let level: Int32
+        private(set) var outcome: Result<(EncodedChunk?, UInt64), Error>?
+        private let ready = DispatchSemaphore(value: 0)
+        private let claiming = NSLock()
+        private var claimed = false
+
+        init(_ job: Job, level: Int32) {
+            self.job = job
+            self.level = level
+        }
+
+        /// Encodes the chunk unless someone already has; returns at once in that case.
+        func encodeIfUnclaimed() {
+            claiming.lock()
+            let mine = !claimed
+            claimed = true
+            claiming.unlock()
+            guard mine else { return }
+            let job = self.job, level = self.level
+            outcome = Result {
+                try job.source.withUnsafeBytes { bytes in
+                    let slice = UnsafeRawBufferPointer(rebasing: bytes[job.range])
+                    let encoded = try ChunkCodec.encodeParts(slice, dtype: job.dtype, codec: job.codec, level: level)
+                    // A tensor that fits one chunk and does not shrink (biases, tiny
+                    // layers: frame overhead beats the saving) is stored raw instead.
+                    if job.range.count == job.source.count, encoded.count >= slice.count { return (nil, Checksum.xxh3(slice)) }
+                    return (encoded, encoded.xxh3)
+                }
+            }
+            ready.signal()
+        }
+
+        /// The outcome, encoding the chunk here if no worker has started it.
+        func result() -> Result<(EncodedChunk?, UInt64), Error> {
+            encodeIfUnclaimed()
+            ready.wait()
+            ready.signal() // a later call (draining after an error) must not block
+            return outcome!
+        }
     }
 
     public init(destination: URL, options: WriteOptions = WriteOptions()) throws {
@@ -85,7 +146,7 @@ public final class ContainerWriter {
 
     /// Writes the index and trailer, syncs, and renames the file into place.
     public func finish() throws {
-        try flush()
+        try writeAll()
         try file.pad(to: UInt64(ContainerLimits.alignment))
         let wire = ManifestWire(writer: "ckpt \(ckptVersion)", tensors: tensors, sections: sections, probes: probes)
         let encoder = JSONEncoder()
@@ -120,15 +181,20 @@ public final class ContainerWriter {
         let count = tensor.data.count
         // Chunks hold whole elements so that byte planes never straddle two chunks.
         let step = options.chunkSize / tensor.dtype.size * tensor.dtype.size
+        let codec = codec(for: slot)
         var start = 0
         while start < count {
             let end = min(start + step, count)
-            pending.append(Job(slot: slot, dtype: tensor.dtype, source: tensor.data, range: start..<end))
-            pendingBytes += end - start
+            let pending = PendingChunk(Job(slot: slot, dtype: tensor.dtype, codec: codec, source: tensor.data, range: start..<end),
+                                       level: options.level)
+            // Captures only the chunk, so a writer dropped half way is not kept alive by its workers.
+            DispatchQueue.global(qos: .userInitiated).async { pending.encodeIfUnclaimed() }
+            inFlight.append(pending)
+            inFlightBytes += end - start
             queuedBytes += end - start
             start = end
+            while inFlightBytes > inFlightLimit { try writeOldest() }
         }
-        if pendingBytes >= batchBytes { try flush() }
     }
 
     private func codec(for slot: Slot) -> Codec {
@@ -138,48 +204,60 @@ public final class ContainerWriter {
         }
     }
 
-    /// Encodes every pending chunk on all cores, then appends them in order.
-    private func flush() throws {
-        guard !pending.isEmpty else { return }
-        let jobs = pending
-        let level = options.level
-        // Encoding and hashing run on all cores; only the appends are serial. (The xxh3
-        // of every stored chunk was a serial pass over the whole output before.)
-        var results = [Result<(Data?, UInt64), Error>?](repeating: nil, count: jobs.count)
-        results.withUnsafeMutableBufferPointer { out in
-            let out = out
-            DispatchQueue.concurrentPerform(iterations: jobs.count) { k in
-                let job = jobs[k]
-                out[k] = Result {
-                    try job.source.withUnsafeBytes { bytes in
-                        let slice = UnsafeRawBufferPointer(rebasing: bytes[job.range])
-                        let encoded = try ChunkCodec.encode(slice, dtype: job.dtype, codec: self.codec(for: job.slot), level: level)
-                        // A tensor that fits one chunk and does not shrink (biases, tiny
-                        // layers: frame overhead beats the saving) is stored raw instead.
-                        if job.range.count == job.source.count, encoded.count >= slice.count { return (nil, Checksum.xxh3(slice)) }
-                        return (encoded, encoded.withUnsafeBytes { Checksum.xxh3($0) })
-                    }
-                }
-            }
-        }
-        for (job, result) in zip(jobs, results) {
-            let (encoded, hash) = try result!.get()
+    /// Appends the oldest chunk in flight, encoding it first if no worker has started it.
+    /// If its encoding failed, the chunks behind it are dropped and the error is thrown: the writer is then unusable, and its temporary file is removed
+    /// when it is released.
+    private func writeOldest() throws {
+        let pending = inFlight[nextToWrite]
+        nextToWrite += 1
+        let job = pending.job
+        inFlightBytes -= job.range.count
+        do {
+            let (encoded, hash) = try pending.result().get()
             if encoded == nil { setCodec(.raw, for: job.slot) }
-            let stored = encoded ?? job.source
             try file.pad(to: UInt64(ContainerLimits.alignment))
-            let chunk = ManifestWire.Chunk(offset: Int(file.offset), length: stored.count, size: job.range.count,
+            let length = encoded?.count ?? job.range.count
+            let chunk = ManifestWire.Chunk(offset: Int(file.offset), length: length, size: job.range.count,
                                            xxh3: Checksum.hex(hash))
-            try file.write(stored)
+            if let encoded {
+                for part in encoded.parts { try file.write(part) }
+            } else {
+                try job.source.withUnsafeBytes { try file.write(UnsafeRawBufferPointer(rebasing: $0[job.range])) }
+            }
             switch job.slot {
             case .tensor(let t): tensors[t].chunks.append(chunk)
             case .probeInput(let p, let k): probes[p].inputs[k].chunks.append(chunk)
             case .probeOutput(let p, let k): probes[p].outputs[k].chunks.append(chunk)
             }
             doneBytes += job.range.count
+            bytesSinceWriteback += length
+        } catch {
+            // Workers still encoding later chunks hold their own references; the results are dropped.
+            inFlight.removeAll()
+            nextToWrite = 0
+            inFlightBytes = 0
+            throw error
         }
+        if nextToWrite == inFlight.count {
+            inFlight.removeAll(keepingCapacity: true)
+            nextToWrite = 0
+        } else if nextToWrite >= 64 {
+            inFlight.removeFirst(nextToWrite)
+            nextToWrite = 0
+        }
+        if bytesSinceWriteback >= writebackBytes {
+            file.startWriteback()
+            bytesSinceWriteback = 0
+            progress?(doneBytes, max(expectedBytes, queuedBytes))
+        }
+    }
+
+    /// Writes every chunk in flight, in order.
+    private func writeAll() throws {
+        guard nextToWrite < inFlight.count else { return }
+        while nextToWrite < inFlight.count { try writeOldest() }
         file.startWriteback()
-        pending.removeAll(keepingCapacity: true)
-        pendingBytes = 0
+        bytesSinceWriteback = 0
         progress?(doneBytes, max(expectedBytes, queuedBytes))
     }
 
@@ -195,6 +273,8 @@ public final class ContainerWriter {
     func writeSection(_ name: String, _ bytes: Data) throws {
         try CheckpointNames.check(name, kind: "section")
         guard sections[name] == nil else { throw FormatError(.duplicateName(kind: "section", name: name)) }
+        // Sections follow the chunks added before them in the file.
+        try writeAll()
         try file.pad(to: UInt64(ContainerLimits.alignment))
         sections[name] = ManifestWire.Section(offset: Int(file.offset), length: bytes.count,
                                               xxh3: bytes.withUnsafeBytes { Checksum.hex(Checksum.xxh3($0)) })
