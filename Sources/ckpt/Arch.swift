@@ -1,4 +1,5 @@
 import ArgumentParser
+import Catalog
 import Engine
 import Foundation
 import Format
@@ -6,9 +7,9 @@ import Format
 struct Arch: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Print a checkpoint's network as PyTorch prints a module, with shapes and parameter counts.",
-        discussion: "FILE is a .ckpt or an architecture document (.json, see spec/ARCH.md). Shapes are shown for --input-shape, else the document's input_shape, else the first probe's input.")
+        discussion: "FILE is a .ckpt (or any importable file), a stored version (NAME@N, a tag, a hash prefix) or an architecture document (.json, see spec/ARCH.md). Shapes are shown for --input-shape, else the document's input_shape, else the first probe's input.")
 
-    @Argument(help: "A .ckpt or an architecture document (.json).")
+    @Argument(help: ArgumentHelp("A checkpoint file, a stored version or an architecture document (.json).", valueName: "FILE|REF"))
     var file: String
 
     @Option(help: "Input shape to trace, batch axis included, e.g. 1,20.")
@@ -17,6 +18,8 @@ struct Arch: ParsableCommand {
     @Flag(help: "Print the architecture document itself (JSON).")
     var json = false
 
+    @OptionGroup var storeOptions: StoreOptions
+
     func run() throws {
         let url = URL(fileURLWithPath: file)
         var shape = inputShape?.shape
@@ -24,12 +27,18 @@ struct Arch: ParsableCommand {
         if url.pathExtension.lowercased() == "json" {
             document = try ArchitectureDocument.read(contentsOf: url)
         } else {
-            let checkpoint = try Importer.load(contentsOf: url)
-            guard let data = checkpoint.architecture else {
-                throw CLIError.noArchitecture(file: file)
+            // A stored version's document and probe shapes come from the catalog: no tensor is read.
+            let architecture: Data?, probeShape: [Int]?
+            switch try InputArgument.locate(file, store: storeOptions.store) {
+            case .file(let url):
+                let checkpoint = try Importer.load(contentsOf: url)
+                (architecture, probeShape) = (checkpoint.architecture, checkpoint.probes.first?.inputs.first?.shape)
+            case .version(let content, _):
+                (architecture, probeShape) = (content.architecture, content.probes.first?.inputs.first?.shape)
             }
+            guard let data = architecture else { throw CLIError.noArchitecture(file: file) }
             do { document = try ArchitectureDocument.parse(data) } catch { throw error.attributed(to: file) }
-            if shape == nil, document.inputShape == nil { shape = checkpoint.probes.first?.inputs.first?.shape }
+            if shape == nil, document.inputShape == nil { shape = probeShape }
         }
         if json {
             print(Terminal.jsonSafe(String(decoding: document.serialized(), as: UTF8.self)), terminator: "")
