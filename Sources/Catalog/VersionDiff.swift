@@ -27,6 +27,8 @@ public struct VersionDiff: Codable, Sendable {
     public var tensors: [TensorChange]
     public var architecture: [JSONChange]
     public var metadata: [JSONChange]
+    /// The nesting (`CheckpointStructure`), compared as the JSON of its stored form.
+    public var structure: [JSONChange] = []
     public var probesAdded: [String]
     public var probesRemoved: [String]
     public var probesChanged: [String]
@@ -55,7 +57,7 @@ extension Store {
             }
             if old.object != new.object, old.dtype == new.dtype, old.shape == new.shape {
                 let x = try tensor(old, of: a.info), y = try tensor(new, of: b.info)
-                measure(x, y, into: &change)
+                Self.measure(x, y, into: &change)
             }
             changes.append(change)
         }
@@ -75,6 +77,7 @@ extension Store {
                 || probe.rtol != other.rtol || probe.atol != other.atol || probe.origin != other.origin
         }
         return VersionDiff(a: a.info.reference, b: b.info.reference, tensors: changes, architecture: architecture, metadata: metadata,
+                           structure: JSONDiff.diff(a.structure?.jsonValue, b.structure?.jsonValue),
                            probesAdded: b.probes.map(\.name).filter { oldProbes[$0] == nil },
                            probesRemoved: a.probes.map(\.name).filter { newProbes[$0] == nil },
                            probesChanged: changedProbes.map(\.name))
@@ -84,7 +87,7 @@ extension Store {
     /// differing elements, max |b - a| and ||b - a|| / ||a|| (NaN that stays NaN is no
     /// change; NaN or infinity appearing makes the numbers undefined, nil). A dtype without
     /// arithmetic (c64) has no measure; only its differing elements are counted.
-    private func measure(_ x: Tensor, _ y: Tensor, into change: inout TensorChange) {
+    static func measure(_ x: Tensor, _ y: Tensor, into change: inout TensorChange) {
         if let difference = TensorDifference.compare(x, y) {
             change.differingElements = difference.differingElements
             change.maxAbsDifference = difference.maxAbs

@@ -1,4 +1,5 @@
 import ArgumentParser
+import Catalog
 import Engine
 import Foundation
 import Format
@@ -6,9 +7,9 @@ import Format
 struct Arch: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Print a checkpoint's network as PyTorch prints a module, with shapes and parameter counts.",
-        discussion: "FILE is a .ckpt or an architecture document (.json, see spec/ARCH.md). Shapes are shown for --input-shape, else the document's input_shape, else the first probe's input.")
+        discussion: "FILE is a .ckpt (or any importable file), a stored version (NAME@N, a tag, a hash prefix) or an architecture document (.json, see spec/ARCH.md). Shapes are shown for --input-shape, else the document's input_shape, else the first probe's input.")
 
-    @Argument(help: "A .ckpt or an architecture document (.json).")
+    @Argument(help: ArgumentHelp("A checkpoint file, a stored version or an architecture document (.json).", valueName: "FILE|REF"))
     var file: String
 
     @Option(help: "Input shape to trace, batch axis included, e.g. 1,20.")
@@ -16,6 +17,8 @@ struct Arch: ParsableCommand {
 
     @Flag(help: "Print the architecture document itself (JSON).")
     var json = false
+
+    @OptionGroup var storeOptions: StoreOptions
 
     func run() throws {
         let url = URL(fileURLWithPath: file)
@@ -25,12 +28,18 @@ struct Arch: ParsableCommand {
         if url.pathExtension.lowercased() == "json" {
             architecture = try Architecture.read(contentsOf: url)
         } else {
-            let checkpoint = try Importer.load(contentsOf: url)
-            guard let carried = checkpoint.architecture else {
-                throw CLIError.noArchitecture(file: file)
+            // A stored version's document and probe shapes come from the catalog: no tensor is read.
+            switch try InputArgument.locate(file, store: storeOptions.store) {
+            case .file(let url):
+                let checkpoint = try Importer.load(contentsOf: url)
+                guard let carried = checkpoint.architecture else { throw CLIError.noArchitecture(file: file) }
+                architecture = carried
+                probeShape = checkpoint.probes.first?.inputs.first?.shape
+            case .version(let content, _):
+                guard let data = content.architecture else { throw CLIError.noArchitecture(file: file) }
+                do { architecture = try Architecture.parse(data) } catch { throw error.attributed(to: file) }
+                probeShape = content.probes.first?.inputs.first?.shape
             }
-            architecture = carried
-            probeShape = checkpoint.probes.first?.inputs.first?.shape
         }
         if json {
             print(Terminal.jsonSafe(String(decoding: architecture.text, as: UTF8.self)), terminator: "")

@@ -21,7 +21,7 @@ struct Ckpt: ParsableCommand {
             Devices.self,
             Arch.self,
             ProbeCommand.self,
-            Init.self, Save.self, Log.self, Show.self, Diff.self, Checkout.self, Tag.self, Rm.self, Prune.self, Gc.self, Fsck.self,
+            Init.self, Save.self, Models.self, Log.self, Show.self, Diff.self, Checkout.self, Tag.self, Rm.self, Prune.self, Gc.self, Fsck.self,
             Stats.self, ReportCommand.self,
             Transplant.self,
         ]

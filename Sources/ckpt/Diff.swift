@@ -5,13 +5,13 @@ import Format
 
 struct Diff: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Compare two stored versions: tensors added, removed and changed (by how much), architecture and metadata.",
-        discussion: "For a changed float tensor: the largest absolute difference and the relative norm ||b - a|| / ||a||.")
+        abstract: "Compare two checkpoints (stored versions or files): tensors added, removed and changed (by how much), architecture, metadata and structure.",
+        discussion: "For a changed float tensor: the largest absolute difference and the relative norm ||b - a|| / ||a||. Each of A and B is a stored version or a file (an existing file wins, as verify resolves).")
 
-    @Argument(help: "The earlier version (REF).")
+    @Argument(help: ArgumentHelp("The earlier checkpoint.", valueName: "A: FILE|REF"))
     var a: String
 
-    @Argument(help: "The later version (REF).")
+    @Argument(help: ArgumentHelp("The later checkpoint.", valueName: "B: FILE|REF"))
     var b: String
 
     @Flag(help: "Also list tensors that did not change.")
@@ -26,13 +26,7 @@ struct Diff: ParsableCommand {
     @OptionGroup var storeOptions: StoreOptions
 
     func run() throws {
-        let store = try storeOptions.open()
-        // Under the shared lock: a concurrent rm + gc cannot delete the objects mid-read.
-        let (diff, statsRows) = try store.reading {
-            let contentA = try store.content(a), contentB = try store.content(b)
-            let diff = try store.diff(contentA, contentB)
-            return (diff, stats ? try DiffStats.rows(diff, all: all, store: store, contentA, contentB) : nil)
-        }
+        let (diff, statsRows) = try compare()
         if json {
             print(try statsRows.map { try Terminal.json(DiffStats.Output(diff: diff, stats: $0)) } ?? Terminal.json(diff))
             return
@@ -49,7 +43,7 @@ struct Diff: ParsableCommand {
         print("\(StoreText.count(diff.tensors.count, "tensor")): \(diff.count(.changed)) changed, \(diff.count(.added)) added, "
               + "\(diff.count(.removed)) removed, \(diff.count(.same)) same")
         if let statsRows, !statsRows.isEmpty { print(DiffStats.render(statsRows, labels: (diff.a, diff.b))) }
-        for (title, changes) in [("architecture", diff.architecture), ("metadata", diff.metadata)] {
+        for (title, changes) in [("architecture", diff.architecture), ("metadata", diff.metadata), ("structure", diff.structure)] {
             if changes.isEmpty {
                 print("\(title): same")
                 continue
@@ -66,6 +60,25 @@ struct Diff: ParsableCommand {
         for name in diff.probesAdded { print("probe added: \(name.escapedForDisplay)") }
         for name in diff.probesRemoved { print("probe removed: \(name.escapedForDisplay)") }
         for name in diff.probesChanged { print("probe changed: \(name.escapedForDisplay)") }
+    }
+
+    /// Two versions of one store compare by their objects (nothing read that is the same);
+    /// when either side is a file, both are read whole and compared by bytes.
+    private func compare() throws -> (VersionDiff, [DiffStats.Row]?) {
+        let files = [a, b].contains { FileManager.default.fileExists(atPath: $0) }
+        guard files else {
+            let store = try storeOptions.open()
+            // Under the shared lock: a concurrent rm + gc cannot delete the objects mid-read.
+            return try store.reading {
+                let contentA = try store.content(a), contentB = try store.content(b)
+                let diff = try store.diff(contentA, contentB)
+                return (diff, stats ? try DiffStats.rows(diff, all: all, store: store, contentA, contentB) : nil)
+            }
+        }
+        let x = try InputArgument.checkpoint(a, store: storeOptions.store)
+        let y = try InputArgument.checkpoint(b, store: storeOptions.store)
+        let diff = VersionDiff.between(x, y, labels: (a, b))
+        return (diff, stats ? try DiffStats.rows(diff, all: all, x, y) : nil)
     }
 
     /// `f32 [384, 384]`, or what changed in dtype and shape.

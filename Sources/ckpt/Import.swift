@@ -7,13 +7,13 @@ extension Codec: ExpressibleByArgument {}
 
 struct Import: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Convert a .safetensors, .npz, .npy, torch .pt/.pth/.bin, torch.export .pt2 or .ckpt file into a compressed .ckpt.",
+        abstract: "Convert a .safetensors, .npz, .npy, torch .pt/.pth/.bin, torch.export .pt2 or .ckpt file into a compressed .ckpt (or the format the output's extension names).",
         discussion: "A .pt2 (torch.export.save) becomes a graph architecture document, its weights and constants under their state_dict names, and its example inputs as a probe named sample (inputs only; give it an expected output with ckpt probe add).")
 
     @Argument(help: "The file to import.")
     var source: String
 
-    @Option(name: .shortAndLong, help: "The .ckpt to write.")
+    @Option(name: .shortAndLong, help: "The file to write: OUT.ckpt (also .safetensors, .npz, .pt, .pth, .bin).")
     var output: String
 
     @Option(help: "How tensors are stored: raw, zstd, shuffle-zstd or shuffle-ans.")
@@ -31,11 +31,23 @@ struct Import: ParsableCommand {
     @Option(help: "An architecture document (spec/ARCH.md) to store with the weights; every parameter must match it in name and shape.")
     var arch: String?
 
+    @Flag(help: "Print JSON for scripts.")
+    var json = false
+
+    struct Report: Encodable {
+        var output: OutputFile.Written
+        var raw: Int
+        /// Stored tensor bytes (`.ckpt` only: the other formats store elements as they are).
+        var stored: Int
+        var codec: String?
+    }
+
     func validate() throws {
         guard (-7...22).contains(level) else { throw ValidationError("--level must be between -7 and 22") }
     }
 
     func run() throws {
+        let format = try OutputFile.format(output)
         var checkpoint = try Importer.load(contentsOf: URL(fileURLWithPath: source), options: ImportOptions(key: key, stripPrefixes: stripPrefix))
         if let arch {
             let document = try ArchitectureDocument.read(contentsOf: URL(fileURLWithPath: arch))
@@ -47,14 +59,22 @@ struct Import: ParsableCommand {
                 throw error.attributed(to: source)
             }
         }
-        let bar = ProgressBar("importing")
-        let destination = URL(fileURLWithPath: output)
-        defer { bar.finish() }
-        try CheckpointFile.write(checkpoint, to: destination, options: WriteOptions(codec: codec, level: level), progress: bar.callback)
-        bar.finish()
-        let reader = try ContainerReader(contentsOf: destination)
-        let raw = reader.manifest.tensors.reduce(0) { $0 + $1.byteCount }
+        try OutputFile.write(checkpoint, as: format, to: output, options: WriteOptions(codec: codec, level: level), label: "importing")
+        let raw = checkpoint.tensors.reduce(0) { $0 + $1.tensor.data.count }
+        guard format == .ckpt else {
+            if json {
+                print(try Terminal.json(Report(output: OutputFile.written(checkpoint, as: format, to: output), raw: raw, stored: raw, codec: nil)))
+            } else {
+                OutputFile.report(checkpoint, as: format, to: output)
+            }
+            return
+        }
+        let reader = try ContainerReader(contentsOf: URL(fileURLWithPath: output))
         let stored = reader.manifest.tensors.reduce(0) { $0 + $1.storedCount }
+        if json {
+            print(try Terminal.json(Report(output: OutputFile.written(checkpoint, as: format, to: output), raw: raw, stored: stored, codec: codec.rawValue)))
+            return
+        }
         Terminal.say("\(output): \(Terminal.count(reader.manifest.tensors.count, "tensor")), \(Terminal.bytes(raw)) raw, \(Terminal.bytes(stored)) stored (\(Terminal.ratio(stored, raw)) of raw, \(codec.rawValue))")
     }
 }

@@ -1,16 +1,20 @@
 import ArgumentParser
+import Catalog
 import Foundation
 import Format
 
 struct Inspect: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Show what a checkpoint holds: format, tensors, aliases, metadata, architecture, probes.")
+        abstract: "Show what a checkpoint holds: format, tensors, aliases, metadata, structure, architecture, probes.")
 
-    @Argument(help: "A .ckpt, .safetensors, .npz, .npy or torch .pt file.")
+    @Argument(help: ArgumentHelp("A .ckpt, .safetensors, .npz, .npy or torch .pt file, or a stored version (NAME@N, a tag, a hash prefix).",
+                                 valueName: "FILE|REF"))
     var file: String
 
     @Flag(help: "Print JSON for scripts.")
     var json = false
+
+    @OptionGroup var storeOptions: StoreOptions
 
     struct Row: Encodable {
         var name: String
@@ -34,17 +38,42 @@ struct Inspect: ParsableCommand {
         var metadata: JSONValue?
         var architecture: JSONValue?
         var probes: [String]
+        /// The nesting around the tensors (FORMAT.md 4.1, the `root` node's JSON); absent for a flat state_dict.
+        var structure: JSONValue?
+        /// The nesting in one line, as Python would print it (text output only).
+        var structureOutline: String?
         /// A torch file's outline: what its pickle holds, one value a line.
         var tree: String?
     }
 
     func run() throws {
-        let report = try Self.report(for: file)
+        let report: Report
+        switch try InputArgument.locate(file, store: storeOptions.store) {
+        case .file: report = try Self.report(for: file)
+        case .version(let content, _): report = Self.report(for: content)
+        }
         if json {
             print(try Terminal.json(report))
         } else {
             Terminal.say(lines: Self.render(report))
         }
+    }
+
+    /// A stored version, from the catalog alone (nothing is decoded).
+    static func report(for content: VersionContent) -> Report {
+        let rows = content.tensors.map { entry in
+            Row(name: entry.name, aliases: entry.aliases, dtype: entry.dtype.rawValue, shape: entry.shape, codec: entry.codec.rawValue,
+                stored: entry.storedBytes, raw: (try? Tensor.byteCount(dtype: entry.dtype, shape: entry.shape)) ?? 0)
+        }
+        var report = Report(file: "\(content.info.reference) (\(content.info.shortHash))", kind: "stored version", version: nil, writer: nil,
+                            tensors: rows, raw: 0, stored: 0, metadata: content.metadataValue,
+                            architecture: content.architectureValue,
+                            probes: content.probes.map { "\($0.name) (\($0.origin.rawValue), \($0.inputs.count) in, \($0.outputs.count) out, rtol \($0.rtol))" },
+                            structure: content.structure?.jsonValue, structureOutline: content.structure?.outline())
+        report.raw = report.tensors.reduce(0) { $0 + $1.raw }
+        report.stored = report.tensors.reduce(0) { $0 + $1.stored }
+        report.ratio = report.raw > 0 ? Double(report.stored) / Double(report.raw) : nil
+        return report
     }
 
     static func report(for file: String) throws -> Report {
@@ -63,6 +92,9 @@ struct Inspect: ParsableCommand {
                             tensors: rows, raw: 0, stored: 0, metadata: try reader.metadata(),
                             architecture: try reader.architectureText().flatMap { try? JSONValue.parse($0) },
                             probes: reader.manifest.probes.map { "\($0.name) (\($0.origin.rawValue), \($0.inputs.count) in, \($0.outputs.count) out, rtol \($0.rtol))" })
+            let structure = try reader.structure()
+            report.structure = structure?.jsonValue
+            report.structureOutline = structure?.outline()
         } else {
             let checkpoint = try Importer.load(detected)
             let rows = checkpoint.tensors.map {
@@ -71,7 +103,7 @@ struct Inspect: ParsableCommand {
             }
             report = Report(file: file, kind: kind.rawValue, version: nil, writer: nil, tensors: rows, raw: 0, stored: 0,
                             metadata: checkpoint.metadata, architecture: checkpoint.architecture.flatMap { try? JSONValue.parse($0.text) },
-                            probes: [])
+                            probes: [], structure: checkpoint.structure?.jsonValue, structureOutline: checkpoint.structure?.outline())
             if kind == .torch { report.tree = try TorchFile.tree(detected) }
         }
         report.raw = report.tensors.reduce(0) { $0 + $1.raw }
@@ -104,6 +136,7 @@ struct Inspect: ParsableCommand {
         if let metadata = report.metadata, let text = try? String(decoding: metadata.serialized(), as: UTF8.self) {
             lines.append("metadata: \(text)")
         }
+        if let outline = report.structureOutline { lines.append("structure: \(outline)") }
         for probe in report.probes { lines.append("probe: \(probe)") }
         if let tree = report.tree {
             // The outline's own line breaks are kept; everything else in a line is escaped.

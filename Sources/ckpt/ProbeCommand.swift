@@ -80,8 +80,27 @@ struct ProbeCommand: ParsableCommand {
         @Argument(help: "A .ckpt.")
         var file: String
 
+        @Flag(help: "Print JSON for scripts.")
+        var json = false
+
+        /// One probe as `--json` prints it.
+        struct Entry: Encodable {
+            var name: String
+            var origin: String
+            var inputs: [[Int]]
+            var outputs: [[Int]]
+            var rtol: Double
+            var atol: Double
+        }
+
         func run() throws {
             let checkpoint = try CheckpointFile.read(contentsOf: URL(fileURLWithPath: file))
+            if json {
+                return print(try Terminal.json(checkpoint.probes.map { probe in
+                    Entry(name: probe.name, origin: probe.origin.rawValue, inputs: probe.inputs.map(\.shape),
+                          outputs: probe.outputs.map(\.shape), rtol: probe.rtol, atol: probe.atol)
+                }))
+            }
             let rows = checkpoint.probes.map { probe in
                 [probe.name, probe.origin.rawValue, probe.inputs.map { Tensor.describe($0.shape) }.joined(separator: " "),
                  probe.outputs.map { Tensor.describe($0.shape) }.joined(separator: " "), "\(probe.rtol)", "\(probe.atol)"]

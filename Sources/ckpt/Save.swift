@@ -34,14 +34,55 @@ struct Save: ParsableCommand {
     @Flag(name: .customLong("no-delta"), help: "Store every new tensor whole, not as a delta against the parent's (spec/CATALOG.md 2.1).")
     var noDelta = false
 
+    @Option(help: "Save only this part of the file: a dotted path into a torch file's dicts and modules (e.g. model), or a name prefix.")
+    var key: String?
+
+    @Option(name: .customLong("strip-prefix"), help: "Remove this prefix from every tensor name (e.g. module.); repeatable.")
+    var stripPrefix: [String] = []
+
+    @Flag(help: "Print JSON for scripts (the new version's reference and hash).")
+    var json = false
+
     @OptionGroup var storeOptions: StoreOptions
+
+    /// What `--json` prints: a training script reads `reference` and `hash` from it.
+    struct Report: Encodable {
+        var reference: String
+        var hash: String
+        var model: String
+        var number: Int
+        var parents: [String]
+        var tags: [String]
+        var tensors: Int
+        var probeTensors: Int
+        var newObjects: Int
+        var writtenBytes: Int
+        var reusedObjects: Int
+        var sameContentAs: String?
+
+        init(_ result: SaveResult) {
+            let version = result.version
+            reference = version.reference
+            hash = version.hash
+            model = version.model
+            number = version.number
+            parents = version.parents.map(\.reference)
+            tags = version.tags
+            tensors = result.tensors
+            probeTensors = result.probeTensors
+            newObjects = result.newObjects
+            writtenBytes = result.writtenBytes
+            reusedObjects = result.reusedObjects
+            sameContentAs = result.sameContentAs
+        }
+    }
 
     func run() throws {
         let url = URL(fileURLWithPath: file)
         guard FileManager.default.fileExists(atPath: file) else { throw CLIError.noSuchFile(file) }
         let store = try storeOptions.open()
         let name = model ?? Self.modelName(for: url)
-        let checkpoint = try Importer.load(contentsOf: url)
+        let checkpoint = try Importer.load(contentsOf: url, options: ImportOptions(key: key, stripPrefixes: stripPrefix))
         let bar = ProgressBar("saving")
         let result: SaveResult
         do {
@@ -50,8 +91,11 @@ struct Save: ParsableCommand {
                                                 parents: parent.isEmpty ? nil : parent, codec: codec, deltas: !noDelta),
                                 progress: bar.callback)
         }
-        let version = result.version
-        print(Self.summary(result).escapedForDisplay)
+        if json {
+            print(try Terminal.json(Report(result)))
+        } else {
+            print(Self.summary(result).escapedForDisplay)
+        }
     }
 
     /// `m@2 3fa2c1d0e9b8: 10 tensors (2 probe tensors), 3 new objects (1.2 MB written), 9 already stored; parent m@1`.

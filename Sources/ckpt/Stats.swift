@@ -157,8 +157,12 @@ struct CheckpointSource {
                                         return try reader.tensor(record)
                                     })
         }
-        let checkpoint = try Importer.load(contentsOf: url)
-        return CheckpointSource(label: path, kind: kind.rawValue, inputs: StatsInput.all(of: checkpoint),
+        return memory(try Importer.load(contentsOf: url), label: path, kind: kind.rawValue)
+    }
+
+    /// A checkpoint already in memory (a file read whole).
+    static func memory(_ checkpoint: Checkpoint, label: String, kind: String) -> CheckpointSource {
+        CheckpointSource(label: label, kind: kind, inputs: StatsInput.all(of: checkpoint),
                                 architecture: checkpoint.architecture?.text, version: nil, store: nil,
                                 load: { input in
                                     guard case .memory(let tensor) = input.source else { throw FormatError("not in this file") }
@@ -237,6 +241,12 @@ enum DiffStats {
     static func rows(_ diff: VersionDiff, all: Bool, store: Store, _ contentA: VersionContent, _ contentB: VersionContent) throws -> [Row] {
         let names = diff.tensors.filter { all || $0.status != .same }.map(\.name)
         return try rows(names, a: try CheckpointSource.version(contentA, in: store), b: try CheckpointSource.version(contentB, in: store))
+    }
+
+    /// The same for two checkpoints read whole (`diff` of files).
+    static func rows(_ diff: VersionDiff, all: Bool, _ a: Checkpoint, _ b: Checkpoint) throws -> [Row] {
+        let names = diff.tensors.filter { all || $0.status != .same }.map(\.name)
+        return try rows(names, a: .memory(a, label: diff.a, kind: "checkpoint"), b: .memory(b, label: diff.b, kind: "checkpoint"))
     }
 
     /// Figures of the named tensors of both checkpoints (a side missing where the tensor is).

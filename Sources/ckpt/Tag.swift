@@ -19,7 +19,19 @@ struct Tag: ParsableCommand {
     @Option(name: .shortAndLong, help: ArgumentHelp("Delete this tag.", valueName: "TAG"))
     var delete: String?
 
+    @Flag(help: "Print JSON for scripts.")
+    var json = false
+
     @OptionGroup var storeOptions: StoreOptions
+
+    /// One tag as `--json` prints it.
+    struct Entry: Encodable {
+        var tag: String
+        var reference: String
+        var hash: String
+        /// Set when `--delete` removed it.
+        var deleted: Bool?
+    }
 
     func validate() throws {
         if delete != nil, reference != nil { throw ValidationError("give either --delete TAG or REF NAME") }
@@ -30,12 +42,20 @@ struct Tag: ParsableCommand {
         let store = try storeOptions.open()
         if let delete {
             let version = try store.untag(delete)
+            if json { return print(try Terminal.json(Entry(tag: delete, reference: version.reference, hash: version.hash, deleted: true))) }
             print("deleted tag \(delete) (was \(version.reference))".escapedForDisplay)
         } else if let reference, let name {
             let version = try store.tag(reference, as: name, force: force)
+            if json { return print(try Terminal.json(Entry(tag: name, reference: version.reference, hash: version.hash))) }
             print("\(name) -> \(version.reference) (\(version.shortHash))".escapedForDisplay)
         } else {
-            for version in try store.history() {
+            let history = try store.history()
+            if json {
+                return print(try Terminal.json(history.flatMap { version in
+                    version.tags.map { Entry(tag: $0, reference: version.reference, hash: version.hash) }
+                }))
+            }
+            for version in history {
                 // Tab-separated for scripts: each field escaped, the tabs between them kept.
                 for tag in version.tags { print("\(tag.escapedForDisplay)\t\(version.reference.escapedForDisplay)\t\(version.shortHash)") }
             }

@@ -39,10 +39,11 @@ struct Transplant: ParsableCommand {
     @Option(name: .customLong("on-mismatch"), help: "fail (default): refuse and list every difference; skip: keep DST's tensor for each and report it.")
     var onMismatch: MismatchPolicy = .fail
 
-    @Option(name: .shortAndLong, help: "The .ckpt to write.")
+    @Option(name: .shortAndLong, help: "The file to write: OUT.ckpt (which alone keeps the provenance and probes), or .pt, .safetensors, .npz.")
     var output: String
 
     func run() throws {
+        let format = try OutputFile.format(output)
         let resolver = CheckpointResolver()
         let src = try Self.input(source, resolver)
         let dst = try Self.input(destination, resolver)
@@ -58,7 +59,9 @@ struct Transplant: ParsableCommand {
         if outcome.droppedProbes > 0 {
             print("dropped \(Terminal.count(outcome.droppedProbes, "probe")) of the destination: the network they describe has changed")
         }
-        try CheckpointFile.write(outcome.checkpoint, to: URL(fileURLWithPath: output), options: WriteOptions())
+        try OutputFile.write(outcome.checkpoint, as: format, to: output, label: "writing")
+        let dropped = format.leftOut(of: outcome.checkpoint)
+        if !dropped.isEmpty { Terminal.warn("note: \(format.rawValue) cannot hold \(dropped.joined(separator: " or ")); left out (write a .ckpt to keep the provenance)") }
         for module in outcome.provenance.modules {
             let shapes = module.probe.map { " (probe \(Tensor.describe($0.input.shape)) -> \(Tensor.describe($0.output.shape)))" } ?? ""
             let from = module.source.isEmpty ? "(root)" : module.source.escapedForDisplay

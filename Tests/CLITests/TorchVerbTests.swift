@@ -94,7 +94,7 @@ final class TorchVerbTests: CLITestCase {
     func testKeyPicksASubtreeAndInspectShowsTheTree() throws {
         let outline = try ckpt("inspect", fixture("torch-extra/training.pt")).stdout
         for expected in ["optimizer.state.0.exp_avg", "tree: torch.save zip archive 'training/'", "  model: OrderedDict, 4 entries",
-                         "    epoch: 3", "\"epoch\":3"] {
+                         "    epoch: 3", "structure: {'model': OrderedDict(4 tensors)", "'epoch': 3"] {
             XCTAssertTrue(outline.contains(expected), "\(expected) in:\n\(outline)")
         }
         try ckpt("import", fixture("torch-extra/training.pt"), "--key", "model", "-o", path("model.ckpt"))

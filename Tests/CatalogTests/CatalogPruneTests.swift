@@ -132,8 +132,8 @@ final class CatalogPruneTests: CatalogTestCase {
             try store.save(SaveRequest(checkpoint: try version(2), model: "m"))
         }
         let store = try Store.open(root)
-        XCTAssertEqual(try store.schema(), ["v1-catalog", "v2-probes", "v3-pruning"])
-        XCTAssertEqual(try store.pool.read { try Int.fetchOne($0, sql: "PRAGMA user_version") }, 3)
+        XCTAssertEqual(Array(try store.schema().prefix(3)), ["v1-catalog", "v2-probes", "v3-pruning"])
+        XCTAssertEqual(try store.pool.read { try Int.fetchOne($0, sql: "PRAGMA user_version") }, Schema.current)
         try store.remove("m@1", reparent: true)
         XCTAssertEqual(try store.resolve("m").prunedAncestors, ["m@1"])
         XCTAssertTrue(try store.fsck().ok)

@@ -212,7 +212,9 @@ enum SmallModel {
 /// so the file holds exactly an old schema's tables and rows.
 enum OldStore {
     /// The tables each migration adds, by identifier.
-    static let tables = ["v2-probes": ["probe_tensor", "probe"], "v3-pruning": ["saved_parent", "pruned_ancestor"]]
+    static let tables = ["v2-probes": ["probe_tensor", "probe"], "v3-pruning": ["saved_parent", "pruned_ancestor"], "v4-structure": []]
+    /// The columns each migration adds to existing tables, as (table, column).
+    static let columns = ["v4-structure": [("version", "structure")]]
 
     static func make(in directory: URL, schemaUpTo migration: String, _ fill: (Store) throws -> Void) throws -> URL {
         let (store, _) = try Store.create(in: directory)
@@ -222,6 +224,7 @@ enum OldStore {
             try db.execute(sql: "PRAGMA foreign_keys = OFF")
             for identifier in later.reversed() {
                 for table in tables[identifier]! { try db.execute(sql: "DROP TABLE \(table)") }
+                for (table, column) in columns[identifier] ?? [] { try db.execute(sql: "ALTER TABLE \(table) DROP COLUMN \(column)") }
                 try db.execute(sql: "DELETE FROM grdb_migrations WHERE identifier = ?", arguments: [identifier])
             }
             try db.execute(sql: "PRAGMA user_version = \(Schema.versions.firstIndex(of: migration)! + 1)")

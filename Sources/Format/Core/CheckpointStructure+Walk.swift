@@ -160,3 +160,48 @@ extension Checkpoint {
         return tensors.filter { named in !named.allNames.contains(where: used.contains) }.map(\.name)
     }
 }
+
+extension CheckpointStructure {
+    /// The structure as the JSON of its stored form's `root` (FORMAT.md 4.1): for `--json`
+    /// outputs and for comparing two structures with a JSON diff.
+    public var jsonValue: JSONValue { json }
+
+    /// A one-line, Python-like outline for people (`{'model': OrderedDict(11 tensors),
+    /// 'optimizer': {'state': {0: {...}, ...}, ...}, 'epoch': 3}`): containers below `depth`
+    /// levels and items past `width` per container are summarised, long strings cut.
+    public func outline(depth: Int = 2, width: Int = 8) -> String {
+        switch self {
+        case .none: return "None"
+        case .bool(let flag): return flag ? "True" : "False"
+        case .int(let n): return String(n)
+        case .bigInt(let text): return text.count > 24 ? "\(text.prefix(10))...(\(text.count) digits)" : text
+        case .float(let x): return x.isNaN ? "nan" : x.description
+        case .string(let text): return "'" + (text.count > 40 ? text.prefix(37) + "..." : Substring(text)) + "'"
+        case .bytes(let data): return "bytes[\(data.count)]"
+        case .tensor(let name): return "tensor(\(name))"
+        case .opaque: return "<opaque>"
+        case .list(let items), .tuple(let items):
+            let (open, close) = { if case .list = self { return ("[", "]") }; return ("(", items.count == 1 ? ",)" : ")") }()
+            guard depth > 0 || items.isEmpty else { return "\(open)...\(items.count)\(close)" }
+            var parts = items.prefix(width).map { $0.outline(depth: depth - 1, width: width) }
+            if items.count > width { parts.append("... \(items.count - width) more") }
+            return open + parts.joined(separator: ", ") + close
+        case .dict(let entries, let ordered):
+            if ordered, entries.allSatisfy({ if case .tensor = $0.value { return true }; return false }) {
+                return "OrderedDict(\(entries.count) tensor\(entries.count == 1 ? "" : "s"))"
+            }
+            guard depth > 0 || entries.isEmpty else { return "{...\(entries.count)}" }
+            var parts = entries.prefix(width).map { "\($0.key.outlineText): \($0.value.outline(depth: depth - 1, width: width))" }
+            if entries.count > width { parts.append("... \(entries.count - width) more") }
+            return (ordered ? "OrderedDict{" : "{") + parts.joined(separator: ", ") + "}"
+        }
+    }
+}
+
+extension CheckpointStructure.Key {
+    /// The key as Python prints it (`'lr'`, `0`, `True`, `None`).
+    var outlineText: String {
+        if case .string(let text) = self { return "'\(text)'" }
+        return pathLabel
+    }
+}

@@ -13,6 +13,10 @@ public enum Safetensors {
     public static let aliasesKey = "ckpt.aliases"
     /// Checkpoint metadata that is not a JSON object, as JSON text.
     public static let nonObjectMetadataKey = "ckpt.metadata"
+    /// The checkpoint's nesting (`CheckpointStructure`, FORMAT.md 4.1) as its encoded JSON
+    /// text: safetensors holds only a flat map of tensors, so the rest travels here and a
+    /// reader that knows the key (ckpt) gets the structure back.
+    public static let structureKey = "ckpt.structure"
 
     /// Dtypes safetensors defines that ckpt cannot hold, with what they are.
     static let unsupportedDTypes = [
@@ -42,7 +46,15 @@ public enum Safetensors {
             }
             if metadata?.isEmpty == true { metadata = nil }
         }
-        return Checkpoint(tensors: tensors, metadata: checkpointMetadata(metadata))
+        var structure: CheckpointStructure?
+        if let text = metadata?[structureKey] {
+            let decoded = try CheckpointStructure.decode(Data(text.utf8))
+            try decoded.validate(against: Set(tensors.flatMap(\.allNames)))
+            structure = decoded
+            metadata?.removeValue(forKey: structureKey)
+            if metadata?.isEmpty == true { metadata = nil }
+        }
+        return Checkpoint(tensors: tensors, metadata: checkpointMetadata(metadata), structure: structure)
     }
 
     struct Entry {
@@ -178,6 +190,14 @@ public enum Safetensors {
                 throw Fault.refused("metadata key '\(aliasesKey)'", "it is reserved for recording aliases")
             }
             metadata[aliasesKey] = String(decoding: try JSONValue.object(aliases).serialized(), as: UTF8.self)
+        }
+
+        if let structure = checkpoint.structure, !structure.isFlatStateDict {
+            guard metadata[structureKey] == nil else {
+                throw Fault.refused("metadata key '\(structureKey)'", "it is reserved for recording the structure")
+            }
+            try checkpoint.validateStructure()
+            metadata[structureKey] = String(decoding: try structure.encoded(), as: UTF8.self)
         }
 
         let ordered = checkpoint.tensors.sorted { left, right in

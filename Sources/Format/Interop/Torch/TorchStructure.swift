@@ -108,16 +108,15 @@ final class TorchStructureBuilder {
                 carry = sum >> 8
             }
         }
-        // Base-2^32 limbs, most significant first, divided by 10^9 repeatedly.
+        // Base-2^32 limbs, cut from the least significant byte up, then most significant
+        // first for the long division by 10^9.
         var limbs: [UInt32] = []
-        var k = magnitude.count
-        while k > 0 {
+        for start in stride(from: 0, to: magnitude.count, by: 4) {
             var limb: UInt32 = 0
-            let start = max(0, k - 4)
-            for i in stride(from: k - 1, through: start, by: -1) { limb = limb << 8 | UInt32(magnitude[i]) }
+            for i in stride(from: min(start + 4, magnitude.count) - 1, through: start, by: -1) { limb = limb << 8 | UInt32(magnitude[i]) }
             limbs.append(limb)
-            k = start
         }
+        limbs.reverse()
         while limbs.first == 0 { limbs.removeFirst() }
         var chunks: [UInt32] = []
         while !limbs.isEmpty {
