@@ -7,13 +7,13 @@ struct GraphCall {
     let node: String
     /// The ATen op without the `torch.ops.` prefix: `aten.conv2d.default`.
     let op: String
-    let arguments: [(name: String, value: GraphValue)]
+    let arguments: [(name: String, value: CompiledValue)]
 
     /// A refusal naming this node.
     func fail(_ why: String) -> EngineError { .invalidNode(node: node, op: op, why: why) }
 
     /// The argument called `name`, else the one at `position`; nil when absent or None.
-    func value(_ name: String, _ position: Int? = nil) -> GraphValue? {
+    func value(_ name: String, _ position: Int? = nil) -> CompiledValue? {
         let found = arguments.first(where: { $0.name == name })?.value
             ?? position.flatMap { $0 < arguments.count && arguments[$0].name.isEmpty ? arguments[$0].value : nil }
         if case .none = found { return nil }

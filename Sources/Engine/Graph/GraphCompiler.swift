@@ -30,7 +30,7 @@ struct GraphCompiler {
     private var scratchFloats: [Int] = []
 
     /// The value each name holds, and how many more nodes (or graph outputs) read it.
-    private(set) var values: [String: GraphValue] = [:]
+    private(set) var values: [String: CompiledValue] = [:]
     private var remainingUses: [String: Int] = [:]
 
     init(backend: Backend, budget: MemoryBudget) {
@@ -160,14 +160,14 @@ struct GraphCompiler {
     }
 
     /// Binds `name` to `value` (a pinned graph input or a node's result).
-    mutating func bind(_ name: String, _ value: GraphValue) {
+    mutating func bind(_ name: String, _ value: CompiledValue) {
         if let old = values[name] { release(old) }
         values[name] = value
         for tensor in value.tensors { buffers[tensor.bufferID]?.references += 1 }
         if remainingUses[name, default: 0] == 0 { drop(name) }
     }
 
-    func lookup(_ name: String) -> GraphValue? { values[name] }
+    func lookup(_ name: String) -> CompiledValue? { values[name] }
 
     /// One read of `name` is done; at the last, the name is dropped.
     mutating func used(_ name: String) {
@@ -181,12 +181,13 @@ struct GraphCompiler {
         release(value)
     }
 
-    private mutating func release(_ value: GraphValue) {
+    private mutating func release(_ value: CompiledValue) {
         for tensor in value.tensors {
             guard var record = buffers[tensor.bufferID] else { continue }
             record.references -= 1
             buffers[tensor.bufferID] = record
-            if record.references <= 0, !record.pinned { free(tensor.bufferID) }
+            // Freed when the node is done (`settle`): a result may be rebound before then.
+            if record.references <= 0, !record.pinned { unsettled.append(tensor.bufferID) }
         }
     }
 
@@ -197,7 +198,7 @@ struct GraphCompiler {
 
     /// After a node: buffers it made that no name holds (dense copies, temporaries) go back to the pool.
     mutating func settle() {
-        for id in unsettled where (buffers[id]?.references ?? 1) <= 0 { free(id) }
+        for id in unsettled where (buffers[id].map { $0.references <= 0 && !$0.pinned } ?? false) { free(id) }
         unsettled.removeAll()
     }
 

@@ -19,7 +19,7 @@ extension GraphCompiler {
     }
 
     /// A tensor operand from a tensor or a scalar argument.
-    mutating func operand(_ value: GraphValue?, _ call: GraphCall, _ name: String) throws -> GraphTensor {
+    mutating func operand(_ value: CompiledValue?, _ call: GraphCall, _ name: String) throws -> GraphTensor {
         switch value {
         case .tensor(let t): return t
         case .int(let v): return try scalar(try exactFloat(v, call), kind: .integer)
@@ -43,14 +43,14 @@ extension GraphCompiler {
     }
 
     /// A one-operand op on argument `self`; the kind is kept unless given.
-    mutating func unary(_ op: ElementOp, _ call: GraphCall, kind: ElementKind? = nil) throws -> GraphValue {
+    mutating func unary(_ op: ElementOp, _ call: GraphCall, kind: ElementKind? = nil) throws -> CompiledValue {
         let x = try call.tensor("self", 0)
         return .tensor(try elementwise(op, [x], kind: kind ?? x.kind, call))
     }
 
     /// A two-operand op on `self` and `other` (tensor or number).
     mutating func binary(_ op: ElementOp, _ call: GraphCall, first: String = "self", second: String = "other",
-                         kind: ((ElementKind, ElementKind) -> ElementKind)? = nil, reversed: Bool = false) throws -> GraphValue {
+                         kind: ((ElementKind, ElementKind) -> ElementKind)? = nil, reversed: Bool = false) throws -> CompiledValue {
         let a = try operand(call.value(first, 0), call, first)
         let b = try operand(call.value(second, 1), call, second)
         let (x, y) = reversed ? (b, a) : (a, b)
@@ -58,7 +58,7 @@ extension GraphCompiler {
         return .tensor(try elementwise(op, [x, y], kind: resultKind, call))
     }
 
-    mutating func addLike(_ call: GraphCall, subtract: Bool, reversed: Bool = false) throws -> GraphValue {
+    mutating func addLike(_ call: GraphCall, subtract: Bool, reversed: Bool = false) throws -> CompiledValue {
         let alpha = Float(try call.double("alpha", 2, default: 1))
         let op: ElementOp = subtract ? .subtract(alpha: alpha) : .add(alpha: alpha)
         if reversed {
@@ -70,7 +70,7 @@ extension GraphCompiler {
         return try binary(op, call)
     }
 
-    mutating func divide(_ call: GraphCall) throws -> GraphValue {
+    mutating func divide(_ call: GraphCall) throws -> CompiledValue {
         switch call.string("rounding_mode") {
         case "floor": return try binary(.floorDivide, call)
         case "trunc":
@@ -80,12 +80,12 @@ extension GraphCompiler {
         }
     }
 
-    mutating func compare(_ op: ElementOp, _ call: GraphCall) throws -> GraphValue {
+    mutating func compare(_ op: ElementOp, _ call: GraphCall) throws -> CompiledValue {
         try binary(op, call, kind: { _, _ in .boolean })
     }
 
     /// where(condition, self, other)
-    mutating func select(_ call: GraphCall) throws -> GraphValue {
+    mutating func select(_ call: GraphCall) throws -> CompiledValue {
         let condition = try call.tensor("condition", 0)
         let a = try operand(call.value("self", 1), call, "self")
         let b = try operand(call.value("other", 2), call, "other")
@@ -93,14 +93,14 @@ extension GraphCompiler {
     }
 
     /// masked_fill(self, mask, value) = where(mask, value, self)
-    mutating func maskedFill(_ call: GraphCall) throws -> GraphValue {
+    mutating func maskedFill(_ call: GraphCall) throws -> CompiledValue {
         let x = try call.tensor("self", 0)
         let mask = try call.tensor("mask", 1)
         let value = try operand(call.value("value", 2), call, "value")
         return .tensor(try elementwise(.select, [mask, value, x], kind: x.kind, call))
     }
 
-    mutating func clamp(_ call: GraphCall, low lowName: String = "min", high highName: String = "max") throws -> GraphValue {
+    mutating func clamp(_ call: GraphCall, low lowName: String = "min", high highName: String = "max") throws -> CompiledValue {
         let x = try call.tensor("self", 0)
         if case .tensor = call.value(lowName) { throw call.fail("a tensor bound is not supported") }
         if case .tensor = call.value(highName) { throw call.fail("a tensor bound is not supported") }
@@ -109,17 +109,17 @@ extension GraphCompiler {
         return .tensor(try elementwise(.clamp(low: low, high: high), [x], kind: x.kind, call))
     }
 
-    mutating func hardtanh(_ call: GraphCall) throws -> GraphValue {
+    mutating func hardtanh(_ call: GraphCall) throws -> CompiledValue {
         let x = try call.tensor("self", 0)
         let low = Float(try call.double("min_val", 1, default: -1)), high = Float(try call.double("max_val", 2, default: 1))
         return .tensor(try elementwise(.clamp(low: low, high: high), [x], kind: x.kind, call))
     }
 
-    mutating func gelu(_ call: GraphCall) throws -> GraphValue {
+    mutating func gelu(_ call: GraphCall) throws -> CompiledValue {
         try unary(call.string("approximate") == "tanh" ? .geluTanh : .gelu, call)
     }
 
-    mutating func power(_ call: GraphCall) throws -> GraphValue {
+    mutating func power(_ call: GraphCall) throws -> CompiledValue {
         if case .tensor = call.value("exponent", 1) {
             if case .tensor = call.value("self", 0) { return try binary(.power, call, second: "exponent") }
         }
@@ -132,7 +132,7 @@ extension GraphCompiler {
     }
 
     /// to / _to_copy / type_as: a change of kind (float widths all compute as float32).
-    mutating func cast(_ call: GraphCall) throws -> GraphValue {
+    mutating func cast(_ call: GraphCall) throws -> CompiledValue {
         let x = try call.tensor("self", 0)
         var target: ElementKind? = nil
         if case .dtype(let kind) = call.value("dtype") { target = kind }

@@ -61,19 +61,19 @@ extension GraphCompiler {
         return y.viewed(resultShape, GraphTensor.denseStrides(resultShape))
     }
 
-    mutating func matmul(_ call: GraphCall) throws -> GraphValue {
+    mutating func matmul(_ call: GraphCall) throws -> CompiledValue {
         .tensor(try product(try call.tensor("self", 0), try call.tensor(call.has("mat2") ? "mat2" : "other", 1), call))
     }
 
     /// addmm / baddbmm(self, a, b, beta, alpha) = beta · self + alpha · a · b
-    mutating func addmm(_ call: GraphCall) throws -> GraphValue {
+    mutating func addmm(_ call: GraphCall) throws -> CompiledValue {
         let first = call.has("mat1") ? "mat1" : "batch1", second = call.has("mat2") ? "mat2" : "batch2"
         return .tensor(try product(try call.tensor(first, 1), try call.tensor(second, 2), bias: try call.tensor("self", 0),
                                    alpha: Float(try call.double("alpha", 4, default: 1)), beta: Float(try call.double("beta", 3, default: 1)), call))
     }
 
     /// linear(input, weight [out, in], bias): the weight read transposed through its strides, no copy.
-    mutating func linear(_ call: GraphCall) throws -> GraphValue {
+    mutating func linear(_ call: GraphCall) throws -> CompiledValue {
         let x = try call.tensor("input", 0)
         let weight = try call.tensor("weight", 1)
         guard weight.rank == 2 else { throw call.fail("weight must be 2-d, not \(Tensor.describe(weight.shape))") }

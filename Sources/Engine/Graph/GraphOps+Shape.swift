@@ -30,13 +30,13 @@ extension GraphCompiler {
         return source.viewed(target, GraphTensor.denseStrides(target))
     }
 
-    mutating func reshape(_ call: GraphCall) throws -> GraphValue {
+    mutating func reshape(_ call: GraphCall) throws -> CompiledValue {
         let x = try call.tensor("self", 0)
         let shape = try call.value("size", 1) != nil ? call.ints("size", 1) : call.ints("shape", 1)
         return .tensor(try reshaped(x, shape, call))
     }
 
-    mutating func flatten(_ call: GraphCall) throws -> GraphValue {
+    mutating func flatten(_ call: GraphCall) throws -> CompiledValue {
         let x = try call.tensor("self", 0)
         guard x.rank > 0 else { return .tensor(try reshaped(x, [1], call)) }
         let start = try call.axis(try call.int("start_dim", 1, default: 0), rank: x.rank)
@@ -46,14 +46,14 @@ extension GraphCompiler {
         return .tensor(try reshaped(x, shape, call))
     }
 
-    mutating func unflatten(_ call: GraphCall) throws -> GraphValue {
+    mutating func unflatten(_ call: GraphCall) throws -> CompiledValue {
         let x = try call.tensor("self", 0)
         let axis = try call.axis(try call.int("dim", 1), rank: x.rank)
         let sizes = try resolveShape(try call.ints("sizes", 2), count: x.shape[axis], call)
         return .tensor(try reshaped(x, Array(x.shape[..<axis]) + sizes + Array(x.shape[(axis + 1)...]), call))
     }
 
-    mutating func unsqueeze(_ call: GraphCall) throws -> GraphValue {
+    mutating func unsqueeze(_ call: GraphCall) throws -> CompiledValue {
         let x = try call.tensor("self", 0)
         let raw = try call.int("dim", 1)
         let axis = raw < 0 ? raw + x.rank + 1 : raw
@@ -64,7 +64,7 @@ extension GraphCompiler {
         return .tensor(x.viewed(shape, strides))
     }
 
-    mutating func squeeze(_ call: GraphCall) throws -> GraphValue {
+    mutating func squeeze(_ call: GraphCall) throws -> CompiledValue {
         let x = try call.tensor("self", 0)
         var axes: Set<Int>
         if call.has("dim", 1) || call.has("dims") {
@@ -77,14 +77,14 @@ extension GraphCompiler {
         return .tensor(x.viewed(keep.map { x.shape[$0] }, keep.map { x.strides[$0] }))
     }
 
-    mutating func permute(_ call: GraphCall) throws -> GraphValue {
+    mutating func permute(_ call: GraphCall) throws -> CompiledValue {
         let x = try call.tensor("self", 0)
         let order = try call.ints("dims", 1).map { try call.axis($0, rank: x.rank) }
         guard order.count == x.rank, Set(order).count == x.rank else { throw call.fail("dims \(order) are not a permutation") }
         return .tensor(x.viewed(order.map { x.shape[$0] }, order.map { x.strides[$0] }))
     }
 
-    mutating func transpose(_ call: GraphCall) throws -> GraphValue {
+    mutating func transpose(_ call: GraphCall) throws -> CompiledValue {
         let x = try call.tensor("self", 0)
         guard x.rank >= 2 || call.op != "aten.t.default" else { return .tensor(x) }
         let a = call.op == "aten.t.default" ? 0 : try call.axis(try call.int("dim0", 1), rank: x.rank)
@@ -95,7 +95,7 @@ extension GraphCompiler {
         return .tensor(x.viewed(shape, strides))
     }
 
-    mutating func expand(_ call: GraphCall) throws -> GraphValue {
+    mutating func expand(_ call: GraphCall) throws -> CompiledValue {
         let x = try call.tensor("self", 0)
         var sizes = try call.ints("size", 1)
         if call.op == "aten.expand_as.default" { sizes = try call.tensor("other", 1).shape }
@@ -115,7 +115,7 @@ extension GraphCompiler {
         return (low, Swift.max(low, clamp(end ?? size)))
     }
 
-    mutating func slice(_ call: GraphCall) throws -> GraphValue {
+    mutating func slice(_ call: GraphCall) throws -> CompiledValue {
         let x = try call.tensor("self", 0)
         let axis = try call.axis(try call.int("dim", 1, default: 0), rank: x.rank)
         let step = try call.int("step", 4, default: 1)
@@ -127,7 +127,7 @@ extension GraphCompiler {
         return .tensor(x.viewed(shape, strides, offset: x.offset + low * x.strides[axis]))
     }
 
-    mutating func narrow(_ call: GraphCall) throws -> GraphValue {
+    mutating func narrow(_ call: GraphCall) throws -> CompiledValue {
         let x = try call.tensor("self", 0)
         let axis = try call.axis(try call.int("dim", 1), rank: x.rank)
         let start = try call.int("start", 2), length = try call.int("length", 3)
@@ -138,7 +138,7 @@ extension GraphCompiler {
         return .tensor(x.viewed(shape, x.strides, offset: x.offset + low * x.strides[axis]))
     }
 
-    mutating func selectIndex(_ call: GraphCall) throws -> GraphValue {
+    mutating func selectIndex(_ call: GraphCall) throws -> CompiledValue {
         let x = try call.tensor("self", 0)
         let axis = try call.axis(try call.int("dim", 1), rank: x.rank)
         let raw = try call.int("index", 2)
@@ -161,7 +161,7 @@ extension GraphCompiler {
         }
     }
 
-    mutating func split(_ call: GraphCall) throws -> GraphValue {
+    mutating func split(_ call: GraphCall) throws -> CompiledValue {
         let x = try call.tensor("self", 0)
         let axis = try call.axis(try call.int("dim", 2, default: 0), rank: x.rank)
         let size = x.shape[axis]
@@ -190,7 +190,7 @@ extension GraphCompiler {
     }
 
     /// cat: each part copied into its slice of the result (one strided map per part).
-    mutating func concatenate(_ call: GraphCall) throws -> GraphValue {
+    mutating func concatenate(_ call: GraphCall) throws -> CompiledValue {
         var parts = try call.tensorList("tensors", 0).compactMap { $0 }
         if call.op == "aten.stack.default" {
             let raw = try call.int("dim", 1, default: 0)
@@ -229,7 +229,7 @@ extension GraphCompiler {
 
     /// constant_pad_nd / pad(mode='constant'): a filled result with the input copied into its
     /// interior; negative padding crops.
-    mutating func pad(_ call: GraphCall) throws -> GraphValue {
+    mutating func pad(_ call: GraphCall) throws -> CompiledValue {
         let x = try call.tensor("self", 0)
         let padding = try call.ints("pad", 1)
         if let mode = call.string("mode"), mode != "constant" { throw call.fail("padding mode '\(mode)' is not supported") }
@@ -273,7 +273,7 @@ extension GraphCompiler {
 
     /// flip: a view with negative strides is not expressible as an offset of the buffer
     /// start for every kernel, so the flip is copied.
-    mutating func flip(_ call: GraphCall) throws -> GraphValue {
+    mutating func flip(_ call: GraphCall) throws -> CompiledValue {
         let x = try call.tensor("self", 0)
         var view = x
         for raw in try call.ints("dims", 1) {
@@ -285,7 +285,7 @@ extension GraphCompiler {
     }
 
     /// repeat: the input expanded over new leading size-1 axes, copied once.
-    mutating func repeatTensor(_ call: GraphCall) throws -> GraphValue {
+    mutating func repeatTensor(_ call: GraphCall) throws -> CompiledValue {
         let x = try call.tensor("self", 0)
         let repeats = try call.ints("repeats", 1)
         guard repeats.count >= x.rank, repeats.allSatisfy({ $0 >= 0 }) else { throw call.fail("repeats \(repeats) do not fit the input") }
@@ -315,7 +315,7 @@ extension GraphCompiler {
         return fallback
     }
 
-    mutating func full(_ call: GraphCall) throws -> GraphValue {
+    mutating func full(_ call: GraphCall) throws -> CompiledValue {
         let like = call.op.contains("_like") || call.op.contains("new_")
         let source = like ? try call.tensor("self", 0) : nil
         var shape: [Int]
@@ -334,7 +334,7 @@ extension GraphCompiler {
     }
 
     /// arange(start, end, step), computed when the plan is built (its sizes are known then).
-    mutating func arange(_ call: GraphCall) throws -> GraphValue {
+    mutating func arange(_ call: GraphCall) throws -> CompiledValue {
         let start: Double, end: Double, step: Double
         switch call.op {
         case "aten.arange.default": (start, end, step) = (0, try call.double("end", 0), 1)

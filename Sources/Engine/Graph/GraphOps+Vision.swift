@@ -26,7 +26,7 @@ extension GraphCompiler {
     }
 
     /// conv1d/conv2d(input, weight, bias, stride, padding, dilation, groups); 1-d runs as 2-d with a height of 1.
-    mutating func convolution(_ call: GraphCall) throws -> GraphValue {
+    mutating func convolution(_ call: GraphCall) throws -> CompiledValue {
         var x = try call.tensor("input", 0)
         var weight = try call.tensor("weight", 1)
         let oneD = call.op.hasPrefix("aten.conv1d")
@@ -79,7 +79,7 @@ extension GraphCompiler {
     }
 
     /// conv_transpose1d/2d(input, weight [in, out/groups, kh, kw], bias, stride, padding, output_padding, groups, dilation)
-    mutating func transposedConvolution(_ call: GraphCall) throws -> GraphValue {
+    mutating func transposedConvolution(_ call: GraphCall) throws -> CompiledValue {
         var x = try call.tensor("input", 0)
         var weight = try call.tensor("weight", 1)
         let oneD = call.op.hasPrefix("aten.conv_transpose1d")
@@ -133,7 +133,7 @@ extension GraphCompiler {
     }
 
     /// max_pool2d(self, kernel_size, stride, padding, dilation, ceil_mode) and avg_pool2d(self, kernel_size, stride, padding, ceil_mode, count_include_pad, divisor_override)
-    mutating func pool(_ call: GraphCall) throws -> GraphValue {
+    mutating func pool(_ call: GraphCall) throws -> CompiledValue {
         let (x, count) = try planes(call)
         let isMax = call.op.hasPrefix("aten.max_pool2d")
         let kernel = try pair(call, "kernel_size", 1, default: Pair(1))
@@ -157,7 +157,7 @@ extension GraphCompiler {
         return isMax && call.op.contains("with_indices") ? .tensors([y, nil]) : .tensor(y)
     }
 
-    mutating func adaptivePool(_ call: GraphCall) throws -> GraphValue {
+    mutating func adaptivePool(_ call: GraphCall) throws -> CompiledValue {
         let (x, count) = try planes(call)
         let (h, w) = (x.shape[x.rank - 2], x.shape[x.rank - 1])
         let size = try call.ints("output_size", 1)
@@ -173,7 +173,7 @@ extension GraphCompiler {
     }
 
     /// Inference batch norm: the statistics and affine folded into one scale and shift per channel.
-    mutating func batchNorm(_ call: GraphCall) throws -> GraphValue {
+    mutating func batchNorm(_ call: GraphCall) throws -> CompiledValue {
         let legit = call.op.hasPrefix("aten._native_batch_norm_legit")
         let x = try dense(try call.tensor("input", 0), "node '\(call.node)' input")
         guard x.rank >= 2 else { throw call.fail("input \(Tensor.describe(x.shape)) has no channel axis") }
@@ -211,7 +211,7 @@ extension GraphCompiler {
         return legit ? .tensors([y, nil, nil]) : .tensor(y)
     }
 
-    mutating func layerNorm(_ call: GraphCall) throws -> GraphValue {
+    mutating func layerNorm(_ call: GraphCall) throws -> CompiledValue {
         let x = try dense(try call.tensor("input", 0), "node '\(call.node)' input")
         let normalized = try call.ints("normalized_shape", 1)
         guard normalized.count <= x.rank, Array(x.shape.suffix(normalized.count)) == normalized else {
@@ -229,7 +229,7 @@ extension GraphCompiler {
         return call.op.hasPrefix("aten.native_layer_norm") ? .tensors([y, nil, nil]) : .tensor(y)
     }
 
-    mutating func groupNorm(_ call: GraphCall) throws -> GraphValue {
+    mutating func groupNorm(_ call: GraphCall) throws -> CompiledValue {
         let x = try dense(try call.tensor("input", 0), "node '\(call.node)' input")
         guard x.rank >= 2 else { throw call.fail("input \(Tensor.describe(x.shape)) has no channel axis") }
         let groups = try call.int("num_groups", 1)
@@ -245,7 +245,7 @@ extension GraphCompiler {
     }
 
     /// softmax / log_softmax along `dim`.
-    mutating func softmax(_ call: GraphCall, log: Bool) throws -> GraphValue {
+    mutating func softmax(_ call: GraphCall, log: Bool) throws -> CompiledValue {
         let x = try dense(try call.tensor("self", 0), "node '\(call.node)' input")
         let axis = try call.axis(try call.int("dim", 1), rank: x.rank)
         let shape = x.shape.isEmpty ? [1] : x.shape
@@ -259,7 +259,7 @@ extension GraphCompiler {
     }
 
     /// upsample_nearest2d / upsample_bilinear2d, `.vec` (output_size or scale_factors) and `.default` (output_size, scales).
-    mutating func upsample(_ call: GraphCall) throws -> GraphValue {
+    mutating func upsample(_ call: GraphCall) throws -> CompiledValue {
         let bilinear = call.op.hasPrefix("aten.upsample_bilinear2d")
         let vec = call.op.hasSuffix(".vec")
         let name = vec ? "input" : "self"

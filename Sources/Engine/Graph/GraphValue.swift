@@ -86,7 +86,7 @@ struct GraphTensor {
 /// A value a graph node takes or gives: a tensor, a list of them, or a scalar argument.
 /// Sizes that are symbols in the document are concrete here: a plan is built for one set
 /// of input shapes.
-enum GraphValue {
+enum CompiledValue {
     case tensor(GraphTensor)
     case tensors([GraphTensor?])
     case int(Int)
