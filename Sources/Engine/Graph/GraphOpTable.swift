@@ -3,7 +3,7 @@ import Format
 /// Every op the graph compiler implements, by ATen name (without `torch.ops.`). In-place
 /// variants (`relu_`, `add_`) run as their functional op and rebind the mutated input.
 enum GraphOpTable {
-    typealias Handler = (inout GraphCompiler, GraphCall) throws -> CompiledValue
+    typealias Handler = @Sendable (inout GraphCompiler, GraphCall) throws -> CompiledValue
 
     /// Ops that compute nothing at inference: checks torch.export leaves in, and identities.
     static let noOps: Set<String> = [

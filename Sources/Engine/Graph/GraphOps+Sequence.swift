@@ -49,10 +49,26 @@ extension GraphCompiler {
         default: throw call.fail("indices must be a list")
         }
         let given = list.enumerated().filter { $0.element != nil }
-        guard given.count == 1, let index = given[0].element else {
-            throw call.fail("indexing with \(given.count) index tensors is not supported (one is)")
+        if given.count == 1, let index = given[0].element {
+            return .tensor(try indexed(x, axis: given[0].offset, index: index, call))
         }
-        return .tensor(try indexed(x, axis: given[0].offset, index: index, call))
+        // Index tensors for the leading axes 0..<k: they broadcast together, and the position
+        // in those axes read as one is Σ index_i · (size of the axes after i), then one selection.
+        let k = given.count
+        guard k > 1, k <= x.rank, given.map(\.offset) == Array(0 ..< k) else {
+            throw call.fail("indexing with index tensors on axes \(given.map(\.offset)) is not supported (one axis, or the leading axes)")
+        }
+        let indices = given.compactMap(\.element)
+        guard indices.allSatisfy({ $0.kind != .boolean }) else { throw call.fail("boolean-mask indexing (a data-dependent shape) is not supported") }
+        var flat = indices[k - 1]
+        var step = x.shape[k - 1]
+        for i in stride(from: k - 2, through: 0, by: -1) {
+            let scaled = try elementwise(.multiply, [indices[i], try scalar(Float(step), kind: .integer)], kind: .integer, call)
+            flat = try elementwise(.add(alpha: 1), [scaled, flat], kind: .integer, call)
+            step = try PlanArithmetic.multiply(step, x.shape[i], "node '\(call.node)' index")
+        }
+        let merged = try reshaped(x, [step] + Array(x.shape[k...]), call)
+        return .tensor(try indexed(merged, axis: 0, index: flat, call))
     }
 
     /// gather(self, dim, index): y[..., j, ...] = x[..., index[..., j, ...], ...]
