@@ -65,7 +65,11 @@ extension Store {
                   outputs: probe.outputs.map { _ in decoded.removeFirst() },
                   rtol: probe.rtol, atol: probe.atol, origin: probe.origin)
         }
-        return Checkpoint(tensors: tensors, architecture: content.architecture, metadata: content.metadataValue, probes: probes)
+        // Parsed once here, as a file's architecture is when it is loaded.
+        let architecture = try content.architecture.map { bytes in
+            do { return try Architecture.parse(bytes) } catch let error as FormatError { throw error.within("\(content.info.reference) architecture") }
+        }
+        return Checkpoint(tensors: tensors, architecture: architecture, metadata: content.metadataValue, probes: probes)
     }
 
     /// Points `name` at the version `reference` names; an existing tag moves only with `force`.

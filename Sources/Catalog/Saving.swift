@@ -70,7 +70,7 @@ extension Store {
         }
         let checkpoint = request.checkpoint
         let architecture: String?
-        if let bytes = checkpoint.architecture {
+        if let bytes = checkpoint.architecture?.text {
             guard let text = String(data: bytes, encoding: .utf8) else {
                 throw CatalogError.architectureNotText
             }

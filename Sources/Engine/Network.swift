@@ -16,10 +16,10 @@ public final class Network {
     /// network holds an Opaque module, and lists every mismatch when tensors and document disagree.
     /// `budget` bounds the memory the plans allocate (default: `CKPT_MEMORY_LIMIT`, else 3/4 of RAM).
     public convenience init(checkpoint: Checkpoint, backend: Backend = CPUBackend(), budget: MemoryBudget = MemoryBudget()) throws {
-        guard let data = checkpoint.architecture else {
+        guard let architecture = checkpoint.architecture else {
             throw EngineError.noArchitecture
         }
-        try self.init(document: try ArchitectureDocument.parse(data), checkpoint: checkpoint, backend: backend, budget: budget)
+        try self.init(document: try architecture.moduleTree(for: "running the network"), checkpoint: checkpoint, backend: backend, budget: budget)
     }
 
     public init(document: ArchitectureDocument, checkpoint: Checkpoint, backend: Backend = CPUBackend(),

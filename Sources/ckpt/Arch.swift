@@ -20,21 +20,28 @@ struct Arch: ParsableCommand {
     func run() throws {
         let url = URL(fileURLWithPath: file)
         var shape = inputShape?.shape
-        let document: ArchitectureDocument
+        let architecture: Architecture
+        var probeShape: [Int]?
         if url.pathExtension.lowercased() == "json" {
-            document = try ArchitectureDocument.read(contentsOf: url)
+            architecture = try Architecture.read(contentsOf: url)
         } else {
             let checkpoint = try Importer.load(contentsOf: url)
-            guard let data = checkpoint.architecture else {
+            guard let carried = checkpoint.architecture else {
                 throw CLIError.noArchitecture(file: file)
             }
-            do { document = try ArchitectureDocument.parse(data) } catch { throw error.attributed(to: file) }
-            if shape == nil, document.inputShape == nil { shape = checkpoint.probes.first?.inputs.first?.shape }
+            architecture = carried
+            probeShape = checkpoint.probes.first?.inputs.first?.shape
         }
         if json {
-            print(Terminal.jsonSafe(String(decoding: document.serialized(), as: UTF8.self)), terminator: "")
+            print(Terminal.jsonSafe(String(decoding: architecture.text, as: UTF8.self)), terminator: "")
             return
         }
+        guard let document = architecture.modules else {
+            // A graph prints as the module tree its nodes came from (their module paths), with op counts.
+            do { Terminal.say(block: try GraphPrinter.render(architecture.graph!)) } catch { throw error.attributed(to: file) }
+            return
+        }
+        if shape == nil, document.inputShape == nil { shape = probeShape }
         do { Terminal.say(block: try ArchitecturePrinter.render(document, inputShape: shape)) } catch { throw error.attributed(to: file) }
     }
 }

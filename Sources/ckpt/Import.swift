@@ -7,7 +7,8 @@ extension Codec: ExpressibleByArgument {}
 
 struct Import: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Convert a .safetensors, .npz, .npy, torch .pt/.pth/.bin or .ckpt file into a compressed .ckpt.")
+        abstract: "Convert a .safetensors, .npz, .npy, torch .pt/.pth/.bin, torch.export .pt2 or .ckpt file into a compressed .ckpt.",
+        discussion: "A .pt2 (torch.export.save) becomes a graph architecture document, its weights and constants under their state_dict names, and its example inputs as a probe named sample (inputs only; give it an expected output with ckpt probe add).")
 
     @Argument(help: "The file to import.")
     var source: String

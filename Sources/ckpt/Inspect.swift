@@ -61,7 +61,7 @@ struct Inspect: ParsableCommand {
             }
             report = Report(file: file, kind: kind.rawValue, version: reader.version.description, writer: reader.manifest.writer,
                             tensors: rows, raw: 0, stored: 0, metadata: try reader.metadata(),
-                            architecture: try reader.architecture().flatMap { try? JSONValue.parse($0) },
+                            architecture: try reader.architectureText().flatMap { try? JSONValue.parse($0) },
                             probes: reader.manifest.probes.map { "\($0.name) (\($0.origin.rawValue), \($0.inputs.count) in, \($0.outputs.count) out, rtol \($0.rtol))" })
         } else {
             let checkpoint = try Importer.load(detected)
@@ -70,7 +70,7 @@ struct Inspect: ParsableCommand {
                     codec: "raw", stored: $0.tensor.data.count, raw: $0.tensor.data.count)
             }
             report = Report(file: file, kind: kind.rawValue, version: nil, writer: nil, tensors: rows, raw: 0, stored: 0,
-                            metadata: checkpoint.metadata, architecture: checkpoint.architecture.flatMap { try? JSONValue.parse($0) },
+                            metadata: checkpoint.metadata, architecture: checkpoint.architecture.flatMap { try? JSONValue.parse($0.text) },
                             probes: [])
             if kind == .torch { report.tree = try TorchFile.tree(detected) }
         }
@@ -116,6 +116,11 @@ struct Inspect: ParsableCommand {
 /// A one-line description of an architecture document: root type and module count.
 enum ArchitectureSummary {
     static func describe(_ document: JSONValue) -> String {
+        if document["version"] == .number(Double(GraphDocument.version)), case .array(let nodes)? = document["nodes"] {
+            let ops = Set(nodes.compactMap { $0["op"]?.stringValue })
+            let modules = document["modules"].map { if case .array(let items) = $0 { return items.count } else { return 0 } } ?? 0
+            return "graph, \(nodes.count) nodes, \(ops.count) ops, \(modules) modules"
+        }
         var counts: [String: Int] = [:]
         func walk(_ value: JSONValue) {
             switch value {

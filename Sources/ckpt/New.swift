@@ -41,7 +41,7 @@ struct New: ParsableCommand {
             throw error.attributed(to: arch)
         }
         try CheckpointFile.write(checkpoint, to: URL(fileURLWithPath: output))
-        let specs = try ArchitectureDocument.parse(checkpoint.architecture!).tensorSpecs()
+        let specs = try checkpoint.architecture!.moduleTree().tensorSpecs()
         let parameters = specs.filter { $0.role == .parameter }.reduce(0) { $0 + $1.elementCount }
         Terminal.say("\(output): \(Terminal.count(checkpoint.tensors.count, "tensor")), \(ArchitecturePrinter.grouped(parameters)) parameter\(parameters == 1 ? "" : "s"), seed \(seed)")
     }

@@ -61,7 +61,9 @@ struct ReportCommand: ParsableCommand {
     static func architecture(_ source: CheckpointSource, stats: [TensorStats]) -> ReportPage.Architecture {
         guard let data = source.architecture else { return .none(outline: ReportPage.outline(stats)) }
         do {
-            return .tree(try ArchitecturePrinter.render(try ArchitectureDocument.parse(data)))
+            let architecture = try Architecture.parse(data)
+            if let graph = architecture.graph { return .tree(try GraphPrinter.render(graph)) }
+            return .tree(try ArchitecturePrinter.render(try architecture.moduleTree()))
         } catch {
             return .invalid((error as? FormatError)?.message ?? "\(error)")
         }

@@ -151,7 +151,7 @@ struct CheckpointSource {
         if kind == .ckpt {
             let reader = try ContainerReader(contentsOf: url)
             return CheckpointSource(label: path, kind: kind.rawValue, inputs: StatsInput.all(of: reader),
-                                    architecture: try reader.architecture(), version: nil, store: nil,
+                                    architecture: try reader.architectureText(), version: nil, store: nil,
                                     load: { input in
                                         guard case .container(let reader, let record) = input.source else { throw FormatError("not in this file") }
                                         return try reader.tensor(record)
@@ -159,7 +159,7 @@ struct CheckpointSource {
         }
         let checkpoint = try Importer.load(contentsOf: url)
         return CheckpointSource(label: path, kind: kind.rawValue, inputs: StatsInput.all(of: checkpoint),
-                                architecture: checkpoint.architecture, version: nil, store: nil,
+                                architecture: checkpoint.architecture?.text, version: nil, store: nil,
                                 load: { input in
                                     guard case .memory(let tensor) = input.source else { throw FormatError("not in this file") }
                                     return tensor

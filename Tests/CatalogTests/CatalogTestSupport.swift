@@ -195,14 +195,14 @@ enum SmallModel {
             NamedTensor(name: "2.bias", tensor: gaussian.tensor([10])),
         ]
         let architecture = """
-            {"format": "ckpt-arch", "root": {"type": "Sequential", "children": [
+            {"version": 1, "module": {"type": "Sequential", "children": [
               {"type": "Linear", "in_features": 32, "out_features": \(architectureWidth ?? hidden)},
               {"type": "ReLU"},
               {"type": "Linear", "in_features": \(architectureWidth ?? hidden), "out_features": 10}]}}
             """
         let probe = Probe(name: "p0", inputs: [gaussian.tensor([1, 32])], outputs: [gaussian.tensor([1, 10])],
                           rtol: 1e-4, atol: 1e-5, origin: .expected)
-        return Checkpoint(tensors: tensors, architecture: Data(architecture.utf8),
+        return Checkpoint(tensors: tensors, architecture: try! Architecture.parse(Data(architecture.utf8)), // a literal valid document
                           metadata: .object(["epoch": .number(Double(seed)), "note": .string("synthetic")]), probes: [probe])
     }
 }

@@ -71,8 +71,8 @@ final class CatalogVerbTests: CatalogTestCase {
         try ckpt("save", wide, "--model", "wide")
         let shapes = try ckpt("diff", "mlp@1", "wide@1").stdout
         XCTAssertTrue(shapes.contains("f32 [64, 32] -> [96, 32]"), shapes)
-        XCTAssertTrue(shapes.contains("~ /root/children/0/out_features: 64 -> 96"), shapes)
-        XCTAssertTrue(shapes.contains("~ /root/children/2/in_features: 64 -> 96"), shapes)
+        XCTAssertTrue(shapes.contains("~ /module/children/0/out_features: 64 -> 96"), shapes)
+        XCTAssertTrue(shapes.contains("~ /module/children/2/in_features: 64 -> 96"), shapes)
 
         // checkout: identical tensors, aliases, architecture, metadata and probes.
         try ckpt("checkout", "base", "-o", path("out.ckpt"))

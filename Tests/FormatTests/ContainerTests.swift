@@ -114,7 +114,7 @@ final class ContainerTests: XCTestCase {
     func testAliasesSectionsAndProbesRoundTrip() throws {
         let weight = try Self.sampleTensor(.f32, count: 64)
         let metadata: JSONValue = .object(["epoch": .number(3), "tags": .array([.string("a"), .null]), "nested": .object(["ok": .bool(true)])])
-        let architecture = Data(#"{"type":"Sequential","children":[]}"#.utf8)
+        let architecture = try Architecture.parse(Data(#"{"version":1,"module":{"type":"Sequential","children":[]}}"#.utf8))
         let probe = Probe(name: "p0", inputs: [try Self.sampleTensor(.f32, count: 20)], outputs: [try Self.sampleTensor(.f32, count: 10)],
                           rtol: 1e-4, atol: 1e-6, origin: .expected)
         let url = try write(Checkpoint(tensors: [NamedTensor(name: "2.weight", aliases: ["4.weight"], tensor: weight)],
@@ -125,6 +125,7 @@ final class ContainerTests: XCTestCase {
         XCTAssertEqual(back.tensor(named: "4.weight")?.data, weight.data)
         XCTAssertEqual(back.metadata, metadata)
         XCTAssertEqual(back.architecture, architecture)
+        XCTAssertEqual(back.architecture?.text, architecture.text, "the document's bytes are stored as given")
         XCTAssertEqual(back.probes.count, 1)
         XCTAssertEqual(back.probes[0].name, "p0")
         XCTAssertEqual(back.probes[0].rtol, 1e-4)
@@ -211,7 +212,7 @@ final class ContainerTests: XCTestCase {
                 NamedTensor(name: "0.bias", tensor: try Self.sampleTensor(.bf16, count: 40)),
                 NamedTensor(name: "steps", tensor: try Self.sampleTensor(.i64, count: 3)),
             ],
-            architecture: Data(#"{"type":"Linear"}"#.utf8),
+            architecture: try Architecture.parse(Data(#"{"version":1,"module":{"type":"Linear","out_features":2}}"#.utf8)),
             metadata: .object(["k": .number(1)]),
             probes: [Probe(name: "p", inputs: [try Self.sampleTensor(.f32, count: 4)], outputs: [try Self.sampleTensor(.f32, count: 2)], origin: .recorded)])
         let url = try write(checkpoint)

@@ -225,7 +225,7 @@ final class HostileInteropTests: XCTestCase {
         let checkpoint = try TorchFile.read(data: Self.torchZip(p, storages: [("0", Self.floats(weights))]))
         XCTAssertEqual(checkpoint.tensors.map(\.name), ["weight"])
         XCTAssertEqual(Self.floats(of: checkpoint.tensor(named: "weight")), weights)
-        let text = String(decoding: try XCTUnwrap(checkpoint.architecture), as: UTF8.self)
+        let text = String(decoding: try XCTUnwrap(checkpoint.architecture).text, as: UTF8.self)
         XCTAssertTrue(text.contains("torch.nn.modules.conv.Conv2d"), text) // an opaque node naming the class
     }
 
@@ -246,7 +246,7 @@ final class HostileInteropTests: XCTestCase {
         p.stop()
         let checkpoint = try TorchFile.read(data: Self.torchZip(p, storages: [("0", Self.floats([1, 2, 3, 4]))]))
         XCTAssertEqual(Self.floats(of: checkpoint.tensor(named: "weight")), [1, 2, 3, 4])
-        let text = String(decoding: try XCTUnwrap(checkpoint.architecture), as: UTF8.self)
+        let text = String(decoding: try XCTUnwrap(checkpoint.architecture).text, as: UTF8.self)
         XCTAssertTrue(text.contains("torch.nn.modules.linear.Linear"), text)
     }
 

@@ -73,8 +73,7 @@ final class TorchTests: XCTestCase {
     func testWholeModulesRebuildTheirDocument() throws {
         for model in Self.wholeModules {
             let checkpoint = try TorchFile.read(contentsOf: Self.url("torch/\(model)/module.pt"))
-            let text = try XCTUnwrap(checkpoint.architecture, model)
-            let document = try ArchitectureDocument.parse(text)
+            let document = try XCTUnwrap(checkpoint.architecture?.modules, model)
             let truth = try ArchitectureDocument.read(contentsOf: Self.url("arch/\(model).json"))
             // The fixture writes hydra's blocks as a Repeat; the rebuilt one lists them: compare expanded trees.
             let mine = try document.tree().allModules().map { "\($0.path) \($0.layer)" }
@@ -85,7 +84,7 @@ final class TorchTests: XCTestCase {
             XCTAssertEqual(specs.map(\.aliases), checkpoint.tensors.map(\.aliases), model)
             assertSameTensors(checkpoint, try Safetensors.read(contentsOf: Self.url("torch/\(model)/model.safetensors")), model)
         }
-        let tied = try ArchitectureDocument.parse(try XCTUnwrap(TorchFile.read(contentsOf: Self.url("torch/tied/module.pt")).architecture))
+        let tied = try XCTUnwrap(TorchFile.read(contentsOf: Self.url("torch/tied/module.pt")).architecture?.modules)
         XCTAssertEqual(tied.root.children[4].layer, .shared(target: "2"))
     }
 
@@ -219,7 +218,7 @@ final class TorchTests: XCTestCase {
         guard case .object(let shapes) = try JSONValue.parse(Data(contentsOf: Self.url("torch-extra/custom.json"))) else { return XCTFail() }
         XCTAssertEqual(checkpoint.tensors.map(\.name), ["0.gain", "0.shift", "0.inner.weight", "0.inner.bias", "1.weight", "2.0.weight", "2.0.bias"])
         XCTAssertEqual(Set(checkpoint.allNames), Set(shapes.keys))
-        let document = try ArchitectureDocument.parse(try XCTUnwrap(checkpoint.architecture))
+        let document = try XCTUnwrap(checkpoint.architecture?.modules)
         guard case .opaque(let scale) = document.root.children[0].layer else { return XCTFail("\(document.root.children[0].layer)") }
         XCTAssertEqual(scale.className, "__main__.Scale")
         XCTAssertEqual(scale.tensors.map(\.name), ["gain", "shift"])
@@ -234,7 +233,7 @@ final class TorchTests: XCTestCase {
 
     func testStandardLayersAreRecognised() throws {
         let checkpoint = try TorchFile.read(contentsOf: Self.url("torch-extra/zoo.pt"))
-        let document = try ArchitectureDocument.parse(try XCTUnwrap(checkpoint.architecture))
+        let document = try XCTUnwrap(checkpoint.architecture?.modules)
         XCTAssertEqual(document.root.children.map(\.layer.type.rawValue),
                        ["Conv2d", "BatchNorm2d", "ReLU", "MaxPool2d", "Conv2d", "AvgPool2d", "AdaptiveAvgPool2d", "Flatten", "Linear",
                         "LayerNorm", "GELU", "Dropout", "Linear", "LeakyReLU", "SiLU", "Sigmoid", "Tanh", "Identity", "Softmax"])

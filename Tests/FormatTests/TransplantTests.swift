@@ -18,7 +18,7 @@ final class TransplantTests: XCTestCase {
         let checkpoint = Checkpoint(tensors: [
             NamedTensor(name: "0.weight", tensor: try tensor([hidden, inFeatures], fill)), NamedTensor(name: "0.bias", tensor: try tensor([hidden], fill)),
             NamedTensor(name: "2.weight", tensor: try tensor([out, hidden], fill)), NamedTensor(name: "2.bias", tensor: try tensor([out], fill)),
-        ], architecture: document.serialized())
+        ], architecture: Architecture(document))
         return (try document.tree(), checkpoint)
     }
 

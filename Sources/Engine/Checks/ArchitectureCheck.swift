@@ -78,7 +78,7 @@ public func attachArchitecture(_ document: ArchitectureDocument, to checkpoint: 
         let tensor = spec.allNames.lazy.compactMap { checkpoint.tensor(named: $0) }.first!
         return NamedTensor(name: spec.name, aliases: spec.aliases, tensor: tensor)
     }
-    result.architecture = resolved.serialized()
+    result.architecture = Architecture(resolved)
     return result
 }
 

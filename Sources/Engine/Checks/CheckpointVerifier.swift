@@ -105,9 +105,9 @@ public struct CheckpointVerifier {
             return result
         }
         result.ran = true
-        if let bytes = checkpoint.architecture {
+        if let architecture = checkpoint.architecture {
             do {
-                try checkArchitecture(try ArchitectureDocument.parse(bytes), against: checkpoint)
+                try checkArchitecture(try architecture.moduleTree(for: "checking the architecture"), against: checkpoint)
             } catch let error as EngineError {
                 if case .architectureMismatch(let mismatches) = error.root {
                     result.problems.append(.architecture(mismatches))

@@ -132,8 +132,8 @@ public struct TransplantModuleReport: Sendable {
 public func verifyTransplants(of checkpoint: Checkpoint, backend: Backend = CPUBackend()) throws -> [TransplantModuleReport] {
     let grafts = try TransplantProvenance.all(in: checkpoint.metadata)
     guard !grafts.isEmpty else { return [] }
-    guard let data = checkpoint.architecture else { throw EngineError.transplantWithoutArchitecture }
-    let document = try resolve(ArchitectureDocument.parse(data), checkpoint)
+    guard let architecture = checkpoint.architecture else { throw EngineError.transplantWithoutArchitecture }
+    let document = try resolve(architecture.moduleTree(for: "verifying transplants"), checkpoint)
     var reports: [TransplantModuleReport] = []
     for graft in grafts {
         for module in graft.modules {

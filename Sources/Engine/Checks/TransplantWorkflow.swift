@@ -102,15 +102,15 @@ public enum TransplantWorkflow {
         let rules = try request.maps.map(TransplantSelection.parseRule)
         var sourceCheckpoint = source.checkpoint
         if !rules.isEmpty { sourceCheckpoint = renaming(sourceCheckpoint, rules: rules) }
-        guard let dstData = destination.checkpoint.architecture else {
+        guard let dstArchitecture = destination.checkpoint.architecture else {
             throw TransplantFailure.destinationWithoutArchitecture(destination: destination.name)
         }
-        let dstDocument = try resolve(ArchitectureDocument.parse(dstData), destination.checkpoint)
+        let dstDocument = try resolve(dstArchitecture.moduleTree(for: "transplant"), destination.checkpoint)
         let dstTree = try dstDocument.tree()
         // With --map the source's document no longer names its tensors: it is then read as a bare state_dict.
         var srcDocument: ArchitectureDocument?
-        if rules.isEmpty, let data = source.checkpoint.architecture {
-            srcDocument = try resolve(ArchitectureDocument.parse(data), source.checkpoint)
+        if rules.isEmpty, let architecture = source.checkpoint.architecture {
+            srcDocument = try resolve(architecture.moduleTree(for: "transplant"), source.checkpoint)
         }
         let srcTree = try srcDocument?.tree()
 

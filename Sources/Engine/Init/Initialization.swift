@@ -41,7 +41,7 @@ public enum Initialization {
             "seed": .string(String(seed)),
             "init": .array(rules.map { .string($0.description) }),
         ])
-        return Checkpoint(tensors: tensors, architecture: resolved.serialized(), metadata: metadata)
+        return Checkpoint(tensors: tensors, architecture: Architecture(resolved), metadata: metadata)
     }
 
     /// Reserves the bytes of `spec` (as stored: f32 for float types), its size checked.

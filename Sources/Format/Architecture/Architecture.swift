@@ -70,5 +70,13 @@ public struct Architecture: Sendable, Equatable {
         return nil
     }
 
+    /// The module tree, or a typed refusal naming the operation for a graph (which has none).
+    public func moduleTree(for operation: @autoclosure () -> String = "this operation") throws -> ArchitectureDocument {
+        guard let document = modules else {
+            throw FormatError(.refused(what: operation(), why: "it needs a module-tree architecture document and this checkpoint carries a graph"))
+        }
+        return document
+    }
+
     public static func == (a: Architecture, b: Architecture) -> Bool { a.form == b.form }
 }

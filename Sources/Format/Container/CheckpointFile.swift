@@ -17,7 +17,7 @@ public enum CheckpointFile {
             writer.expectedBytes = checkpoint.tensors.reduce(0) { $0 + $1.tensor.data.count }
                 + checkpoint.probes.reduce(0) { $0 + ($1.inputs + $1.outputs).reduce(0) { $0 + $1.data.count } }
             for tensor in checkpoint.tensors { try writer.add(tensor) }
-            if let architecture = checkpoint.architecture { try writer.setArchitecture(architecture) }
+            if let architecture = checkpoint.architecture { try writer.setArchitecture(architecture.text) }
             if let metadata = checkpoint.metadata { try writer.setMetadata(metadata) }
             for probe in checkpoint.probes { try writer.add(probe) }
             try writer.finish()

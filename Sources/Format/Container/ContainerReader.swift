@@ -223,7 +223,19 @@ public final class ContainerReader: @unchecked Sendable {
     }
 
     /// The architecture document's bytes (checked), if the file has one.
-    public func architecture() throws -> Data? { try section(Manifest.architectureSection) }
+    public func architectureText() throws -> Data? { try section(Manifest.architectureSection) }
+
+    /// The architecture document, parsed and validated, if the file has one.
+    public func architecture() throws -> Architecture? {
+        guard let bytes = try architectureText() else { return nil }
+        return try Self.parseArchitecture(bytes, path: path)
+    }
+
+    static func parseArchitecture(_ bytes: Data, path: String) throws -> Architecture {
+        do { return try Architecture.parse(bytes) } catch let error as FormatError {
+            throw error.within("section 'architecture'").naming(path)
+        }
+    }
 
     /// The metadata section, parsed; nil when the file has none.
     public func metadata() throws -> JSONValue? {

@@ -54,7 +54,12 @@ struct ManifestValidator {
 
     private func probe(_ entry: ManifestWire.Probe) throws -> ProbeRecord {
         guard let origin = Probe.Origin(rawValue: entry.origin) else {
-            throw FormatError(.invalidValue(field: "origin", value: "'\(entry.origin)'", expected: "'expected' or 'recorded'"))
+            throw FormatError(.invalidValue(field: "origin", value: "'\(entry.origin)'", expected: "'expected', 'recorded' or 'sample'"))
+        }
+        // A sample has inputs only; every other probe has something to compare.
+        guard (origin == .sample) == entry.outputs.isEmpty else {
+            throw FormatError(.invalidValue(field: "outputs", value: "\(entry.outputs.count) tensors",
+                                            expected: origin == .sample ? "none for a 'sample' probe" : "at least one for an '\(origin.rawValue)' probe"))
         }
         for (field, value) in [("rtol", entry.rtol), ("atol", entry.atol)] where !(value.isFinite && value >= 0) {
             throw FormatError(.invalidValue(field: field, value: "\(value)", expected: "a finite number at least 0"))

@@ -77,14 +77,16 @@ extension ContainerReader {
         for failure in decodeOnce(records, into: buffers, progress: progress) { report.record(failure) }
 
         var sectionBytes: [String: Data] = [:]
+        var architecture: Architecture?
         for name in manifest.sections.keys.sorted() {
             do {
                 guard let bytes = try section(name) else { continue }
                 sectionBytes[name] = bytes
                 // Only the sections this reader knows have a meaning to check; others are ignored.
-                if name == Manifest.metadataSection || name == Manifest.architectureSection, (try? JSONValue.parse(bytes)) == nil {
+                if name == Manifest.metadataSection, (try? JSONValue.parse(bytes)) == nil {
                     throw FormatError(.malformed(what: "section '\(name)'", detail: "not valid JSON"), file: path)
                 }
+                if name == Manifest.architectureSection { architecture = try Self.parseArchitecture(bytes, path: path) }
             } catch {
                 report.record(error.attributed(to: path))
             }
@@ -92,7 +94,7 @@ extension ContainerReader {
         for problem in layoutProblems() { report.record(FormatError(problem, file: path)) }
 
         if let buffers, report.ok {
-            outcome.checkpoint = assemble(records, buffers, sections: sectionBytes)
+            outcome.checkpoint = assemble(records, buffers, sections: sectionBytes, architecture: architecture)
         }
         outcome.report = report
         return outcome
@@ -145,7 +147,7 @@ extension ContainerReader {
     }
 
     /// The checkpoint from buffers that verification filled and sections it checked.
-    private func assemble(_ records: [TensorRecord], _ buffers: [OwnedBuffer], sections: [String: Data]) -> Checkpoint? {
+    private func assemble(_ records: [TensorRecord], _ buffers: [OwnedBuffer], sections: [String: Data], architecture: Architecture?) -> Checkpoint? {
         do {
             var tensors = try zip(records, buffers).map { record, buffer in
                 try Tensor(dtype: record.dtype, shape: record.shape, data: buffer.take())
@@ -163,7 +165,7 @@ extension ContainerReader {
                 probes.append(Probe(name: record.name, inputs: inputs, outputs: outputs, rtol: record.rtol, atol: record.atol, origin: record.origin))
             }
             let metadata = try sections[Manifest.metadataSection].map { try Self.parseMetadata($0, path: path) }
-            return Checkpoint(tensors: model, architecture: sections[Manifest.architectureSection], metadata: metadata, probes: probes)
+            return Checkpoint(tensors: model, architecture: architecture, metadata: metadata, probes: probes)
         } catch {
             return nil // unreachable: every size and section was checked above
         }

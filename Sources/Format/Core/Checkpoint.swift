@@ -1,7 +1,8 @@
 import Foundation
 
 /// A named input with its reference outputs. `ckpt verify` runs the network on
-/// `inputs` and compares with `outputs` within `rtol`/`atol`.
+/// `inputs` and compares with `outputs` within `rtol`/`atol`. A `sample` probe has inputs
+/// only (an exporter's example inputs) until an expected output is given for it.
 public struct Probe: Sendable {
     /// Where the reference outputs came from.
     public enum Origin: String, Codable, Sendable {
@@ -9,6 +10,9 @@ public struct Probe: Sendable {
         case expected
         /// Recorded from ckpt's own engine: guards against regressions, proves nothing more.
         case recorded
+        /// Inputs only, with no outputs: the example inputs a torch.export program carries.
+        /// Nothing to compare yet; `ckpt probe add` gives it an expected output.
+        case sample
     }
 
     public var name: String
@@ -32,12 +36,13 @@ public struct Probe: Sendable {
 /// document, free-form metadata and probes. Importers produce one; exporters take one.
 public struct Checkpoint: Sendable {
     public var tensors: [NamedTensor]
-    /// The architecture document as UTF-8 JSON text (see `spec/ARCH.md`).
-    public var architecture: Data?
+    /// The architecture document, parsed and validated (see `spec/ARCH.md`); its stored
+    /// JSON text is `architecture.text`.
+    public var architecture: Architecture?
     public var metadata: JSONValue?
     public var probes: [Probe]
 
-    public init(tensors: [NamedTensor] = [], architecture: Data? = nil, metadata: JSONValue? = nil, probes: [Probe] = []) {
+    public init(tensors: [NamedTensor] = [], architecture: Architecture? = nil, metadata: JSONValue? = nil, probes: [Probe] = []) {
         self.tensors = tensors
         self.architecture = architecture
         self.metadata = metadata
@@ -51,4 +56,9 @@ public struct Checkpoint: Sendable {
 
     /// Every name, aliases included, in storage order.
     public var allNames: [String] { tensors.flatMap(\.allNames) }
+}
+
+extension Probe {
+    /// Whether the probe has outputs to compare against (every origin but `sample`).
+    public var hasOutputs: Bool { origin != .sample && !outputs.isEmpty }
 }

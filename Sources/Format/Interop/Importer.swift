@@ -6,6 +6,8 @@ public enum FileKind: String, Sendable {
     case ckpt, safetensors, npz, npy
     /// A `torch.save` file: a zip holding `<folder>/data.pkl`, or the legacy pre-1.6 format.
     case torch
+    /// A `torch.export.save` archive: a zip holding `<folder>/archive_format` and `models/*.json`.
+    case pt2
 
     public static func detect(_ url: URL) throws -> FileKind {
         try DetectedFile(url).kind
@@ -18,7 +20,7 @@ public enum FileKind: String, Sendable {
 public struct DetectedFile {
     public let url: URL
     public let kind: FileKind
-    /// The mapped file and its parsed directory, when detection found a torch zip.
+    /// The mapped file and its parsed directory, when detection found a torch zip or a pt2 archive.
     let torchZip: (data: Data, zip: TorchZip)?
 
     /// Detects the kind of the file at `url`.
@@ -39,13 +41,18 @@ public struct DetectedFile {
         if head.starts(with: TorchFile.legacyMagic) { return (.torch, nil) }
         if head.starts(with: [0x50, 0x4B, 0x03, 0x04]) || head.starts(with: [0x50, 0x4B, 0x05, 0x06]) {
             // A zip is torch's when its folder holds data.pkl; numpy's .npz holds .npy members.
-            if let data = try? InteropFile.mapped(url), let zip = TorchArchive.torchZip(data) { return (.torch, (data, zip)) }
-            // A damaged torch file: let the torch reader say what is wrong with it.
-            return (["pt", "pth", "bin"].contains(url.pathExtension.lowercased()) ? .torch : .npz, nil)
+            if let data = try? InteropFile.mapped(url) {
+                if let zip = TorchArchive.torchZip(data) { return (.torch, (data, zip)) }
+                if let zip = ExportArchive.zip(data) { return (.pt2, (data, zip)) }
+            }
+            // A damaged torch file: let the torch or pt2 reader say what is wrong with it.
+            let ext = url.pathExtension.lowercased()
+            if ext == "pt2" { return (.pt2, nil) }
+            return (["pt", "pth", "bin"].contains(ext) ? .torch : .npz, nil)
         }
         let ext = url.pathExtension.lowercased()
         if ext == "safetensors" || (head.count >= 9 && head[8] == UInt8(ascii: "{")) { return (.safetensors, nil) }
-        throw FormatError(.unrecognisedFile(detail: "not a .ckpt, .safetensors, .npz, .npy or torch .pt"), file: url.path)
+        throw FormatError(.unrecognisedFile(detail: "not a .ckpt, .safetensors, .npz, .npy, torch .pt or torch.export .pt2"), file: url.path)
     }
 }
 
@@ -87,6 +94,9 @@ public enum Importer {
             let key = options.key.flatMap { $0.isEmpty ? nil : $0 }
             if file.kind == .torch {
                 checkpoint = try TorchFile.read(file, key: key, budget: budget)
+            } else if file.kind == .pt2 {
+                checkpoint = try Pt2File.read(data: file.torchZip?.data ?? InteropFile.mapped(file.url), zip: file.torchZip?.zip, budget: budget)
+                if let key { checkpoint = try selecting(key, from: checkpoint) }
             } else {
                 checkpoint = try read(file, budget: budget ?? MemoryBudget())
                 if let key { checkpoint = try selecting(key, from: checkpoint) }
@@ -105,6 +115,7 @@ public enum Importer {
         case .safetensors: return try Safetensors.read(contentsOf: url)
         case .npz: return try Npz.read(contentsOf: url, budget: budget)
         case .torch: return try TorchFile.read(file, key: nil, budget: budget)
+        case .pt2: return try Pt2File.read(data: file.torchZip?.data ?? InteropFile.mapped(file.url), zip: file.torchZip?.zip, budget: budget)
         case .npy:
             let name = url.deletingPathExtension().lastPathComponent
             return Checkpoint(tensors: [NamedTensor(name: name, tensor: try Npy.read(contentsOf: url, budget: budget))])

@@ -43,7 +43,7 @@ public func fuzzCkpt(_ data: UnsafePointer<UInt8>?, _ size: Int) -> CInt {
         let report = reader.verify()
         guard report.ok else { return 0 }
         let checkpoint = try reader.checkpoint()
-        if let architecture = checkpoint.architecture { _ = try? ArchitectureDocument.parse(architecture) }
+        if let architecture = checkpoint.architecture { _ = try? Architecture.parse(architecture.text) }
     } catch {
         _ = "\(error)" // the message is derived from the error's facts: deriving it must not trap either
     }

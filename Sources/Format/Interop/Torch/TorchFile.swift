@@ -175,8 +175,7 @@ struct TorchCheckpointBuilder {
         if let (object, _) = TorchModuleParts.of(value) {
             let document = try TorchModuleDocument.document(for: object, walk: walk)
             // A document the engine could not read would be worse than none: check it now.
-            let text = document.serialized()
-            let architecture = (try? ArchitectureDocument.parse(text)) != nil ? text : nil
+            let architecture = try? Architecture.parse(document.serialized())
             return Checkpoint(tensors: tensors, architecture: architecture)
         }
         var metadata = try TorchMetadata(walk: walk).json(value)
