@@ -16,7 +16,7 @@ struct GraphCall {
     func value(_ name: String, _ position: Int? = nil) -> CompiledValue? {
         let found = arguments.first(where: { $0.name == name })?.value
             ?? position.flatMap { $0 < arguments.count && arguments[$0].name.isEmpty ? arguments[$0].value : nil }
-        if case .none = found { return nil }
+        if case .absent? = found { return nil }
         return found
     }
 

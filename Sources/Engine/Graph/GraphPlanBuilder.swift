@@ -164,7 +164,7 @@ struct GraphPlanBuilder {
             return t
         }
         switch argument {
-        case .none, .layout, .memoryFormat, .device: return .none
+        case .none, .layout, .memoryFormat, .device: return .absent
         case .tensor(let name): return .tensor(try tensor(name))
         case .tensors(let names): return .tensors(try names.map { try tensor($0) })
         case .optionalTensors(let names): return .tensors(try names.map { try $0.map { try tensor($0) } })
@@ -175,7 +175,7 @@ struct GraphPlanBuilder {
         case .bool(let v): return .bool(v)
         case .bools(let v): return .bools(v)
         case .string(let s): return .string(s)
-        case .strings: return .none
+        case .strings: return .absent
         case .symInt(let name), .symFloat(let name), .symBool(let name): return try value(name)
         case .symInts(let items):
             return .ints(try items.map { item in

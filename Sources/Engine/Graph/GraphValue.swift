@@ -98,7 +98,8 @@ enum CompiledValue {
     case string(String)
     /// A dtype argument (`to(dtype=...)`), as the element kind it gives.
     case dtype(ElementKind)
-    case none
+    /// None, or an argument the engine has no use for (a device, a layout).
+    case absent
 
     /// The tensors this value holds (one, several, or none).
     var tensors: [GraphTensor] {

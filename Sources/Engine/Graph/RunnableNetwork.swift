@@ -21,8 +21,8 @@ extension Network: RunnableNetwork {
 /// The network `checkpoint` describes: a module tree becomes a `Network`, a graph document a
 /// `GraphNetwork`. Throws `noArchitecture` when it carries none.
 public func makeNetwork(for checkpoint: Checkpoint, backend: Backend = CPUBackend(), budget: MemoryBudget = MemoryBudget()) throws -> any RunnableNetwork {
-    guard let data = checkpoint.architecture else { throw EngineError.noArchitecture }
-    switch try Architecture.parse(data).form {
+    guard let architecture = checkpoint.architecture else { throw EngineError.noArchitecture }
+    switch architecture.form {
     case .modules(let document): return try Network(document: document, checkpoint: checkpoint, backend: backend, budget: budget)
     case .graph(let document): return try GraphNetwork(document: document, checkpoint: checkpoint, backend: backend, budget: budget)
     }
