@@ -48,6 +48,8 @@ public enum ReductionOp: Equatable, Sendable {
     case sum, mean, maximum, minimum, product, argmax, argmin
     /// Variance with Bessel's correction `correction` (0: biased).
     case variance(correction: Int)
+    /// The vector p-norm (Σ|x|^p)^(1/p); infinity: the largest |x|.
+    case norm(order: Double)
 }
 
 /// The one recurrent layer's weights, as PyTorch's `_flat_weights` hold them per layer and direction.

@@ -27,6 +27,18 @@ enum CPUGraphLoops {
                         if v.isNaN || (largest ? v > best : v < best) { best = v; at = a }
                     }
                     result = op == .maximum || op == .minimum ? best : Float(at)
+                case .norm(let order):
+                    var total = 0.0
+                    if order.isInfinite {
+                        for a in 0 ..< axis { total = Swift.max(total, Double(Swift.abs(base[a * inner]))) }
+                    } else if order == 2 {
+                        for a in 0 ..< axis { let v = Double(base[a * inner]); total += v * v }
+                        total = total.squareRoot()
+                    } else {
+                        for a in 0 ..< axis { total += Foundation.pow(Double(Swift.abs(base[a * inner])), order) }
+                        total = Foundation.pow(total, 1 / order)
+                    }
+                    result = Float(total)
                 case .variance(let correction):
                     var total = 0.0
                     for a in 0 ..< axis { total += Double(base[a * inner]) }

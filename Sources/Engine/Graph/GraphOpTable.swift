@@ -168,6 +168,7 @@ enum GraphOpTable {
         ]
         for (op, reduction) in reductions { table[op] = { try $0.reduction(reduction, $1) } }
         for op in ["aten.var.correction", "aten.var.dim"] { table[op] = { try $0.variance($1) } }
+        table["aten.linalg_vector_norm.default"] = { try $0.vectorNorm($1) }
 
         // Sizes: integers known when the plan is built.
         table["aten.sym_size.int"] = { _, call in

@@ -101,8 +101,8 @@ extension GraphCompiler {
     }
 
     /// sum / mean / amax / amin / max.dim / argmax / var / prod / any / all over some axes.
-    mutating func reduction(_ op: ReductionOp, _ call: GraphCall) throws -> CompiledValue {
-        var x = try call.tensor("self", 0)
+    mutating func reduction(_ op: ReductionOp, _ call: GraphCall, keepAxisAt keepPosition: Int? = nil, input: GraphTensor? = nil) throws -> CompiledValue {
+        var x = try input ?? call.tensor("self", 0)
         if call.op.hasPrefix("aten.any") || call.op.hasPrefix("aten.all") {
             x = try elementwise(.isNonZero, [x], kind: .boolean, call)
         }
@@ -115,7 +115,7 @@ extension GraphCompiler {
         }
         if axes.isEmpty { axes = Array(0 ..< rank) }
         axes = Array(Set(axes)).sorted()
-        let keep = try call.bool("keepdim", call.op.hasPrefix("aten.var") ? 3 : 2, default: false)
+        let keep = try call.bool("keepdim", keepPosition ?? (call.op.hasPrefix("aten.var") ? 3 : 2), default: false)
         let kept = (0 ..< rank).filter { !axes.contains($0) }
         // The reduced axes last and dense: [kept..., reduced...] read as [outer, reduced, 1].
         let order = kept + axes
@@ -126,7 +126,7 @@ extension GraphCompiler {
         let kind: ElementKind
         switch op {
         case .argmax, .argmin: kind = .integer
-        case .mean, .variance: kind = .float
+        case .mean, .variance, .norm: kind = .float
         case .sum, .product: kind = x.kind == .boolean ? .integer : x.kind
         default: kind = x.kind
         }
@@ -144,6 +144,16 @@ extension GraphCompiler {
             return .tensors([y, indices])
         }
         return .tensor(y)
+    }
+
+    /// linalg_vector_norm(self, ord=2, dim=None, keepdim=False, dtype=None)
+    mutating func vectorNorm(_ call: GraphCall) throws -> CompiledValue {
+        let order = try call.double("ord", 1, default: 2)
+        guard order > 0 else { throw call.fail("norm order \(order) is not supported (positive orders and inf are)") }
+        let x = try call.tensor("self", 0)
+        var arguments = call.arguments.filter { $0.name != "ord" }
+        if !arguments.contains(where: { $0.name == "dim" }) { arguments.append(("dim", .absent)) }
+        return try reduction(.norm(order: order), GraphCall(node: call.node, op: call.op, arguments: arguments), keepAxisAt: 3, input: x)
     }
 
     mutating func variance(_ call: GraphCall) throws -> CompiledValue {

@@ -97,8 +97,7 @@ extension GraphCompiler {
 
     mutating func expand(_ call: GraphCall) throws -> CompiledValue {
         let x = try call.tensor("self", 0)
-        var sizes = try call.ints("size", 1)
-        if call.op == "aten.expand_as.default" { sizes = try call.tensor("other", 1).shape }
+        var sizes = call.op == "aten.expand_as.default" ? try call.tensor("other", 1).shape : try call.ints("size", 1)
         guard sizes.count >= x.rank else { throw call.fail("cannot expand \(Tensor.describe(x.shape)) to \(sizes.count) axes") }
         let lead = sizes.count - x.rank
         for axis in 0 ..< x.rank where sizes[lead + axis] == -1 { sizes[lead + axis] = x.shape[axis] }
