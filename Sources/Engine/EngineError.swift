@@ -49,6 +49,25 @@ public enum EngineError: Error, Equatable, Sendable {
     case zeroFan(initializer: String, tensor: String)
     /// An `--init` rule that matches no parameter (`example` is a real parameter name).
     case ruleMatchesNothing(rule: String, example: String)
+    /// A graph document uses ops the engine cannot run: each op with how many nodes use it.
+    case unsupportedOps([UnsupportedOp])
+    /// A graph node the compiler cannot turn into kernels (`why` says what is wrong with it).
+    case invalidNode(node: String, op: String, why: String)
+    /// The graph takes `expected` user inputs; `given` were given.
+    case graphInputCount(expected: Int, given: Int)
+    /// Input `input` has a shape the graph does not accept: `declared` as the document
+    /// writes it (symbols by name), `given` as given.
+    case inputShapeMismatch(input: String, declared: String, given: [Int])
+    /// Input `input` is of a dtype the graph does not take (`declared`).
+    case inputDTypeMismatch(input: String, declared: DType, given: DType)
+    /// Symbol `symbol` (a dynamic size) bound to `value`, outside the range the program was exported for.
+    case symbolOutOfRange(symbol: String, value: Int, low: Int?, high: Int?)
+    /// An integer value the engine holds as float32 is beyond ±2^24, where float32 stops being exact.
+    case integerTooLarge(what: String, value: Int64)
+    /// An index (an embedding id, a gathered position) outside an axis of `size`.
+    case indexOutOfRange(index: Int, size: Int)
+    /// A backend that does not implement a kernel the plan needs.
+    case kernelUnavailable(backend: String, kernel: String)
     /// `inner`, raised while working on `file`.
     indirect case inFile(String, EngineError)
 
@@ -62,6 +81,17 @@ public enum EngineError: Error, Equatable, Sendable {
     public func naming(_ file: String) -> EngineError {
         if case .inFile = self { return self }
         return .inFile(file, self)
+    }
+}
+
+/// An op of a graph document the engine cannot run, and how many nodes use it.
+public struct UnsupportedOp: Equatable, Sendable {
+    public var op: String
+    public var count: Int
+
+    public init(op: String, count: Int) {
+        self.op = op
+        self.count = count
     }
 }
 
@@ -141,6 +171,25 @@ extension EngineError: CustomStringConvertible, LocalizedError {
             return "\(initializer): '\(tensor.escapedForDisplay)' has a zero fan"
         case let .ruleMatchesNothing(rule, example):
             return "init rule '\(rule.escapedForDisplay)' matches no parameter (names look like '\(example.escapedForDisplay)')"
+        case let .unsupportedOps(ops):
+            let listing = ops.map { "\($0.op.escapedForDisplay) (\($0.count) node\($0.count == 1 ? "" : "s"))" }.joined(separator: ", ")
+            return "cannot run: the graph uses \(ops.count) op\(ops.count == 1 ? "" : "s") the engine does not implement: \(listing)"
+        case let .invalidNode(node, op, why):
+            return "node '\(node.escapedForDisplay)' (\(op.escapedForDisplay)): \(why.escapedForDisplay)"
+        case let .graphInputCount(expected, given):
+            return "the graph takes \(expected) input\(expected == 1 ? "" : "s"); \(given) given"
+        case let .inputShapeMismatch(input, declared, given):
+            return "input '\(input.escapedForDisplay)' must have shape \(declared.escapedForDisplay); got \(Tensor.describe(given))"
+        case let .inputDTypeMismatch(input, declared, given):
+            return "input '\(input.escapedForDisplay)' must be \(declared.rawValue); got \(given.rawValue)"
+        case let .symbolOutOfRange(symbol, value, low, high):
+            return "size \(symbol.escapedForDisplay) = \(value) is outside the exported range [\(low.map(String.init) ?? "-inf"), \(high.map(String.init) ?? "inf")]"
+        case let .integerTooLarge(what, value):
+            return "\(what.escapedForDisplay): integer \(value) is beyond ±2^24, which the engine cannot hold exactly"
+        case let .indexOutOfRange(index, size):
+            return "index \(index) is out of range for an axis of size \(size)"
+        case let .kernelUnavailable(backend, kernel):
+            return "\(backend) does not implement the \(kernel) kernel yet; run on cpu"
         case let .inFile(file, inner):
             return "\(file.escapedForDisplay): \(inner.description)"
         }

@@ -32,11 +32,16 @@ public protocol Backend: AnyObject {
     /// How many convolution scratch areas (im2col columns) may exist at once: one per
     /// worker thread on the CPU. The plan reserves this many of its largest in the budget.
     var scratchCopies: Int { get }
+
+    /// Whether this backend implements `kernel` (a graph plan refuses to build otherwise).
+    func canRun(_ kernel: GraphKernel) -> Bool
 }
 
 extension Backend {
     /// One scratch area, reused by kernel after kernel (a queue-based device).
     public var scratchCopies: Int { 1 }
+
+    public func canRun(_ kernel: GraphKernel) -> Bool { true }
 
     /// A buffer holding `values`.
     public func makeBuffer(_ values: [Float]) throws -> DeviceBuffer {

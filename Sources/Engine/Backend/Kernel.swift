@@ -64,4 +64,6 @@ public enum Kernel {
     /// The leading length/2 DFT coefficients of each row, as [real parts | imaginary parts].
     case fourierHalf(x: DeviceBuffer, y: DeviceBuffer, rows: Int, length: Int)
     case copy(x: DeviceBuffer, y: DeviceBuffer, count: Int)
+    /// The kernels only graph programs use (`GraphKernel`).
+    case graph(GraphKernel)
 }

@@ -88,6 +88,8 @@ public final class CPUBackend: Backend {
             try fourierHalf(x: p(x), y: p(y), rows: rows, length: length)
         case let .copy(x, y, count):
             p(y).update(from: p(x), count: count)
+        case .graph(let kernel):
+            try run(kernel)
         }
     }
 
@@ -111,7 +113,7 @@ public final class CPUBackend: Backend {
     /// The memory behind a buffer of this backend. Plans are built against one backend, so
     /// a foreign buffer here is a programming error; the checked cast stays out of the hot path.
     @inline(__always)
-    private func p(_ buffer: DeviceBuffer) -> UnsafeMutablePointer<Float> {
+    func p(_ buffer: DeviceBuffer) -> UnsafeMutablePointer<Float> {
         assert(buffer is CPUBuffer, "a buffer of another backend reached the CPU backend")
         return unsafeDowncast(buffer, to: CPUBuffer.self).pointer
     }

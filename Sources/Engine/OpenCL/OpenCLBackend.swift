@@ -111,8 +111,13 @@ public final class OpenCLBackend: Backend {
         case let .copy(x, y, count):
             guard count > 0 else { return }
             try OpenCLError.check(clEnqueueCopyBuffer(queue, mem(x), mem(y), 0, 0, count * 4, 0, nil, nil), "clEnqueueCopyBuffer")
+        case .graph(let kernel):
+            throw EngineError.kernelUnavailable(backend: name, kernel: kernel.name)
         }
     }
+
+    /// Graph kernels are not ported to OpenCL yet; a graph plan refuses to build here.
+    public func canRun(_ kernel: GraphKernel) -> Bool { false }
 
     /// im2col of the whole batch into scratch as [n][g][depth][OH·OW], then per group one
     /// strided-batched product over the samples straight into NCHW, then bias and activation.

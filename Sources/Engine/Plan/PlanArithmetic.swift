@@ -23,6 +23,13 @@ enum PlanArithmetic {
         return product
     }
 
+    /// `a + b`, checked.
+    static func add(_ a: Int, _ b: Int, _ what: @autoclosure () -> String) throws -> Int {
+        let (sum, overflow) = a.addingReportingOverflow(b)
+        guard !overflow else { throw EngineError.arithmeticOverflow(what: what()) }
+        return sum
+    }
+
     /// Refuses a sliding window (Conv2d, pooling) whose settings the shape rules cannot
     /// compute with: a size not positive, negative padding, or a span
     /// `size + 2·padding - dilation·(kernel - 1) - 1 (+ stride - 1)` that overflows.
