@@ -41,7 +41,7 @@ extension VersionDiff {
                 || probe.rtol != other.rtol || probe.atol != other.atol || probe.origin != other.origin
         }
         return VersionDiff(a: labels.0, b: labels.1, tensors: changes,
-                           architecture: JSONDiff.diff(document(a.architecture), document(b.architecture)),
+                           architecture: JSONDiff.diff(document(a.architecture?.text), document(b.architecture?.text)),
                            metadata: JSONDiff.diff(a.metadata, b.metadata),
                            structure: JSONDiff.diff(a.structure?.jsonValue, b.structure?.jsonValue),
                            probesAdded: b.probes.map(\.name).filter { !oldNames.contains($0) },
