@@ -8,7 +8,7 @@ final class ExitStatusTests: CLITestCase {
         let mlp = CLIRunner.fixture("torch/mlp/model.safetensors").path
         // CLIError cases.
         let pdf = try ckpt("export", mlp, "-o", path("x.pdf"), expect: 2)
-        XCTAssertEqual(pdf.stderr, "ckpt: \(path("x.pdf")): cannot tell the format from the extension '.pdf' (use .safetensors, .npz, .ckpt, .pt)\n")
+        XCTAssertEqual(pdf.stderr, "ckpt: \(path("x.pdf")): cannot tell the format from the extension '.pdf' (use .ckpt, .safetensors, .npz, .pt, .pth, .bin)\n")
         try ckpt("init")
         XCTAssertEqual(try ckpt("save", path("absent.ckpt"), expect: 2).stderr, "ckpt: \(path("absent.ckpt")): no such file\n")
         XCTAssertEqual(try ckpt("stats", mlp, "nothing.*", expect: 1).stderr, "ckpt: \(mlp): no tensor matches 'nothing.*'\n")
