@@ -567,20 +567,13 @@ final class HostileInteropTests: XCTestCase {
         let whole = try TorchFile.read(data: file)
         XCTAssertEqual(whole.tensors.map(\.name), ["state_dict.layer.weight", "state_dict.layer.bias"])
         XCTAssertEqual(Self.floats(of: whole.tensor(named: "state_dict.layer.weight")), [1.5, -2])
-        guard case .object(let metadata)? = whole.metadata else { return XCTFail("\(String(describing: whole.metadata))") }
-        XCTAssertEqual(metadata["epoch"], .number(3))
-        XCTAssertEqual(metadata["hparams_type"], .string("global:omegaconf.dictconfig.DictConfig"))
-        XCTAssertEqual(metadata["color"], .object(["0": .number(2), "__class__": .string("__main__.Color")]))
-        guard case .object(let loops)? = metadata["loops"], case .object(let progress)? = loops["progress"] else {
-            return XCTFail("\(metadata)")
+        // The rest of the checkpoint is kept as its structure (spec/FORMAT.md 4.1): plain values
+        // exactly, inert objects (OmegaConf, Enum, AttributeDict) as opaque leaves.
+        guard case .dict(let entries, _)? = whole.structure else { return XCTFail("\(String(describing: whole.structure))") }
+        XCTAssertEqual(entries.first(where: { $0.key == .string("epoch") })?.value, .int(3))
+        for key in ["hyper_parameters", "hparams_type", "loops", "color", "mode", "attributes"] {
+            XCTAssertNotNil(entries.first(where: { $0.key == .string(key) }), key)
         }
-        XCTAssertEqual(progress["fit"], .array([.number(1), .number(2)]))
-        guard case .object(let attributes)? = metadata["attributes"] else { return XCTFail("\(metadata)") }
-        XCTAssertEqual(attributes["batch_size"], .number(16))
-        guard case .object(let hparams)? = metadata["hyper_parameters"], case .object(let content)? = hparams["_content"],
-              case .object(let lr)? = content["lr"] else { return XCTFail("\(metadata)") }
-        XCTAssertEqual(lr["_val"], .number(0.001))
-        XCTAssertEqual(lr["_parent"], .string("cycle")) // the node names its container, which is being written
 
         let keyed = try TorchFile.read(data: file, key: "state_dict")
         XCTAssertEqual(keyed.tensors.map(\.name), ["layer.weight", "layer.bias"])
