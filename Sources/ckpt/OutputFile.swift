@@ -35,7 +35,7 @@ enum OutputFile {
             case .ckpt: line += counted
             }
         }
-        if format == .torch, let structure = checkpoint.structure, !structure.isFlatStateDict { line += ", with its nesting (dicts, lists, values)" }
+        if format == .torch, let structure = checkpoint.structure, !structure.isFlatStateDict, checkpoint.tensorsOutsideStructure.isEmpty { line += ", with its nesting (dicts, lists, values)" }
         for kept in format.kept(of: checkpoint) { line += "; \(kept)" }
         Terminal.say(line)
         let dropped = format.leftOut(of: checkpoint)
