@@ -26,6 +26,12 @@ public enum SafetensorsShards {
 
     // MARK: Reading
 
+    /// The shard files an index's bytes name, in order, after every check of the index alone
+    /// (its size, JSON shape, the file names): what `read(index:)` would open.
+    public static func shardFiles(inIndex data: Data) throws -> [String] {
+        try ShardIndex.parse(data, file: "index").shards
+    }
+
     /// The checkpoint the index at `url` and its shards hold together. Errors name the file
     /// they are about (the index, or one shard).
     public static func read(index url: URL) throws -> Checkpoint {
