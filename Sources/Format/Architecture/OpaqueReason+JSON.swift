@@ -6,6 +6,10 @@ extension OpaqueReason {
     /// bound keeps a crafted document from making a message of millions of names.
     static let maxNames = 1024
 
+    /// The first `maxNames` of `names`: what a reader of a file may put in a reason, so that
+    /// the document it writes parses again.
+    static func capped(_ names: [String]) -> [String] { Array(names.prefix(maxNames)) }
+
     /// The reason as an ordered JSON object.
     var writerValue: ArchitectureWriter.Value {
         typealias V = ArchitectureWriter.Value

@@ -87,7 +87,7 @@ struct TorchModuleDocument {
             if layer.type.holdsChildren || children.isEmpty {
                 return ModuleNode(name: name, layer: layer, children: layer.type.holdsChildren ? children : [])
             }
-            reason = .unexpectedChildren(names: parts.children.map(\.0))
+            reason = .unexpectedChildren(names: OpaqueReason.capped(parts.children.map(\.0)))
         case .opaque(let why):
             reason = why
         }
@@ -112,7 +112,7 @@ struct TorchModuleDocument {
             return .opaque(whyUnknown(className, parts.attributes, own: own))
         }
         guard fits(layer, own: own) else {
-            return .opaque(.unexpectedTensors(names: own.map(\.name)))
+            return .opaque(.unexpectedTensors(names: OpaqueReason.capped(own.map(\.name))))
         }
         return .layer(layer)
     }
@@ -124,7 +124,7 @@ struct TorchModuleDocument {
         guard className.hasPrefix("torch.nn.modules."), let settings = knownSettings[type] else {
             return .unknownClass(name: className)
         }
-        if settings.isEmpty { return .unexpectedTensors(names: own.map(\.name)) } // a Sequential with tensors of its own
+        if settings.isEmpty { return .unexpectedTensors(names: OpaqueReason.capped(own.map(\.name))) } // a Sequential with tensors of its own
         let missing = settings.filter { a[$0] == nil }
         if !missing.isEmpty { return .unreadableAttributes(names: missing) }
         func isNone(_ key: String) -> Bool { if case .none? = a[key] { return true }; return false }
