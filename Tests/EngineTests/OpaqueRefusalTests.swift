@@ -58,4 +58,11 @@ final class OpaqueRefusalTests: XCTestCase {
         // The hooked file's torch output differs, so a rebuild that dropped the hook could not pass as it.
         XCTAssertFalse(try compareOutput(try XCTUnwrap(y.first), expected: try Fixtures.npy("torch-hooks/hooked_y.npy"), rtol: 1e-3, atol: 1e-3).passed)
     }
+
+    func testBackwardAndStateDictHooksDoNotStopARun() throws {
+        // They do not change a forward pass (spec/ARCH.md "Opaque"): torch computes plain_y.npy with them.
+        let network = try makeNetwork(for: try load("backward_hook.pt"))
+        let y = try network.run([try Fixtures.npy("torch-hooks/x.npy")])
+        try assertClose(try XCTUnwrap(y.first), try Fixtures.npy("torch-hooks/plain_y.npy"), rtol: 1e-5, atol: 1e-6)
+    }
 }
