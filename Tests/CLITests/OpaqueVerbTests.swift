@@ -44,4 +44,16 @@ final class OpaqueVerbTests: CLITestCase {
         XCTAssertEqual(a.count, e.count)
         for (got, want) in zip(a, e) { XCTAssertEqual(got, want, accuracy: 1e-5 + 1e-5 * abs(want)) }
     }
+
+    func testVerifyRefusesTheProbeOfAHookedModule() throws {
+        // torch's own output of the hooked network as a probe: verify cannot run it, and says why.
+        var checkpoint = try Importer.load(contentsOf: URL(fileURLWithPath: fixture("child_hook.pt")))
+        checkpoint.probes = [Probe(name: "torch", inputs: [try Npy.read(contentsOf: URL(fileURLWithPath: fixture("x.npy")))],
+                                   outputs: [try Npy.read(contentsOf: URL(fileURLWithPath: fixture("hooked_y.npy")))], origin: .expected)]
+        try CheckpointFile.write(checkpoint, to: URL(fileURLWithPath: path("probed.ckpt")))
+        let verify = try ckpt("verify", path("probed.ckpt"), expect: 1)
+        let all = verify.stdout + verify.stderr
+        XCTAssertTrue(all.contains("'2' (torch.nn.modules.linear.Linear: 1 forward hook registered)"), all)
+        XCTAssertTrue(all.contains("then ckpt import m.pt2"), all)
+    }
 }
