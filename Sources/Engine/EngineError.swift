@@ -5,8 +5,9 @@ import Format
 /// the sizes); the one-line message is derived from them, with every name taken from a file
 /// escaped for display. Callers and tests match cases, never the text.
 public enum EngineError: Error, Equatable, Sendable {
-    /// The network holds a module the engine cannot run (PyTorch class `className`).
-    case opaqueModule(path: String, className: String)
+    /// The network holds modules the engine cannot run: every one, in tree order, with its
+    /// class and the reason the document gives (the message ends with how to export a `.pt2`).
+    case opaqueModules([OpaqueModule])
     /// The checkpoint carries no architecture document, so there is no network to run.
     case noArchitecture
     /// A tensor the document names is not in the checkpoint (or was not loaded).
@@ -84,6 +85,22 @@ public enum EngineError: Error, Equatable, Sendable {
     }
 }
 
+/// A module of a network that is Opaque: its dotted path, class and why (nil: the document does not say).
+public struct OpaqueModule: Equatable, Sendable {
+    public var path: String
+    public var className: String
+    public var reason: OpaqueReason?
+
+    public init(path: String, className: String, reason: OpaqueReason? = nil) {
+        self.path = path
+        self.className = className
+        self.reason = reason
+    }
+
+    /// How to give ckpt a network it can run instead: torch.export's program of the model.
+    public static let exportHint = "export a .pt2 instead: torch.export.save(torch.export.export(model, (x,)), 'm.pt2') then ckpt import m.pt2"
+}
+
 /// An op of a graph document the engine cannot run, and how many nodes use it.
 public struct UnsupportedOp: Equatable, Sendable {
     public var op: String
@@ -113,8 +130,12 @@ extension EngineError: CustomStringConvertible, LocalizedError {
     public var description: String {
         func name(_ path: String) -> String { path.isEmpty ? "(root)" : path.escapedForDisplay }
         switch self {
-        case let .opaqueModule(path, className):
-            return "cannot run: module '\(name(path))' is Opaque (class \(className.escapedForDisplay))"
+        case let .opaqueModules(modules):
+            let listing = modules.map { module in
+                "'\(name(module.path))' (\(module.className.escapedForDisplay)\(module.reason.map { ": \($0)" } ?? ""))"
+            }.joined(separator: ", ")
+            let count = modules.count
+            return "cannot run: \(count) module\(count == 1 ? " is" : "s are") Opaque: \(listing); \(OpaqueModule.exportHint)"
         case .noArchitecture:
             return "cannot run: the checkpoint has no architecture document (give one with `ckpt import --arch`)"
         case let .missingTensor(tensor):

@@ -12,8 +12,8 @@ public final class Network {
     /// Every plan's buffers are reserved here before they are allocated.
     public let budget: MemoryBudget
 
-    /// Loads the checkpoint's architecture and tensors. Fails, naming the module, when the
-    /// network holds an Opaque module, and lists every mismatch when tensors and document disagree.
+    /// Loads the checkpoint's architecture and tensors. Fails, naming every one, when the
+    /// network holds Opaque modules, and lists every mismatch when tensors and document disagree.
     /// `budget` bounds the memory the plans allocate (default: `CKPT_MEMORY_LIMIT`, else 3/4 of RAM).
     public convenience init(checkpoint: Checkpoint, backend: Backend = CPUBackend(), budget: MemoryBudget = MemoryBudget()) throws {
         guard let architecture = checkpoint.architecture else {
@@ -37,10 +37,17 @@ public final class Network {
         }, backend: backend)
     }
 
-    /// Throws "cannot run: module X is Opaque (class Y)" for the first Opaque module.
+    /// Throws `opaqueModules` listing every Opaque module of the tree (path, class, reason).
     public static func refuseOpaque(_ tree: ModuleTree) throws {
-        for module in tree.allModules() {
-            if case .opaque(let config) = module.layer { throw EngineError.opaqueModule(path: module.path, className: config.className) }
+        let opaque = opaqueModules(tree)
+        if !opaque.isEmpty { throw EngineError.opaqueModules(opaque) }
+    }
+
+    /// Every Opaque module of the tree, in tree order.
+    public static func opaqueModules(_ tree: ModuleTree) -> [OpaqueModule] {
+        tree.allModules().compactMap { module in
+            guard case .opaque(let config) = module.layer else { return nil }
+            return OpaqueModule(path: module.path, className: config.className, reason: config.reason)
         }
     }
 

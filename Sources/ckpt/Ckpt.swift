@@ -29,6 +29,7 @@ struct Ckpt: ParsableCommand {
 
     /// Exit codes (`ExitStatus`): 0 success, 1 a file is bad or an operation failed, 2 usage error.
     static func main() {
+        BLASReexec.ifNeeded()
         do {
             var command = try parseAsRoot()
             try command.run()

@@ -3,26 +3,31 @@ import Engine
 import Foundation
 import Format
 
-/// `ckpt devices`: the OpenCL devices, one row each, as nvidia-smi would show them.
+/// `ckpt devices`: the CPU backend's BLAS kernels, then the OpenCL devices, one row each,
+/// as nvidia-smi would show them.
 struct Devices: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "List the OpenCL devices a network can run on (`--device opencl:N`).",
+        abstract: "List the devices a network can run on: the CPU's BLAS kernels and the OpenCL devices (`--device opencl:N`).",
         discussion: "Exit status 0 also when there is no OpenCL platform: it says so.")
 
     @Flag(help: "Print JSON for scripts.")
     var json = false
 
     struct Listing: Encodable {
+        /// The CPU backend: BLAS library, version, kernels (core) and how they were chosen.
+        var cpu: CPUKernelInfo
         var platformFound: Bool
         var devices: [OpenCLDeviceInfo]
     }
 
     func run() throws {
+        let cpu = CPUKernelInfo.current()
+        if !json { Terminal.say("cpu: \(cpu.summary)") } // first, so that it shows even when OpenCL fails
         let devices: [OpenCLDeviceInfo]
         devices = try OpenCLDevices.list() // an OpenCLError names the call that failed
         let platformFound = !devices.isEmpty || OpenCLDevices.hasPlatform
         if json {
-            print(try Terminal.json(Listing(platformFound: platformFound, devices: devices)))
+            print(try Terminal.json(Listing(cpu: cpu, platformFound: platformFound, devices: devices)))
             return
         }
         guard platformFound else { Terminal.say("no OpenCL platform found (cpu only: \(OpenCLError.installHint))"); return }

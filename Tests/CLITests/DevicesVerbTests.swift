@@ -86,4 +86,38 @@ final class OpenCLDevicesVerbTests: CLITestCase {
         XCTAssertFalse(out.contains("norms differ"), out)
         XCTAssertTrue(out.contains("(c) two products on two devices"), out)
     }
+
+    // MARK: the CPU backend's BLAS kernels
+
+    private func cpu(_ result: CLIRunner.Result) throws -> [String: Any] {
+        XCTAssertEqual(result.status, 0, result.stderr)
+        let object = try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any]
+        return try XCTUnwrap(object?["cpu"] as? [String: Any], result.stdout)
+    }
+
+    func testDevicesNamesTheCPUKernels() throws {
+        let cpu = try cpu(try launch(["devices", "--json"]))
+        XCTAssertEqual(cpu["library"] as? String, "OpenBLAS")
+        let core = try XCTUnwrap(cpu["core"] as? String)
+        XCTAssertFalse(core.isEmpty)
+        XCTAssertGreaterThanOrEqual(cpu["threads"] as? Int ?? 0, 1)
+        if cpu["source"] as? String == "cpu_flags" {
+            // ckpt re-executed itself with a stronger core than the library's pick.
+            let picked = try XCTUnwrap(cpu["libraryCore"] as? String)
+            XCTAssertNotEqual(picked.lowercased(), core.lowercased())
+        } else {
+            XCTAssertEqual(cpu["source"] as? String, "library")
+        }
+        let text = try launch(["devices"])
+        XCTAssertTrue(text.stdout.hasPrefix("cpu: OpenBLAS "), text.stdout)
+        XCTAssertTrue(text.stdout.contains("\(core) kernels"), text.stdout)
+    }
+
+    func testTheUsersCoreTypeIsKept() throws {
+        // Prescott's SSE3 kernels run on every x86-64 CPU, so this test runs anywhere.
+        let cpu = try cpu(try launch(["devices", "--json"], environment: ["OPENBLAS_CORETYPE": "Prescott"]))
+        XCTAssertEqual(cpu["core"] as? String, "Prescott")
+        XCTAssertEqual(cpu["source"] as? String, "environment")
+        XCTAssertNil(cpu["libraryCore"] as? String)
+    }
 }

@@ -55,12 +55,12 @@ final class ArchitectureCheckTests: XCTestCase {
         let checkpoint = try Initialization.checkpoint(for: document, seed: 1)
         XCTAssertEqual(checkpoint.tensors.map(\.name), ["0.weight", "0.bias", "attn.w"])
         XCTAssertThrowsError(try Network(checkpoint: checkpoint)) { error in
-            XCTAssertEqual(error as? EngineError, .opaqueModule(path: "attn", className: "my.Attention"))
+            XCTAssertEqual(error as? EngineError, .opaqueModules([OpaqueModule(path: "attn", className: "my.Attention")]))
         }
         var probed = checkpoint
         probed.probes = [Probe(name: "p", inputs: [try Fixtures.tensor([1, 2], [1, 2])], outputs: [try Fixtures.tensor([1, 2], [1, 2])], origin: .expected)]
         XCTAssertThrowsError(try verifyProbes(of: probed)) { error in
-            XCTAssertEqual(error as? EngineError, .opaqueModule(path: "attn", className: "my.Attention"))
+            XCTAssertEqual(error as? EngineError, .opaqueModules([OpaqueModule(path: "attn", className: "my.Attention")]))
         }
     }
 

@@ -142,9 +142,9 @@ final class CLIEngineTests: XCTestCase {
         let x = try Fixtures.tensor([1, 3], [1, 2, 3])
         try Npy.write(x, to: URL(fileURLWithPath: path("x.npy")))
         let run = try ckpt("run", path("o.ckpt"), "--input", path("x.npy"), "--output", path("y.npy"), expect: 1)
-        XCTAssertTrue(run.err.contains("cannot run: module 'mystery' is Opaque (class lib.Mystery)"), run.err)
+        XCTAssertTrue(run.err.contains("cannot run: 1 module is Opaque: 'mystery' (lib.Mystery); export a .pt2 instead"), run.err)
         let probe = try ckpt("probe", "add", path("o.ckpt"), "--input", path("x.npy"), expect: 1)
-        XCTAssertTrue(probe.err.contains("cannot run: module 'mystery' is Opaque (class lib.Mystery)"), probe.err)
+        XCTAssertTrue(probe.err.contains("cannot run: 1 module is Opaque: 'mystery' (lib.Mystery); export a .pt2 instead"), probe.err)
         XCTAssertTrue(try ckpt("arch", path("o.ckpt")).out.contains("lib.Mystery"))
     }
 

@@ -137,7 +137,7 @@ struct PlanBuilder {
             kernels.append(.concat(parts: parts.map { ($0.buffer, $0.count / outer) }, y: y.buffer, outer: outer))
             return y
         case .opaque(let config):
-            throw EngineError.opaqueModule(path: target.path, className: config.className)
+            throw EngineError.opaqueModules([OpaqueModule(path: target.path, className: config.className, reason: config.reason)])
         case .shared:
             throw EngineError.unsupportedLayer(module: module.path, type: target.layer.type.rawValue, why: "a Shared target must not be Shared")
         case .linear:

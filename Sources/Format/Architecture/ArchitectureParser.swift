@@ -197,7 +197,8 @@ enum ArchitectureParser {
                     tensors.append(OpaqueTensor(name: name, shape: shape, dtype: dtype, isBuffer: isBuffer))
                 }
             }
-            return .opaque(OpaqueConfig(className: className, tensors: tensors, config: keys.take("config")))
+            let reason = try keys.take("reason").map { try OpaqueReason.parse($0, context: keys.context) }
+            return .opaque(OpaqueConfig(className: className, tensors: tensors, config: keys.take("config"), reason: reason))
         }
     }
 

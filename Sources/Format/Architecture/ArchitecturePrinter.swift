@@ -72,10 +72,11 @@ public enum ArchitecturePrinter {
         if tied > 0 { out += ", \(tied) tensor\(tied == 1 ? "" : "s") tied under several names" }
         out += "\n"
         if let input = trace?.input { out += "input: \(Tensor.describe(input))\n" }
+        // Every Opaque module with its reason, as the engine's refusal lists them.
         for module in tree.allModules() {
             if case .opaque(let c) = module.layer {
-                out += "cannot run: module '\(ArchitectureParser.displayPath(module.path))' is Opaque (class \(c.className))\n"
-                break
+                out += "cannot run: module '\(ArchitectureParser.displayPath(module.path))' is Opaque (class \(c.className)"
+                    + (c.reason.map { ": \($0)" } ?? "") + ")\n"
             }
         }
         if let shapeNote { out += shapeNote + "\n" }

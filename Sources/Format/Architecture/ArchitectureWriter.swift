@@ -89,6 +89,7 @@ enum ArchitectureWriter {
                 })))
             }
             if let config = c.config { fields.append(("config", .plain(config))) }
+            if let reason = c.reason { fields.append(("reason", reason.writerValue)) }
             return fields
         }
     }

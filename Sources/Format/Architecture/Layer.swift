@@ -162,17 +162,21 @@ public struct OpaqueTensor: Equatable, Sendable {
     }
 }
 
+/// A module ckpt keeps (class, tensors, settings) but does not run.
 public struct OpaqueConfig: Equatable, Sendable {
     /// The module's class as its framework names it, e.g. `transformers.GPT2Attention`.
     public var className: String
     public var tensors: [OpaqueTensor]
     /// Whatever else is known about it, kept as given.
     public var config: JSONValue?
+    /// Why it is Opaque; nil in a document that does not say (hand-written, or older).
+    public var reason: OpaqueReason?
 
-    public init(className: String, tensors: [OpaqueTensor] = [], config: JSONValue? = nil) {
+    public init(className: String, tensors: [OpaqueTensor] = [], config: JSONValue? = nil, reason: OpaqueReason? = nil) {
         self.className = className
         self.tensors = tensors
         self.config = config
+        self.reason = reason
     }
 }
 

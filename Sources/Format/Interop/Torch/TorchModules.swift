@@ -73,7 +73,7 @@ struct TorchModuleDocument {
         try walk.count()
         seen[ObjectIdentifier(object)] = path
         guard let parts = TorchModuleParts(object) else {
-            return ModuleNode(name: name, layer: .opaque(OpaqueConfig(className: object.className)))
+            return ModuleNode(name: name, layer: .opaque(OpaqueConfig(className: object.className, reason: .notAModule)))
         }
         var children: [ModuleNode] = []
         for (childName, value) in parts.children {
@@ -81,17 +81,89 @@ struct TorchModuleDocument {
             children.append(try node(child, name: childName, path: joinPath(path, childName), depth: depth + 1))
         }
         let own = parts.ownTensors
-        if let layer = TorchModuleDocument.knownLayer(object.className, parts.attributes, own: own),
-           TorchModuleDocument.fits(layer, own: own) {
+        let reason: OpaqueReason
+        switch TorchModuleDocument.recognise(object.className, parts, own: own) {
+        case .layer(let layer):
             if layer.type.holdsChildren || children.isEmpty {
                 return ModuleNode(name: name, layer: layer, children: layer.type.holdsChildren ? children : [])
             }
+            reason = .unexpectedChildren(names: OpaqueReason.capped(parts.children.map(\.0)))
+        case .opaque(let why):
+            reason = why
         }
-        return ModuleNode(name: name, layer: .opaque(TorchModuleDocument.opaque(object.className, parts, own: own)),
+        return ModuleNode(name: name, layer: .opaque(TorchModuleDocument.opaque(object.className, parts, own: own, reason: reason)),
                           children: children)
     }
 
-    static func opaque(_ className: String, _ parts: TorchModuleParts, own: [(name: String, tensor: TorchTensor, isBuffer: Bool)]) -> OpaqueConfig {
+    /// What a module is: a layer ckpt runs, or Opaque with the reason. Hooks come first: a
+    /// module whose forward pass runs code of the pickle's author is never rebuilt as if it
+    /// had none, whatever its class.
+    enum Recognition {
+        case layer(Layer)
+        case opaque(OpaqueReason)
+    }
+
+    static func recognise(_ className: String, _ parts: TorchModuleParts,
+                          own: [(name: String, tensor: TorchTensor, isBuffer: Bool)]) -> Recognition {
+        let hooks = TorchModuleHooks(parts.attributes)
+        if !hooks.counts.isEmpty { return .opaque(.hooks(hooks.counts)) }
+        if let parametrization = hooks.parametrization { return .opaque(parametrization) }
+        guard let layer = knownLayer(className, parts.attributes, own: own) else {
+            return .opaque(whyUnknown(className, parts.attributes, own: own))
+        }
+        guard fits(layer, own: own) else {
+            return .opaque(.unexpectedTensors(names: OpaqueReason.capped(own.map(\.name))))
+        }
+        return .layer(layer)
+    }
+
+    /// The reason `knownLayer` gave no layer: an unknown class, a setting ckpt does not
+    /// compute, or attributes it cannot read.
+    static func whyUnknown(_ className: String, _ a: PickleDict, own: [(name: String, tensor: TorchTensor, isBuffer: Bool)]) -> OpaqueReason {
+        let type = className.split(separator: ".").last.map(String.init) ?? ""
+        guard className.hasPrefix("torch.nn.modules."), let settings = knownSettings[type] else {
+            return .unknownClass(name: className)
+        }
+        if settings.isEmpty { return .unexpectedTensors(names: OpaqueReason.capped(own.map(\.name))) } // a Sequential with tensors of its own
+        let missing = settings.filter { a[$0] == nil }
+        if !missing.isEmpty { return .unreadableAttributes(names: missing) }
+        func isNone(_ key: String) -> Bool { if case .none? = a[key] { return true }; return false }
+        switch type {
+        case "Conv2d":
+            if let mode = a["padding_mode"]?.stringValue, mode != "zeros" { return .unsupportedSetting(name: "padding_mode", value: "'\(mode)'") }
+            if let padding = a["padding"]?.stringValue, padding != "valid" { return .unsupportedSetting(name: "padding", value: "'\(padding)'") }
+        case "MaxPool2d":
+            if a["return_indices"]?.boolValue == true { return .unsupportedSetting(name: "return_indices", value: "True") }
+        case "AvgPool2d":
+            if a["divisor_override"] != nil, !isNone("divisor_override") {
+                return .unsupportedSetting(name: "divisor_override", value: a["divisor_override"]?.intValue.map(String.init) ?? "set")
+            }
+        case "GELU":
+            if let approximate = a["approximate"]?.stringValue { return .unsupportedSetting(name: "approximate", value: "'\(approximate)'") }
+        case "BatchNorm1d", "BatchNorm2d":
+            if a["track_running_stats"]?.boolValue == false { return .unsupportedSetting(name: "track_running_stats", value: "False") }
+        default: break
+        }
+        return .unreadableAttributes(names: settings)
+    }
+
+    /// The `torch.nn` classes `knownLayer` reads, with the attributes it reads from each.
+    static let knownSettings: [String: [String]] = [
+        "Sequential": [], "Identity": [], "ReLU": [], "Sigmoid": [], "Tanh": [], "SiLU": [],
+        "Linear": ["in_features", "out_features"],
+        "Conv2d": ["in_channels", "out_channels", "kernel_size", "stride", "padding", "dilation", "groups", "padding_mode"],
+        "MaxPool2d": ["kernel_size", "stride", "padding", "dilation", "ceil_mode", "return_indices"],
+        "AvgPool2d": ["kernel_size", "stride", "padding", "ceil_mode", "count_include_pad", "divisor_override"],
+        "AdaptiveAvgPool2d": ["output_size"],
+        "BatchNorm1d": ["num_features", "eps", "momentum", "affine", "track_running_stats"],
+        "BatchNorm2d": ["num_features", "eps", "momentum", "affine", "track_running_stats"],
+        "LayerNorm": ["normalized_shape", "eps", "elementwise_affine"],
+        "Dropout": ["p"], "Flatten": ["start_dim", "end_dim"], "LeakyReLU": ["negative_slope"],
+        "GELU": ["approximate"], "Softmax": ["dim"],
+    ]
+
+    static func opaque(_ className: String, _ parts: TorchModuleParts, own: [(name: String, tensor: TorchTensor, isBuffer: Bool)],
+                       reason: OpaqueReason) -> OpaqueConfig {
         var config: [String: JSONValue] = [:]
         for (key, value) in parts.attributes.entries {
             guard let name = key.stringValue, !name.hasPrefix("_"), name != "training", let json = simpleJSON(value) else { continue }
@@ -99,7 +171,7 @@ struct TorchModuleDocument {
         }
         return OpaqueConfig(className: className,
                             tensors: own.map { OpaqueTensor(name: $0.name, shape: $0.tensor.shape, dtype: $0.tensor.dtype, isBuffer: $0.isBuffer) },
-                            config: config.isEmpty ? nil : .object(config))
+                            config: config.isEmpty ? nil : .object(config), reason: reason)
     }
 
     /// Scalars, strings and (nested) tuples of them: the configuration a module's attributes hold.
