@@ -1,0 +1,167 @@
+import Foundation
+import Format
+
+/// An open `.ckpt` behind an opaque handle: the validated reader and the map it holds.
+/// Made by `ckpt_reader_open`, released by `ckpt_reader_close`; every view it hands out
+/// lives as long as the handle.
+final class ReaderHandle {
+    let reader: ContainerReader
+
+    init(_ reader: ContainerReader) { self.reader = reader }
+
+    /// The record of `name` (stored name or alias), or `notFound` naming the file.
+    func record(_ name: String) throws -> TensorRecord {
+        guard let record = reader.record(named: name) else {
+            throw FormatError(.notFound(kind: "tensor", name: name), file: reader.path)
+        }
+        return record
+    }
+}
+
+/// The handle's object; an `ABIError` for NULL.
+func handle(_ pointer: UnsafeMutableRawPointer?) throws -> ReaderHandle {
+    guard let pointer else { throw ABIError(detail: "the reader handle is NULL") }
+    return Unmanaged<ReaderHandle>.fromOpaque(pointer).takeUnretainedValue()
+}
+
+/// Opens and validates the `.ckpt` at `path` (header, trailer, index; spec/FORMAT.md 5)
+/// and stores a handle in `*reader`, to be released with `ckpt_reader_close`.
+@_cdecl("ckpt_reader_open")
+public func ckpt_reader_open(_ path: UnsafePointer<CChar>?, _ reader: UnsafeMutablePointer<UnsafeMutableRawPointer?>?,
+                             _ message: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?) -> Int32 {
+    reader?.pointee = nil
+    return guarded(message) {
+        guard let reader else { throw ABIError(detail: "the output pointer is NULL") }
+        let opened = try ContainerReader(contentsOf: URL(fileURLWithPath: try text(path, "path")))
+        reader.pointee = Unmanaged.passRetained(ReaderHandle(opened)).toOpaque()
+    }
+}
+
+/// Releases a handle from `ckpt_reader_open` and unmaps the file; every view
+/// (`ckpt_reader_view`) becomes invalid. NULL is allowed; a second close is undefined.
+@_cdecl("ckpt_reader_close")
+public func ckpt_reader_close(_ reader: UnsafeMutableRawPointer?) {
+    guard let reader else { return }
+    Unmanaged<ReaderHandle>.fromOpaque(reader).release()
+}
+
+/// One tensor as `ckpt_reader_tensors` lists it.
+struct TensorInfo: Encodable {
+    var name: String
+    var aliases: [String]
+    var dtype: String
+    var shape: [Int]
+    var codec: String
+    var bytes: Int
+    var stored_bytes: Int
+}
+
+/// Stores in `*json` the JSON array of the file's tensors in storage order: `{"name",
+/// "aliases", "dtype", "shape", "codec", "bytes", "stored_bytes"}`.
+@_cdecl("ckpt_reader_tensors")
+public func ckpt_reader_tensors(_ reader: UnsafeMutableRawPointer?, _ json: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?,
+                                _ message: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?) -> Int32 {
+    guarded(message) {
+        let records = try handle(reader).reader.manifest.tensors
+        let infos = records.map {
+            TensorInfo(name: $0.name, aliases: $0.aliases, dtype: $0.dtype.rawValue, shape: $0.shape, codec: $0.codec.rawValue,
+                       bytes: $0.byteCount, stored_bytes: $0.storedCount)
+        }
+        try hand(try JSONEncoder().encode(infos), to: json)
+    }
+}
+
+/// Stores in `*json` the JSON of the structure's root node (FORMAT.md 4.1), checked
+/// against the file's names; for a file without a structure section, the flat
+/// state_dict it means (an ordered dict of every name and alias to its tensor).
+@_cdecl("ckpt_reader_structure")
+public func ckpt_reader_structure(_ reader: UnsafeMutableRawPointer?, _ json: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?,
+                                  _ message: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?) -> Int32 {
+    guarded(message) {
+        let reader = try handle(reader).reader
+        let structure = try reader.structure() ?? .stateDict(reader.manifest.tensors.flatMap(\.allNames))
+        try hand(try structure.jsonValue.serialized(), to: json)
+    }
+}
+
+/// Stores in `*json` the metadata section (JSON text, checksum checked), or NULL when the
+/// file has none.
+@_cdecl("ckpt_reader_metadata")
+public func ckpt_reader_metadata(_ reader: UnsafeMutableRawPointer?, _ json: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?,
+                                 _ message: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?) -> Int32 {
+    guarded(message) {
+        let reader = try handle(reader).reader
+        try hand(try reader.metadata().map { try $0.serialized() }, to: json)
+    }
+}
+
+/// Stores in `*json` the architecture document as stored (spec/ARCH.md; checksum checked
+/// and parsed, so a malformed one is an error), or NULL when the file has none.
+@_cdecl("ckpt_reader_architecture")
+public func ckpt_reader_architecture(_ reader: UnsafeMutableRawPointer?, _ json: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?,
+                                     _ message: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?) -> Int32 {
+    guarded(message) {
+        let reader = try handle(reader).reader
+        try hand(try reader.architecture()?.text, to: json)
+    }
+}
+
+/// Decodes `count` tensors, `names[i]` into the caller's `buffers[i]` of exactly
+/// `lengths[i]` bytes (the tensor's dtype x shape), verifying every chunk; chunks of all
+/// of them decode in parallel. The one copy from the file into the caller's memory.
+@_cdecl("ckpt_reader_decode")
+public func ckpt_reader_decode(_ reader: UnsafeMutableRawPointer?, _ names: UnsafePointer<UnsafePointer<CChar>?>?,
+                               _ buffers: UnsafePointer<UnsafeMutableRawPointer?>?, _ lengths: UnsafePointer<UInt64>?, _ count: Int64,
+                               _ message: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?) -> Int32 {
+    guarded(message) {
+        let handle = try handle(reader)
+        guard count >= 0 else { throw ABIError(detail: "count is \(count)") }
+        guard count == 0 || (names != nil && buffers != nil && lengths != nil) else { throw ABIError(detail: "names, buffers or lengths is NULL") }
+        var records: [TensorRecord] = []
+        var targets: [UnsafeMutableRawBufferPointer] = []
+        for k in 0..<Int(count) {
+            records.append(try handle.record(try text(names![k], "names[\(k)]")))
+            guard let length = Int(exactly: lengths![k]) else { throw ABIError(detail: "lengths[\(k)] does not fit in this address space") }
+            guard length == 0 || buffers![k] != nil else { throw ABIError(detail: "buffers[\(k)] is NULL for \(length) bytes") }
+            targets.append(UnsafeMutableRawBufferPointer(start: buffers![k], count: length))
+        }
+        do { try handle.reader.decode(records, into: targets) } catch let error as FormatError { throw error.naming(handle.reader.path) }
+    }
+}
+
+/// For a tensor stored raw with its chunks back to back: verifies every chunk and stores
+/// in `*data` a read-only pointer into the map and in `*length` its byte count, valid
+/// until `ckpt_reader_close` (no copy at all). For any other tensor `*data` is NULL and
+/// `*length` 0, with status 0: the caller decodes it with `ckpt_reader_decode` instead.
+@_cdecl("ckpt_reader_view")
+public func ckpt_reader_view(_ reader: UnsafeMutableRawPointer?, _ name: UnsafePointer<CChar>?,
+                             _ data: UnsafeMutablePointer<UnsafeRawPointer?>?, _ length: UnsafeMutablePointer<UInt64>?,
+                             _ message: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?) -> Int32 {
+    data?.pointee = nil
+    length?.pointee = 0
+    return guarded(message) {
+        let handle = try handle(reader)
+        guard let data, let length else { throw ABIError(detail: "the output pointer is NULL") }
+        let record = try handle.record(try text(name, "name"))
+        guard record.codec == .raw, let first = record.chunks.first, record.byteCount > 0,
+              zip(record.chunks, record.chunks.dropFirst()).allSatisfy({ $0.offset + $0.length == $1.offset }) else { return }
+        // Verifies every chunk's checksum; the bytes are then the map's own.
+        _ = try handle.reader.tensor(record)
+        data.pointee = handle.reader.file.bytes.baseAddress.map { UnsafeRawPointer($0 + first.offset) }
+        length.pointee = UInt64(record.byteCount)
+    }
+}
+
+/// Verifies the whole file as `ckpt verify` checks its container: every chunk of every
+/// tensor, every section and the exact layout.
+@_cdecl("ckpt_reader_verify")
+public func ckpt_reader_verify(_ reader: UnsafeMutableRawPointer?, _ message: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?) -> Int32 {
+    guarded(message) {
+        let reader = try handle(reader).reader
+        let report = reader.verify()
+        if let failure = report.failures.first { throw failure.naming(reader.path) }
+        if let problem = report.problems.first {
+            throw FormatError(.malformed(what: "the file", detail: problem), file: reader.path)
+        }
+    }
+}

@@ -1,0 +1,206 @@
+"""save, load and safe_open over the C ABI: one implementation of the format (the Swift
+library), none in Python."""
+import ctypes
+import json
+import os
+
+import numpy as np
+
+from . import _arrays
+from ._lib import call, lib, text_of
+from ._structure import Encoder, build, leaves
+
+_LEVEL_DEFAULT = -(1 << 31)  # INT32_MIN: the library's default zstd level
+
+
+def save(obj, path, *, metadata=None, codec=None, level=None):
+    """Writes ``obj`` to the ``.ckpt`` at ``path`` atomically (the old file or the whole
+    new one, fsynced).
+
+    ``obj`` is a state_dict or any nesting of dicts (keys str, int, bool, float, None),
+    lists and tuples around torch tensors, numpy arrays, int, float, str, bool, bytes and
+    None: what ``torch.save`` of a training checkpoint holds. Tensors that share memory,
+    shape, strides and dtype (tied weights) are stored once, the later leaves as aliases.
+    Contiguous CPU tensors are read in place, not copied. ``metadata``: any JSON-able
+    value; ``codec``: ``raw``, ``zstd``, ``shuffle-zstd`` or ``shuffle-ans`` (the
+    default); ``level``: the zstd level (default 1).
+    """
+    encoder = Encoder()
+    root = encoder.node(obj)
+    n = len(encoder.sources)
+    pointers = (ctypes.c_void_p * max(n, 1))(*[s.pointer for s in encoder.sources])
+    lengths = (ctypes.c_uint64 * max(n, 1))(*[s.length for s in encoder.sources])
+    call(lib.ckpt_write, os.fsencode(os.fspath(path)), json.dumps(encoder.entries).encode(), pointers, lengths, n,
+         json.dumps(root).encode(), None if metadata is None else json.dumps(metadata).encode(),
+         None if codec is None else codec.encode(), _LEVEL_DEFAULT if level is None else int(level))
+    del encoder  # the sources were read during the call; nothing keeps them now
+
+
+class _Reader:
+    """An open file (a library handle), closed when the last user lets go: the context
+    manager and every array viewing the map hold it."""
+
+    def __init__(self, path):
+        handle = ctypes.c_void_p()
+        call(lib.ckpt_reader_open, os.fsencode(os.fspath(path)), ctypes.byref(handle))
+        self.handle = handle
+        self.tensors = json.loads(text_of(lib.ckpt_reader_tensors, handle))
+        self.by_name = {}
+        for record in self.tensors:
+            for name in [record["name"]] + record["aliases"]:
+                self.by_name[name] = record
+
+    def record(self, name):
+        record = self.by_name.get(name)
+        if record is None:
+            from .errors import NotFoundError
+            raise NotFoundError(f"no tensor named {name!r}")
+        return record
+
+    def text(self, fn):
+        return text_of(fn, self.handle)
+
+    def decode(self, records, framework):
+        """One new array per record, filled by the library in one parallel call."""
+        arrays, names, buffers, lengths = [], [], [], []
+        for record in records:
+            array, pointer, length = _arrays.empty(framework, record["dtype"], record["shape"], record["name"])
+            arrays.append(array)
+            names.append(record["name"].encode())
+            buffers.append(pointer)
+            lengths.append(length)
+        n = len(records)
+        call(lib.ckpt_reader_decode, self.handle, (ctypes.c_char_p * max(n, 1))(*names),
+             (ctypes.c_void_p * max(n, 1))(*buffers), (ctypes.c_uint64 * max(n, 1))(*lengths), n)
+        return arrays
+
+    def __del__(self):
+        handle = getattr(self, "handle", None)
+        if handle is not None and handle.value:
+            lib.ckpt_reader_close(handle)
+            self.handle = None
+
+
+def _to_device(x, device):
+    if device is None or str(device) == "cpu" or not hasattr(x, "to"):
+        return x
+    return x.to(device)
+
+
+def load(path, *, device="cpu", framework="torch"):
+    """Reads the ``.ckpt`` at ``path`` back as the object ``save`` was given: the same
+    nesting, dict kinds and key types, values equal bit for bit; leaves that were one
+    tensor are one tensor again. Every chunk read is checked against its checksum.
+
+    ``framework``: ``'torch'`` (tensors; ``device`` moves them) or ``'numpy'`` (arrays;
+    bfloat16 and 8-bit float tensors raise ``UnsupportedError``, numpy has no such dtype).
+    A file without a structure loads as an ``OrderedDict`` of its names, aliases included:
+    a file ``ckpt import`` made of a safetensors file, and any dict whose keys are strings
+    each naming a tensor (a flat state_dict, which the format stores without a structure,
+    FORMAT.md 4.1; a plain ``dict`` of tensors comes back as an ``OrderedDict``, equal to it).
+    """
+    framework = _arrays.framework_of(framework)
+    reader = _Reader(path)
+    root = json.loads(reader.text(lib.ckpt_reader_structure))
+    stored = []
+    seen = set()
+    for name in leaves(root, []):
+        record = reader.record(name)
+        if record["name"] not in seen:
+            seen.add(record["name"])
+            stored.append(record)
+    arrays = dict(zip((r["name"] for r in stored), reader.decode(stored, framework)))
+    moved = {}
+
+    def tensor(name):
+        key = reader.by_name[name]["name"]
+        if key not in moved:
+            moved[key] = _to_device(arrays[key], device)
+        return moved[key]
+
+    return build(root, tensor)
+
+
+class safe_open:
+    """``with ckpt.safe_open(path, framework='torch') as f:`` reads one tensor at a time,
+    as safetensors' ``safe_open`` does: ``keys()``, ``get_tensor(name)`` (decodes only
+    that tensor), ``metadata()``, ``architecture()``, plus ``aliases()`` and
+    ``tensor_info(name)``. Opening checks the header, trailer and index only.
+
+    With ``framework='numpy'``, a tensor stored raw is returned as a read-only view of the
+    mapped file (no copy; it keeps the file open); any other is decoded into a new array.
+    Torch tensors are always new memory (torch would not honour a read-only map).
+    """
+
+    def __init__(self, path, framework="torch", device="cpu"):
+        self._framework = _arrays.framework_of(framework)
+        self._device = device
+        self._reader = _Reader(path)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+        return False
+
+    def close(self):
+        """Lets go of the file; arrays still viewing it keep it open until they go."""
+        self._reader = None
+
+    def _open(self):
+        if self._reader is None:
+            raise ValueError("ckpt.safe_open: the file is closed")
+        return self._reader
+
+    def keys(self):
+        """Every name a tensor can be fetched by: stored names and aliases, in storage order."""
+        return [n for r in self._open().tensors for n in [r["name"]] + r["aliases"]]
+
+    def aliases(self):
+        """``{alias: stored name}`` for every tied tensor (stored once, reachable by each name)."""
+        return {a: r["name"] for r in self._open().tensors for a in r["aliases"]}
+
+    def tensor_info(self, name):
+        """``{'dtype', 'shape', 'codec', 'bytes', 'stored_bytes', 'name', 'aliases'}`` of a tensor."""
+        return dict(self._open().record(name))
+
+    def get_tensor(self, name):
+        """The tensor known by ``name``, decoding (and checking) only its chunks."""
+        reader = self._open()
+        record = reader.record(name)
+        if self._framework == "numpy":
+            view = _view(reader, record)
+            if view is not None:
+                return view
+        return _to_device(reader.decode([record], self._framework)[0], self._device)
+
+    def metadata(self):
+        """The metadata stored with the file (any JSON), or None."""
+        text = self._open().text(lib.ckpt_reader_metadata)
+        return None if text is None else json.loads(text)
+
+    def architecture(self):
+        """The architecture document (spec/ARCH.md) as parsed JSON, or None."""
+        text = self._open().text(lib.ckpt_reader_architecture)
+        return None if text is None else json.loads(text)
+
+    def verify(self):
+        """Checks every chunk, section and byte of the layout, as ``ckpt verify`` checks the
+        container; raises the typed error of the first problem."""
+        call(lib.ckpt_reader_verify, self._open().handle)
+
+
+def _view(reader, record):
+    np_dtype = _arrays.NUMPY.get(record["dtype"])
+    if np_dtype is None:
+        return None
+    pointer, length = ctypes.c_void_p(), ctypes.c_uint64()
+    call(lib.ckpt_reader_view, reader.handle, record["name"].encode(), ctypes.byref(pointer), ctypes.byref(length))
+    if not pointer.value:
+        return None
+    buffer = (ctypes.c_char * length.value).from_address(pointer.value)
+    buffer._ckpt_reader = reader  # the map lives as long as any array over it
+    array = np.frombuffer(buffer, dtype=np_dtype).reshape(record["shape"])
+    array.flags.writeable = False
+    return array
