@@ -58,6 +58,7 @@ let package = Package(
         .testTarget(name: "FormatTests", dependencies: ["Format"], swiftSettings: strictConcurrency),
         .testTarget(name: "CLITests", dependencies: ["Format", "ckpt"], swiftSettings: strictConcurrency),
         .testTarget(name: "EngineTests", dependencies: ["Engine", "Format", "Catalog"], swiftSettings: strictConcurrency),
+        .testTarget(name: "CkptABITests", dependencies: ["CkptABI", "Format"], swiftSettings: strictConcurrency),
         .testTarget(name: "CatalogTests", dependencies: ["Catalog", "Format", "ckpt"], swiftSettings: strictConcurrency),
     ]
 )

@@ -37,7 +37,7 @@ assert back["state"] == obj["state"] and back["epoch"] == 3 and back["none"] is 
 with ckpt.safe_open("x.ckpt", framework="numpy") as f:
     assert f.metadata() == {"from": "wheel-check"}
 try:
-    ckpt.load("missing.ckpt")
+    ckpt.load("missing.ckpt", framework="numpy")
 except ckpt.FileError as e:
     print("wheel-check: typed error:", e)
 print("wheel-check: save/load round trip OK without the Swift toolchain, from", ckpt.__file__)

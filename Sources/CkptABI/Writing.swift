@@ -17,12 +17,12 @@ struct TensorDescription: Decodable {
 /// are read in place, never copied, and only during the call. `structure_json` is the
 /// JSON of the structure's root node (FORMAT.md 4.1) or NULL for a flat state_dict;
 /// `metadata_json` any JSON or NULL; `codec` an index spelling or NULL for the default;
-/// `level` the zstd level, INT32_MIN for the default.
+/// `level` the zstd level, INT32_MIN for the default; `flags` a sum of `WriteFlag`s.
 @_cdecl("ckpt_write")
 public func ckpt_write(_ path: UnsafePointer<CChar>?, _ tensorsJSON: UnsafePointer<CChar>?,
                        _ data: UnsafePointer<UnsafeRawPointer?>?, _ lengths: UnsafePointer<UInt64>?, _ count: Int64,
                        _ structureJSON: UnsafePointer<CChar>?, _ metadataJSON: UnsafePointer<CChar>?,
-                       _ codec: UnsafePointer<CChar>?, _ level: Int32,
+                       _ codec: UnsafePointer<CChar>?, _ level: Int32, _ flags: UInt32,
                        _ message: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?) -> Int32 {
     guarded(message) {
         let path = try text(path, "path")
@@ -65,8 +65,18 @@ public func ckpt_write(_ path: UnsafePointer<CChar>?, _ tensorsJSON: UnsafePoint
             options.codec = chosen
         }
         if level != Int32.min { options.level = level }
+        guard flags & ~WriteFlag.known == 0 else { throw ABIError(detail: "flags has unknown bits \(flags & ~WriteFlag.known)") }
+        options.sync = flags & WriteFlag.noSync == 0
         try CheckpointFile.write(checkpoint, to: URL(fileURLWithPath: path), options: options)
     }
+}
+
+/// The bits of `ckpt_write`'s `flags` (spec/ABI.md).
+enum WriteFlag {
+    /// Return without fsyncing the file and its directory (the file is whole in the page
+    /// cache, not yet on disk): for callers that sync themselves, and for benchmarks.
+    static let noSync: UInt32 = 1
+    static let known: UInt32 = noSync
 }
 
 /// The caller's JSON argument decoded, or an `ABIError` naming it.

@@ -11,9 +11,10 @@ from ._lib import call, lib, text_of
 from ._structure import Encoder, build, leaves
 
 _LEVEL_DEFAULT = -(1 << 31)  # INT32_MIN: the library's default zstd level
+_NO_SYNC = 1  # ckpt_write's flag: no fsync
 
 
-def save(obj, path, *, metadata=None, codec=None, level=None):
+def save(obj, path, *, metadata=None, codec=None, level=None, sync=True):
     """Writes ``obj`` to the ``.ckpt`` at ``path`` atomically (the old file or the whole
     new one, fsynced).
 
@@ -23,7 +24,9 @@ def save(obj, path, *, metadata=None, codec=None, level=None):
     shape, strides and dtype (tied weights) are stored once, the later leaves as aliases.
     Contiguous CPU tensors are read in place, not copied. ``metadata``: any JSON-able
     value; ``codec``: ``raw``, ``zstd``, ``shuffle-zstd`` or ``shuffle-ans`` (the
-    default); ``level``: the zstd level (default 1).
+    default); ``level``: the zstd level (default 1); ``sync=False`` returns once the whole
+    file is in the page cache, without waiting for the disk (as torch.save and
+    safetensors do).
     """
     encoder = Encoder()
     root = encoder.node(obj)
@@ -32,7 +35,7 @@ def save(obj, path, *, metadata=None, codec=None, level=None):
     lengths = (ctypes.c_uint64 * max(n, 1))(*[s.length for s in encoder.sources])
     call(lib.ckpt_write, os.fsencode(os.fspath(path)), json.dumps(encoder.entries).encode(), pointers, lengths, n,
          json.dumps(root).encode(), None if metadata is None else json.dumps(metadata).encode(),
-         None if codec is None else codec.encode(), _LEVEL_DEFAULT if level is None else int(level))
+         None if codec is None else codec.encode(), _LEVEL_DEFAULT if level is None else int(level), 0 if sync else _NO_SYNC)
     del encoder  # the sources were read during the call; nothing keeps them now
 
 

@@ -31,7 +31,7 @@ def _load():
     sigs = {
         "ckpt_abi_version": ([], I32),
         "ckpt_free": ([P], None),
-        "ckpt_write": ([S, S, ctypes.POINTER(P), ctypes.POINTER(ctypes.c_uint64), I64, S, S, S, I32, out_text], I32),
+        "ckpt_write": ([S, S, ctypes.POINTER(P), ctypes.POINTER(ctypes.c_uint64), I64, S, S, S, I32, ctypes.c_uint32, out_text], I32),
         "ckpt_reader_open": ([S, ctypes.POINTER(P), out_text], I32),
         "ckpt_reader_close": ([P], None),
         "ckpt_reader_tensors": ([P, out_text, out_text], I32),
