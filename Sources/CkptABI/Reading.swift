@@ -37,6 +37,20 @@ public func ckpt_reader_open(_ path: UnsafePointer<CChar>?, _ reader: UnsafeMuta
     }
 }
 
+/// `ckpt_reader_open` of the file open at `fd` (the caller's: not closed, and the map
+/// outlives it); `name` names it in messages. A caller that maps `fd` itself (the Python
+/// package's copy-on-write views of raw tensors) sees exactly the bytes this reader checked.
+@_cdecl("ckpt_reader_open_fd")
+public func ckpt_reader_open_fd(_ fd: Int32, _ name: UnsafePointer<CChar>?, _ reader: UnsafeMutablePointer<UnsafeMutableRawPointer?>?,
+                                _ message: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?) -> Int32 {
+    reader?.pointee = nil
+    return guarded(message) {
+        guard let reader else { throw ABIError(detail: "the output pointer is NULL") }
+        let file = try MappedFile(descriptor: fd, path: try text(name, "name"))
+        reader.pointee = Unmanaged.passRetained(ReaderHandle(try ContainerReader(file: file))).toOpaque()
+    }
+}
+
 /// Releases a handle from `ckpt_reader_open` and unmaps the file; every view
 /// (`ckpt_reader_view`) becomes invalid. NULL is allowed; a second close is undefined.
 @_cdecl("ckpt_reader_close")
@@ -130,24 +144,28 @@ public func ckpt_reader_decode(_ reader: UnsafeMutableRawPointer?, _ names: Unsa
 }
 
 /// For a tensor stored raw with its chunks back to back: verifies every chunk and stores
-/// in `*data` a read-only pointer into the map and in `*length` its byte count, valid
-/// until `ckpt_reader_close` (no copy at all). For any other tensor `*data` is NULL and
-/// `*length` 0, with status 0: the caller decodes it with `ckpt_reader_decode` instead.
+/// in `*data` a read-only pointer into the map, in `*offset` where those bytes start in
+/// the file, and in `*length` their count, valid until `ckpt_reader_close` (no copy at
+/// all). For any other tensor `*data` is NULL and `*offset`, `*length` 0, with status 0:
+/// the caller decodes it with `ckpt_reader_decode` instead.
 @_cdecl("ckpt_reader_view")
 public func ckpt_reader_view(_ reader: UnsafeMutableRawPointer?, _ name: UnsafePointer<CChar>?,
-                             _ data: UnsafeMutablePointer<UnsafeRawPointer?>?, _ length: UnsafeMutablePointer<UInt64>?,
+                             _ data: UnsafeMutablePointer<UnsafeRawPointer?>?, _ offset: UnsafeMutablePointer<UInt64>?,
+                             _ length: UnsafeMutablePointer<UInt64>?,
                              _ message: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?) -> Int32 {
     data?.pointee = nil
+    offset?.pointee = 0
     length?.pointee = 0
     return guarded(message) {
         let handle = try handle(reader)
-        guard let data, let length else { throw ABIError(detail: "the output pointer is NULL") }
+        guard let data, let offset, let length else { throw ABIError(detail: "the output pointer is NULL") }
         let record = try handle.record(try text(name, "name"))
         guard record.codec == .raw, let first = record.chunks.first, record.byteCount > 0,
               zip(record.chunks, record.chunks.dropFirst()).allSatisfy({ $0.offset + $0.length == $1.offset }) else { return }
         // Verifies every chunk's checksum; the bytes are then the map's own.
         _ = try handle.reader.tensor(record)
         data.pointee = handle.reader.file.bytes.baseAddress.map { UnsafeRawPointer($0 + first.offset) }
+        offset.pointee = UInt64(first.offset)
         length.pointee = UInt64(record.byteCount)
     }
 }

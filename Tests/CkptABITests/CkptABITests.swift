@@ -70,13 +70,38 @@ final class CkptABITests: XCTestCase {
         XCTAssertEqual(out, w)
         // A compressed tensor has no view of the map: NULL, status 0.
         var view: UnsafeRawPointer? = UnsafeRawPointer(bitPattern: 1)
-        var length: UInt64 = 9
-        XCTAssertEqual(status { ckpt_reader_view(handle, "model.w", &view, &length, $0) }.0, 0)
+        var offset: UInt64 = 9, length: UInt64 = 9
+        XCTAssertEqual(status { ckpt_reader_view(handle, "model.w", &view, &offset, &length, $0) }.0, 0)
         XCTAssertNil(view)
         XCTAssertEqual(length, 0)
+        // The raw one is a view of the map at its offset in the file.
+        XCTAssertEqual(status { ckpt_reader_view(handle, "step", &view, &offset, &length, $0) }.0, 0)
+        XCTAssertEqual(length, 8)
+        let file = try Data(contentsOf: URL(fileURLWithPath: path))
+        XCTAssertEqual(file[Int(offset)..<Int(offset) + 8], Data([7, 0, 0, 0, 0, 0, 0, 0]))
+        XCTAssertEqual(view.map { Data(bytes: $0, count: 8) }, Data([7, 0, 0, 0, 0, 0, 0, 0]))
         var json: UnsafeMutablePointer<CChar>?
         XCTAssertEqual(status { ckpt_reader_architecture(handle, &json, $0) }.0, 0)
         XCTAssertNil(json) // none stored
+    }
+
+    func testOpeningADescriptorReadsThatFileWhateverThePathNowHolds() throws {
+        let path = directory.appendingPathComponent("fd.ckpt").path
+        XCTAssertEqual(write(path, tensors: #"[{"name":"first","dtype":"u8","shape":[1]}]"#, data: [[1]], structure: nil).0, 0)
+        let fd = open(path, O_RDONLY)
+        defer { close(fd) }
+        XCTAssertEqual(write(path, tensors: #"[{"name":"second","dtype":"u8","shape":[1]}]"#, data: [[2]], structure: nil).0, 0)
+        var handle: UnsafeMutableRawPointer?
+        XCTAssertEqual(status { ckpt_reader_open_fd(fd, "shown.ckpt", &handle, $0) }.0, 0)
+        defer { ckpt_reader_close(handle) }
+        var json: UnsafeMutablePointer<CChar>?
+        XCTAssertEqual(status { ckpt_reader_tensors(handle, &json, $0) }.0, 0)
+        defer { ckpt_free(json) }
+        XCTAssertTrue(json.map { String(cString: $0) }?.contains(#""name":"first""#) == true)
+        var bad: UnsafeMutableRawPointer?
+        let (code, message) = status { ckpt_reader_open_fd(-1, "shown.ckpt", &bad, $0) }
+        XCTAssertEqual(code, ErrorCode.io.rawValue)
+        XCTAssertTrue(message?.hasPrefix("shown.ckpt: ") == true, message ?? "")
     }
 
     func testStatusesAreTheCodeOfTheReasonFamily() throws {
@@ -119,8 +144,8 @@ final class CkptABITests: XCTestCase {
         XCTAssertEqual(status { ckpt_reader_open(path, &handle, $0) }.0, 0)
         defer { ckpt_reader_close(handle) }
         var view: UnsafeRawPointer?
-        var length: UInt64 = 0
-        let (code, message) = status { ckpt_reader_view(handle, "w", &view, &length, $0) }
+        var offset: UInt64 = 0, length: UInt64 = 0
+        let (code, message) = status { ckpt_reader_view(handle, "w", &view, &offset, &length, $0) }
         XCTAssertEqual(code, ErrorCode.checksum.rawValue)
         XCTAssertTrue(message?.contains("tensor 'w' chunk 0") == true, message ?? "")
         XCTAssertEqual(status { ckpt_reader_verify(handle, $0) }.0, ErrorCode.checksum.rawValue)

@@ -1,8 +1,11 @@
 #!/usr/bin/env python3
 """bench/python/run.sh's body: times ckpt.save/ckpt.load beside safetensors.torch and
 torch.save/torch.load on one state_dict, in this process, and prints one table per dtype.
-Every load reads every byte: safetensors' load_file copies each tensor out of its map,
-torch.load reads the zip, ckpt.load decodes into torch tensors and checks every checksum.
+safetensors' load_file returns tensors over its map of the file (lazy: a byte is read when
+touched), so it is shown also with a clone of every tensor (every byte read, in process
+memory); torch.load reads the zip; ckpt.load checks every chunk's checksum (every byte
+read) and decodes into torch tensors, or for raw tensors returns views of its copy-on-write
+map of the file.
 Each load is checked bit for bit against the state_dict before the timings are printed."""
 import os
 import sys
@@ -37,8 +40,11 @@ def synced(save):
 
 
 def same(a, b):
-    return list(a) == list(b) and all(a[k].dtype == b[k].dtype and torch.equal(a[k].view(torch.uint8) if a[k].dtype == torch.bfloat16 else a[k],
-                                                                              b[k].view(torch.uint8) if b[k].dtype == torch.bfloat16 else b[k]) for k in a)
+    """The same names (safetensors sorts them), dtypes, shapes and bytes."""
+    def raw(t):
+        return t.contiguous().reshape(-1).view(torch.uint8)
+    return sorted(a) == sorted(b) and all(a[k].dtype == b[k].dtype and a[k].shape == b[k].shape and torch.equal(raw(a[k]), raw(b[k]))
+                                          for k in a)
 
 
 def table(label, state, work, repetitions):
@@ -63,11 +69,12 @@ def table(label, state, work, repetitions):
         assert same(ckpt.load(path), state), f"ckpt.load of {codec} differs"
     assert same(load_file(st), state)
     rows += [
-        ("safetensors.torch.load_file", best(lambda: load_file(st), repetitions), None),
+        ("safetensors.torch.load_file (lazy)", best(lambda: load_file(st), repetitions), None),
+        ("safetensors load_file + clone", best(lambda: [t.clone() for t in load_file(st).values()], repetitions), None),
         ("torch.load(weights_only=True)", best(lambda: torch.load(pt, weights_only=True), repetitions), None),
     ]
     for codec, path in ck.items():
-        rows.append((f"ckpt.load {codec} (all checked)", best(lambda: ckpt.load(path), repetitions), "safetensors.torch.load_file"))
+        rows.append((f"ckpt.load {codec} (all checked)", best(lambda: ckpt.load(path), repetitions), "safetensors.torch.load_file (lazy)"))
     sizes = {"safetensors": os.path.getsize(st), "torch.save": os.path.getsize(pt), **{f"ckpt {c}": os.path.getsize(p) for c, p in ck.items()}}
     times = {name: seconds for name, seconds, _ in rows}
     print(f"\n== MiniLM-L6 {label}: {len(state)} tensors, {raw / 1e6:.1f} MB raw; best of {repetitions}; warm page cache; "

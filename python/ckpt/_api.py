@@ -2,6 +2,7 @@
 library), none in Python."""
 import ctypes
 import json
+import mmap
 import os
 
 import numpy as np
@@ -40,13 +41,28 @@ def save(obj, path, *, metadata=None, codec=None, level=None, sync=True):
 
 
 class _Reader:
-    """An open file (a library handle), closed when the last user lets go: the context
-    manager and every array viewing the map hold it."""
+    """An open file: a library handle over the file this process opened, and (made on
+    first use) this process's own copy-on-write map of that same open file, which raw
+    tensors are returned over. Closed when the last user lets go: every array over the map
+    keeps the map alive by itself (the buffer protocol), the handle lives with this object."""
 
     def __init__(self, path):
+        name = os.fspath(path)
+        try:
+            self.file = open(name, "rb")
+        except OSError as error:
+            from .errors import FileError
+            raise FileError(f"{name}: cannot open {name}: {error.strerror}") from None
         handle = ctypes.c_void_p()
-        call(lib.ckpt_reader_open, os.fsencode(os.fspath(path)), ctypes.byref(handle))
+        try:
+            # The library maps the descriptor, not the path: the views below are of exactly
+            # the bytes it checked, whatever a rename puts at the path meanwhile.
+            call(lib.ckpt_reader_open_fd, self.file.fileno(), os.fsencode(name), ctypes.byref(handle))
+        except BaseException:
+            self.file.close()
+            raise
         self.handle = handle
+        self.map = None
         self.tensors = json.loads(text_of(lib.ckpt_reader_tensors, handle))
         self.by_name = {}
         for record in self.tensors:
@@ -64,24 +80,48 @@ class _Reader:
         return text_of(fn, self.handle)
 
     def decode(self, records, framework):
-        """One new array per record, filled by the library in one parallel call."""
-        arrays, names, buffers, lengths = [], [], [], []
-        for record in records:
+        """One array per record: a view of the map for a raw tensor (its checksums checked
+        by the library first), else a new array the library decodes into, all of those in
+        one parallel call."""
+        arrays = [None] * len(records)
+        names, buffers, lengths, slots = [], [], [], []
+        for k, record in enumerate(records):
+            arrays[k] = self.view(record, framework)
+            if arrays[k] is not None:
+                continue
             array, pointer, length = _arrays.empty(framework, record["dtype"], record["shape"], record["name"])
-            arrays.append(array)
+            arrays[k] = array
             names.append(record["name"].encode())
             buffers.append(pointer)
             lengths.append(length)
-        n = len(records)
-        call(lib.ckpt_reader_decode, self.handle, (ctypes.c_char_p * max(n, 1))(*names),
-             (ctypes.c_void_p * max(n, 1))(*buffers), (ctypes.c_uint64 * max(n, 1))(*lengths), n)
+        n = len(names)
+        if n:
+            call(lib.ckpt_reader_decode, self.handle, (ctypes.c_char_p * n)(*names), (ctypes.c_void_p * n)(*buffers),
+                 (ctypes.c_uint64 * n)(*lengths), n)
         return arrays
+
+    def view(self, record, framework):
+        """A raw tensor as an array over this process's copy-on-write map of the file (no
+        copy; writing to it changes this process's pages, never the file), or None for a
+        tensor that is compressed, empty, or of a dtype the framework lacks."""
+        if record["codec"] != "raw" or record["bytes"] == 0:
+            return None
+        pointer, offset, length = ctypes.c_void_p(), ctypes.c_uint64(), ctypes.c_uint64()
+        call(lib.ckpt_reader_view, self.handle, record["name"].encode(), ctypes.byref(pointer), ctypes.byref(offset),
+             ctypes.byref(length))
+        if not pointer.value:
+            return None
+        if self.map is None:
+            self.map = mmap.mmap(self.file.fileno(), 0, access=mmap.ACCESS_COPY)
+        return _arrays.over(self.map, framework, record["dtype"], record["shape"], offset.value, length.value, record["name"])
 
     def __del__(self):
         handle = getattr(self, "handle", None)
         if handle is not None and handle.value:
             lib.ckpt_reader_close(handle)
             self.handle = None
+        if getattr(self, "file", None) is not None:
+            self.file.close()
 
 
 def _to_device(x, device):
@@ -93,7 +133,11 @@ def _to_device(x, device):
 def load(path, *, device="cpu", framework="torch"):
     """Reads the ``.ckpt`` at ``path`` back as the object ``save`` was given: the same
     nesting, dict kinds and key types, values equal bit for bit; leaves that were one
-    tensor are one tensor again. Every chunk read is checked against its checksum.
+    tensor are one tensor again. Every chunk is checked against its checksum. A tensor
+    stored raw (``codec='raw'``) comes back as a view of a copy-on-write map of the file:
+    no copy, writable (writes change this process's pages, never the file); the others are
+    decoded by the library straight into new torch or numpy memory (one copy), all chunks
+    in parallel.
 
     ``framework``: ``'torch'`` (tensors; ``device`` moves them) or ``'numpy'`` (arrays;
     bfloat16 and 8-bit float tensors raise ``UnsupportedError``, numpy has no such dtype).
@@ -130,9 +174,9 @@ class safe_open:
     that tensor), ``metadata()``, ``architecture()``, plus ``aliases()`` and
     ``tensor_info(name)``. Opening checks the header, trailer and index only.
 
-    With ``framework='numpy'``, a tensor stored raw is returned as a read-only view of the
-    mapped file (no copy; it keeps the file open); any other is decoded into a new array.
-    Torch tensors are always new memory (torch would not honour a read-only map).
+    A tensor stored raw is returned as a view of a copy-on-write map of the file (no copy;
+    writes change only this process's pages; the view keeps the map alive after close);
+    any other is decoded into a new array.
     """
 
     def __init__(self, path, framework="torch", device="cpu"):
@@ -171,12 +215,7 @@ class safe_open:
     def get_tensor(self, name):
         """The tensor known by ``name``, decoding (and checking) only its chunks."""
         reader = self._open()
-        record = reader.record(name)
-        if self._framework == "numpy":
-            view = _view(reader, record)
-            if view is not None:
-                return view
-        return _to_device(reader.decode([record], self._framework)[0], self._device)
+        return _to_device(reader.decode([reader.record(name)], self._framework)[0], self._device)
 
     def metadata(self):
         """The metadata stored with the file (any JSON), or None."""
@@ -192,18 +231,3 @@ class safe_open:
         """Checks every chunk, section and byte of the layout, as ``ckpt verify`` checks the
         container; raises the typed error of the first problem."""
         call(lib.ckpt_reader_verify, self._open().handle)
-
-
-def _view(reader, record):
-    np_dtype = _arrays.NUMPY.get(record["dtype"])
-    if np_dtype is None:
-        return None
-    pointer, length = ctypes.c_void_p(), ctypes.c_uint64()
-    call(lib.ckpt_reader_view, reader.handle, record["name"].encode(), ctypes.byref(pointer), ctypes.byref(length))
-    if not pointer.value:
-        return None
-    buffer = (ctypes.c_char * length.value).from_address(pointer.value)
-    buffer._ckpt_reader = reader  # the map lives as long as any array over it
-    array = np.frombuffer(buffer, dtype=np_dtype).reshape(record["shape"])
-    array.flags.writeable = False
-    return array

@@ -95,6 +95,22 @@ def empty(framework, dtype, shape, name):
     return t, (t.data_ptr() if length else None), length
 
 
+def over(buffer, framework, dtype, shape, offset, length, name):
+    """An array of `dtype` x `shape` over `length` bytes of `buffer` at `offset`, sharing
+    its memory (the array keeps the buffer alive); None where the framework lacks the dtype
+    (the caller decodes instead, or reports it)."""
+    if framework == "numpy":
+        np_dtype = NUMPY.get(dtype)
+        if np_dtype is None:
+            raise UnsupportedError(f"ckpt: tensor '{name}' is {dtype}, which numpy has no dtype for; load it with framework='torch'")
+        return np.frombuffer(buffer, dtype=np_dtype, count=length // np.dtype(np_dtype).itemsize, offset=offset).reshape(shape)
+    t_dtype = TORCH.get(dtype)
+    if t_dtype is None:
+        raise UnsupportedError(f"ckpt: tensor '{name}' is {dtype}, which this torch has no dtype for")
+    element = torch.empty((), dtype=t_dtype).element_size()
+    return torch.frombuffer(buffer, dtype=t_dtype, count=length // element, offset=offset).reshape(shape)
+
+
 def framework_of(framework):
     """'torch' or 'numpy' (safetensors' 'pt' and 'np' too); torch when it is asked for
     and installed."""

@@ -33,13 +33,14 @@ def _load():
         "ckpt_free": ([P], None),
         "ckpt_write": ([S, S, ctypes.POINTER(P), ctypes.POINTER(ctypes.c_uint64), I64, S, S, S, I32, ctypes.c_uint32, out_text], I32),
         "ckpt_reader_open": ([S, ctypes.POINTER(P), out_text], I32),
+        "ckpt_reader_open_fd": ([I32, S, ctypes.POINTER(P), out_text], I32),
         "ckpt_reader_close": ([P], None),
         "ckpt_reader_tensors": ([P, out_text, out_text], I32),
         "ckpt_reader_structure": ([P, out_text, out_text], I32),
         "ckpt_reader_metadata": ([P, out_text, out_text], I32),
         "ckpt_reader_architecture": ([P, out_text, out_text], I32),
         "ckpt_reader_decode": ([P, ctypes.POINTER(S), ctypes.POINTER(P), ctypes.POINTER(ctypes.c_uint64), I64, out_text], I32),
-        "ckpt_reader_view": ([P, S, ctypes.POINTER(P), ctypes.POINTER(ctypes.c_uint64), out_text], I32),
+        "ckpt_reader_view": ([P, S, ctypes.POINTER(P), ctypes.POINTER(ctypes.c_uint64), ctypes.POINTER(ctypes.c_uint64), out_text], I32),
         "ckpt_reader_verify": ([P, out_text], I32),
     }
     for name, (args, result) in sigs.items():

@@ -65,14 +65,24 @@ def test_safe_open_reads_only_the_tensor_asked_for(tmp_path):
         ckpt.load(path)
 
 
-def test_safe_open_numpy_views_raw_tensors_without_a_copy(tmp_path):
+@pytest.mark.parametrize("framework", ["numpy", "torch"])
+def test_raw_tensors_are_copy_on_write_views_of_the_file(tmp_path, framework):
     a = np.arange(1000, dtype=np.float32)
-    ckpt.save({"a": a, "z": np.zeros(100000, dtype=np.float32)}, tmp_path / "r.ckpt", codec="raw")
-    with ckpt.safe_open(tmp_path / "r.ckpt", framework="numpy") as f:
+    path = tmp_path / "r.ckpt"
+    ckpt.save({"a": a, "z": np.zeros(100000, dtype=np.float32)}, path, codec="raw")
+    before = path.read_bytes()
+    with ckpt.safe_open(path, framework=framework) as f:
         view = f.get_tensor("a")
     # The file is still mapped through the view after the context has closed.
     assert view.tolist() == a.tolist()
-    assert not view.flags.writeable and not view.flags.owndata
+    if framework == "numpy":
+        assert not view.flags.owndata and view.flags.writeable
+    loaded = ckpt.load(path, framework=framework)
+    view[0] = 42  # writes go to this process's pages, never to the file
+    loaded["a"][1] = 43
+    assert view[0] == 42 and loaded["a"][1] == 43 and loaded["a"][0] == 0
+    assert path.read_bytes() == before
+    assert ckpt.load(path, framework=framework)["a"].tolist() == a.tolist()
     with ckpt.safe_open(tmp_path / "r.ckpt", framework="numpy") as f:
         with pytest.raises(ckpt.NotFoundError):
             f.get_tensor("nope")
