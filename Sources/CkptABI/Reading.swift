@@ -170,6 +170,27 @@ public func ckpt_reader_view(_ reader: UnsafeMutableRawPointer?, _ name: UnsafeP
     }
 }
 
+/// `ckpt_reader_view` for `count` tensors at once, their checksums checked in parallel:
+/// `offsets[i]` and `lengths[i]` are the file span of `names[i]`'s bytes when it is stored
+/// raw with its chunks back to back, else both 0 (decode that one).
+@_cdecl("ckpt_reader_views")
+public func ckpt_reader_views(_ reader: UnsafeMutableRawPointer?, _ names: UnsafePointer<UnsafePointer<CChar>?>?, _ count: Int64,
+                              _ offsets: UnsafeMutablePointer<UInt64>?, _ lengths: UnsafeMutablePointer<UInt64>?,
+                              _ message: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?) -> Int32 {
+    guarded(message) {
+        let handle = try handle(reader)
+        guard count >= 0 else { throw ABIError(detail: "count is \(count)") }
+        guard count == 0 || (names != nil && offsets != nil && lengths != nil) else { throw ABIError(detail: "names, offsets or lengths is NULL") }
+        let records = try (0..<Int(count)).map { try handle.record(try text(names![$0], "names[\($0)]")) }
+        for k in 0..<Int(count) { offsets![k] = 0; lengths![k] = 0 }
+        for (k, span) in try handle.reader.verifiedRawSpans(records).enumerated() {
+            guard let span else { continue }
+            offsets![k] = UInt64(span.lowerBound)
+            lengths![k] = UInt64(span.count)
+        }
+    }
+}
+
 /// Verifies the whole file as `ckpt verify` checks its container: every chunk of every
 /// tensor, every section and the exact layout.
 @_cdecl("ckpt_reader_verify")

@@ -80,13 +80,12 @@ class _Reader:
         return text_of(fn, self.handle)
 
     def decode(self, records, framework):
-        """One array per record: a view of the map for a raw tensor (its checksums checked
-        by the library first), else a new array the library decodes into, all of those in
-        one parallel call."""
-        arrays = [None] * len(records)
-        names, buffers, lengths, slots = [], [], [], []
+        """One array per record: a view of the map for each raw tensor (the library checks
+        their checksums first, in parallel), else a new array the library decodes into, all
+        of those in one parallel call."""
+        arrays = self.views(records, framework)
+        names, buffers, lengths = [], [], []
         for k, record in enumerate(records):
-            arrays[k] = self.view(record, framework)
             if arrays[k] is not None:
                 continue
             array, pointer, length = _arrays.empty(framework, record["dtype"], record["shape"], record["name"])
@@ -100,20 +99,25 @@ class _Reader:
                  (ctypes.c_uint64 * n)(*lengths), n)
         return arrays
 
-    def view(self, record, framework):
-        """A raw tensor as an array over this process's copy-on-write map of the file (no
-        copy; writing to it changes this process's pages, never the file), or None for a
-        tensor that is compressed, empty, or of a dtype the framework lacks."""
-        if record["codec"] != "raw" or record["bytes"] == 0:
-            return None
-        pointer, offset, length = ctypes.c_void_p(), ctypes.c_uint64(), ctypes.c_uint64()
-        call(lib.ckpt_reader_view, self.handle, record["name"].encode(), ctypes.byref(pointer), ctypes.byref(offset),
-             ctypes.byref(length))
-        if not pointer.value:
-            return None
-        if self.map is None:
-            self.map = mmap.mmap(self.file.fileno(), 0, access=mmap.ACCESS_COPY)
-        return _arrays.over(self.map, framework, record["dtype"], record["shape"], offset.value, length.value, record["name"])
+    def views(self, records, framework):
+        """Each raw tensor as an array over this process's copy-on-write map of the file
+        (no copy; writing to it changes this process's pages, never the file); None for a
+        tensor that is compressed or empty."""
+        candidates = [k for k, r in enumerate(records) if r["codec"] == "raw" and r["bytes"] > 0]
+        out = [None] * len(records)
+        if not candidates:
+            return out
+        n = len(candidates)
+        offsets, lengths = (ctypes.c_uint64 * n)(), (ctypes.c_uint64 * n)()
+        call(lib.ckpt_reader_views, self.handle, (ctypes.c_char_p * n)(*[records[k]["name"].encode() for k in candidates]), n,
+             offsets, lengths)
+        for j, k in enumerate(candidates):
+            if lengths[j]:
+                if self.map is None:
+                    self.map = mmap.mmap(self.file.fileno(), 0, access=mmap.ACCESS_COPY)
+                r = records[k]
+                out[k] = _arrays.over(self.map, framework, r["dtype"], r["shape"], offsets[j], lengths[j], r["name"])
+        return out
 
     def __del__(self):
         handle = getattr(self, "handle", None)

@@ -41,6 +41,7 @@ def _load():
         "ckpt_reader_architecture": ([P, out_text, out_text], I32),
         "ckpt_reader_decode": ([P, ctypes.POINTER(S), ctypes.POINTER(P), ctypes.POINTER(ctypes.c_uint64), I64, out_text], I32),
         "ckpt_reader_view": ([P, S, ctypes.POINTER(P), ctypes.POINTER(ctypes.c_uint64), ctypes.POINTER(ctypes.c_uint64), out_text], I32),
+        "ckpt_reader_views": ([P, ctypes.POINTER(S), I64, ctypes.POINTER(ctypes.c_uint64), ctypes.POINTER(ctypes.c_uint64), out_text], I32),
         "ckpt_reader_verify": ([P, out_text], I32),
     }
     for name, (args, result) in sigs.items():

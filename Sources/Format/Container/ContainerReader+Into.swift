@@ -18,3 +18,30 @@ extension ContainerReader {
         try decodeChunks(of: zip(records, targets).filter { $0.0.byteCount > 0 })
     }
 }
+
+extension ContainerReader {
+    /// For each record stored raw with its chunks back to back, the span of the file its
+    /// bytes occupy, after checking every chunk's checksum (all records' chunks on all
+    /// cores); nil for a record stored otherwise (or empty), which must be decoded. A view
+    /// of such a span is the tensor, with no copy.
+    public func verifiedRawSpans(_ records: [TensorRecord]) throws -> [Range<Int>?] {
+        let spans: [Range<Int>?] = records.map { record in
+            guard record.codec == .raw, record.byteCount > 0, let first = record.chunks.first,
+                  zip(record.chunks, record.chunks.dropFirst()).allSatisfy({ $0.offset + $0.length == $1.offset }) else { return nil }
+            return first.offset..<(first.offset + record.byteCount)
+        }
+        let jobs = zip(records, spans).filter { $0.1 != nil }.flatMap { record, _ in record.chunks.indices.map { (record, $0) } }
+        var failures = [FormatError?](repeating: nil, count: jobs.count)
+        failures.withUnsafeMutableBufferPointer { out in
+            let out = out
+            DispatchQueue.concurrentPerform(iterations: jobs.count) { j in
+                let (record, k) = jobs[j]
+                do { _ = try verifiedBytes(of: record.chunks[k], in: record, index: k) } catch {
+                    out[j] = error.attributed(to: path)
+                }
+            }
+        }
+        if let failure = failures.lazy.compactMap({ $0 }).first { throw failure }
+        return spans
+    }
+}
