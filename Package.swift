@@ -48,8 +48,8 @@ let package = Package(
         .target(name: "Catalog", dependencies: ["Format", .product(name: "GRDB", package: "GRDB.swift"),
                                                 .product(name: "Crypto", package: "swift-crypto")],
                 swiftSettings: strictConcurrency),
-        // `@_cdecl` entry points over Format (spec/ABI.md); no Swift type crosses the boundary.
-        .target(name: "CkptABI", dependencies: ["Format"], swiftSettings: strictConcurrency),
+        // `@_cdecl` entry points over Format and Catalog (spec/ABI.md); no Swift type crosses the boundary.
+        .target(name: "CkptABI", dependencies: ["Format", "Catalog"], swiftSettings: strictConcurrency),
         .executableTarget(
             name: "ckpt",
             dependencies: ["Format", "Engine", "Catalog", .product(name: "ArgumentParser", package: "swift-argument-parser")],

@@ -1,4 +1,5 @@
 import Foundation
+import Catalog
 import Format
 
 /// The status every entry point returns (spec/ABI.md "Codes"): 0 for success, else one
@@ -35,6 +36,11 @@ enum ErrorCode: Int32 {
     case argument = 12
     /// Anything else (an unclassified error): a bug to report.
     case `internal` = 13
+    /// The store refused or failed (`CatalogError`): no store there, a name rule, a tag
+    /// taken, a damaged object, SQLite.
+    case store = 14
+    /// A store reference that names no version (`CatalogError.isUnresolvedReference`).
+    case reference = 15
 
     /// The family of `reason`, looked up past every context.
     init(_ reason: FormatError.Reason) {
@@ -73,6 +79,13 @@ func guarded(_ message: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?, _ b
         return ErrorCode.ok.rawValue
     } catch let error as FormatError {
         code = ErrorCode(error.reason)
+        text = error.description
+    } catch let error as CatalogError {
+        if case .format(let inner) = error.root {
+            code = ErrorCode(inner.reason)
+        } else {
+            code = error.isUnresolvedReference ? .reference : .store
+        }
         text = error.description
     } catch let error as ABIError {
         code = .argument

@@ -1,21 +1,14 @@
 import Foundation
 import Format
 
-/// An open `.ckpt` behind an opaque handle: the validated reader and the map it holds.
-/// Made by `ckpt_reader_open`, released by `ckpt_reader_close`; every view it hands out
-/// lives as long as the handle.
+/// An open checkpoint behind an opaque handle: a file's validated reader and the map it
+/// holds, or a checkpoint in memory (`ckpt_store_checkout`). Made by `ckpt_reader_open`,
+/// `ckpt_reader_open_fd` or `ckpt_store_checkout`, released by `ckpt_reader_close`; every
+/// view it hands out lives as long as the handle.
 final class ReaderHandle {
-    let reader: ContainerReader
+    let source: any TensorSource
 
-    init(_ reader: ContainerReader) { self.reader = reader }
-
-    /// The record of `name` (stored name or alias), or `notFound` naming the file.
-    func record(_ name: String) throws -> TensorRecord {
-        guard let record = reader.record(named: name) else {
-            throw FormatError(.notFound(kind: "tensor", name: name), file: reader.path)
-        }
-        return record
-    }
+    init(_ source: any TensorSource) { self.source = source }
 }
 
 /// The handle's object; an `ABIError` for NULL.
@@ -33,7 +26,7 @@ public func ckpt_reader_open(_ path: UnsafePointer<CChar>?, _ reader: UnsafeMuta
     return guarded(message) {
         guard let reader else { throw ABIError(detail: "the output pointer is NULL") }
         let opened = try ContainerReader(contentsOf: URL(fileURLWithPath: try text(path, "path")))
-        reader.pointee = Unmanaged.passRetained(ReaderHandle(opened)).toOpaque()
+        reader.pointee = Unmanaged.passRetained(ReaderHandle(FileSource(opened))).toOpaque()
     }
 }
 
@@ -47,7 +40,7 @@ public func ckpt_reader_open_fd(_ fd: Int32, _ name: UnsafePointer<CChar>?, _ re
     return guarded(message) {
         guard let reader else { throw ABIError(detail: "the output pointer is NULL") }
         let file = try MappedFile(descriptor: fd, path: try text(name, "name"))
-        reader.pointee = Unmanaged.passRetained(ReaderHandle(try ContainerReader(file: file))).toOpaque()
+        reader.pointee = Unmanaged.passRetained(ReaderHandle(FileSource(try ContainerReader(file: file)))).toOpaque()
     }
 }
 
@@ -59,29 +52,13 @@ public func ckpt_reader_close(_ reader: UnsafeMutableRawPointer?) {
     Unmanaged<ReaderHandle>.fromOpaque(reader).release()
 }
 
-/// One tensor as `ckpt_reader_tensors` lists it.
-struct TensorInfo: Encodable {
-    var name: String
-    var aliases: [String]
-    var dtype: String
-    var shape: [Int]
-    var codec: String
-    var bytes: Int
-    var stored_bytes: Int
-}
-
 /// Stores in `*json` the JSON array of the file's tensors in storage order: `{"name",
 /// "aliases", "dtype", "shape", "codec", "bytes", "stored_bytes"}`.
 @_cdecl("ckpt_reader_tensors")
 public func ckpt_reader_tensors(_ reader: UnsafeMutableRawPointer?, _ json: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?,
                                 _ message: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?) -> Int32 {
     guarded(message) {
-        let records = try handle(reader).reader.manifest.tensors
-        let infos = records.map {
-            TensorInfo(name: $0.name, aliases: $0.aliases, dtype: $0.dtype.rawValue, shape: $0.shape, codec: $0.codec.rawValue,
-                       bytes: $0.byteCount, stored_bytes: $0.storedCount)
-        }
-        try hand(try JSONEncoder().encode(infos), to: json)
+        try hand(try JSONEncoder().encode(try handle(reader).source.infos), to: json)
     }
 }
 
@@ -92,9 +69,7 @@ public func ckpt_reader_tensors(_ reader: UnsafeMutableRawPointer?, _ json: Unsa
 public func ckpt_reader_structure(_ reader: UnsafeMutableRawPointer?, _ json: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?,
                                   _ message: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?) -> Int32 {
     guarded(message) {
-        let reader = try handle(reader).reader
-        let structure = try reader.structure() ?? .stateDict(reader.manifest.tensors.flatMap(\.allNames))
-        try hand(try structure.jsonValue.serialized(), to: json)
+        try hand(try handle(reader).source.structure().jsonValue.serialized(), to: json)
     }
 }
 
@@ -104,8 +79,7 @@ public func ckpt_reader_structure(_ reader: UnsafeMutableRawPointer?, _ json: Un
 public func ckpt_reader_metadata(_ reader: UnsafeMutableRawPointer?, _ json: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?,
                                  _ message: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?) -> Int32 {
     guarded(message) {
-        let reader = try handle(reader).reader
-        try hand(try reader.metadata().map { try $0.serialized() }, to: json)
+        try hand(try handle(reader).source.metadata().map { try $0.serialized() }, to: json)
     }
 }
 
@@ -115,8 +89,7 @@ public func ckpt_reader_metadata(_ reader: UnsafeMutableRawPointer?, _ json: Uns
 public func ckpt_reader_architecture(_ reader: UnsafeMutableRawPointer?, _ json: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?,
                                      _ message: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?) -> Int32 {
     guarded(message) {
-        let reader = try handle(reader).reader
-        try hand(try reader.architecture()?.text, to: json)
+        try hand(try handle(reader).source.architectureText(), to: json)
     }
 }
 
@@ -131,15 +104,15 @@ public func ckpt_reader_decode(_ reader: UnsafeMutableRawPointer?, _ names: Unsa
         let handle = try handle(reader)
         guard count >= 0 else { throw ABIError(detail: "count is \(count)") }
         guard count == 0 || (names != nil && buffers != nil && lengths != nil) else { throw ABIError(detail: "names, buffers or lengths is NULL") }
-        var records: [TensorRecord] = []
+        var wanted: [String] = []
         var targets: [UnsafeMutableRawBufferPointer] = []
         for k in 0..<Int(count) {
-            records.append(try handle.record(try text(names![k], "names[\(k)]")))
+            wanted.append(try text(names![k], "names[\(k)]"))
             guard let length = Int(exactly: lengths![k]) else { throw ABIError(detail: "lengths[\(k)] does not fit in this address space") }
             guard length == 0 || buffers![k] != nil else { throw ABIError(detail: "buffers[\(k)] is NULL for \(length) bytes") }
             targets.append(UnsafeMutableRawBufferPointer(start: buffers![k], count: length))
         }
-        do { try handle.reader.decode(records, into: targets) } catch let error as FormatError { throw error.naming(handle.reader.path) }
+        try handle.source.decode(wanted, into: targets)
     }
 }
 
@@ -159,14 +132,11 @@ public func ckpt_reader_view(_ reader: UnsafeMutableRawPointer?, _ name: UnsafeP
     return guarded(message) {
         let handle = try handle(reader)
         guard let data, let offset, let length else { throw ABIError(detail: "the output pointer is NULL") }
-        let record = try handle.record(try text(name, "name"))
-        guard record.codec == .raw, let first = record.chunks.first, record.byteCount > 0,
-              zip(record.chunks, record.chunks.dropFirst()).allSatisfy({ $0.offset + $0.length == $1.offset }) else { return }
-        // Verifies every chunk's checksum; the bytes are then the map's own.
-        _ = try handle.reader.tensor(record)
-        data.pointee = handle.reader.file.bytes.baseAddress.map { UnsafeRawPointer($0 + first.offset) }
-        offset.pointee = UInt64(first.offset)
-        length.pointee = UInt64(record.byteCount)
+        // Every chunk's checksum is checked; the bytes are then the map's own.
+        guard let span = try handle.source.rawSpans([try text(name, "name")])[0], let base = handle.source.mapBase else { return }
+        data.pointee = base + span.lowerBound
+        offset.pointee = UInt64(span.lowerBound)
+        length.pointee = UInt64(span.count)
     }
 }
 
@@ -181,9 +151,9 @@ public func ckpt_reader_views(_ reader: UnsafeMutableRawPointer?, _ names: Unsaf
         let handle = try handle(reader)
         guard count >= 0 else { throw ABIError(detail: "count is \(count)") }
         guard count == 0 || (names != nil && offsets != nil && lengths != nil) else { throw ABIError(detail: "names, offsets or lengths is NULL") }
-        let records = try (0..<Int(count)).map { try handle.record(try text(names![$0], "names[\($0)]")) }
+        let wanted = try (0..<Int(count)).map { try text(names![$0], "names[\($0)]") }
         for k in 0..<Int(count) { offsets![k] = 0; lengths![k] = 0 }
-        for (k, span) in try handle.reader.verifiedRawSpans(records).enumerated() {
+        for (k, span) in try handle.source.rawSpans(wanted).enumerated() {
             guard let span else { continue }
             offsets![k] = UInt64(span.lowerBound)
             lengths![k] = UInt64(span.count)
@@ -196,11 +166,6 @@ public func ckpt_reader_views(_ reader: UnsafeMutableRawPointer?, _ names: Unsaf
 @_cdecl("ckpt_reader_verify")
 public func ckpt_reader_verify(_ reader: UnsafeMutableRawPointer?, _ message: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?) -> Int32 {
     guarded(message) {
-        let reader = try handle(reader).reader
-        let report = reader.verify()
-        if let failure = report.failures.first { throw failure.naming(reader.path) }
-        if let problem = report.problems.first {
-            throw FormatError(.malformed(what: "the file", detail: problem), file: reader.path)
-        }
+        try handle(reader).source.verify()
     }
 }

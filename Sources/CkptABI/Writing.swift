@@ -26,49 +26,63 @@ public func ckpt_write(_ path: UnsafePointer<CChar>?, _ tensorsJSON: UnsafePoint
                        _ message: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?) -> Int32 {
     guarded(message) {
         let path = try text(path, "path")
-        let descriptions = try decodeArgument([TensorDescription].self, try text(tensorsJSON, "tensors_json"), "tensors_json")
-        guard count >= 0, descriptions.count == count else {
-            throw ABIError(detail: "tensors_json lists \(descriptions.count) tensors, count is \(count)")
-        }
-        guard count == 0 || (data != nil && lengths != nil) else { throw ABIError(detail: "data or lengths is NULL") }
-        var tensors: [NamedTensor] = []
-        tensors.reserveCapacity(descriptions.count)
-        for (k, description) in descriptions.enumerated() {
-            guard let dtype = DType(rawValue: description.dtype) else { throw FormatError(.unsupportedDType(description.dtype)) }
-            guard let length = Int(exactly: lengths![k]) else { throw ABIError(detail: "lengths[\(k)] does not fit in this address space") }
-            let bytes: Data
-            if length == 0 {
-                bytes = Data()
-            } else {
-                guard let pointer = data![k] else { throw ABIError(detail: "data[\(k)] is NULL for \(length) bytes") }
-                // The caller keeps the memory alive for the call; the writer only reads it.
-                bytes = Data(bytesNoCopy: UnsafeMutableRawPointer(mutating: pointer), count: length, deallocator: .none)
-            }
-            let tensor: Tensor
-            do { tensor = try Tensor(dtype: dtype, shape: description.shape, data: bytes) } catch let error as FormatError {
-                throw error.within("tensor '\(description.name)'")
-            }
-            tensors.append(NamedTensor(name: description.name, aliases: description.aliases ?? [], tensor: tensor))
-        }
-        var checkpoint = Checkpoint(tensors: tensors)
-        if let root = try optionalText(structureJSON, "structure_json") {
-            checkpoint.structure = try CheckpointStructure.decode(Data("{\"version\":\(CheckpointStructure.encodingVersion),\"root\":\(root)}".utf8))
-        }
-        if let metadata = try optionalText(metadataJSON, "metadata_json") {
-            checkpoint.metadata = try decodeArgument(JSONValue.self, metadata, "metadata_json")
-        }
+        let checkpoint = try checkpointArgument(tensorsJSON, data, lengths, count, structureJSON, metadataJSON)
         var options = WriteOptions()
-        if let name = try optionalText(codec, "codec") {
-            guard let chosen = Codec(rawValue: name) else {
-                throw FormatError(.invalidValue(field: "codec", value: "'\(name)'", expected: Codec.allCases.map(\.rawValue).joined(separator: ", ")))
-            }
-            options.codec = chosen
-        }
+        if let name = try optionalText(codec, "codec") { options.codec = try codecArgument(name) }
         if level != Int32.min { options.level = level }
         guard flags & ~WriteFlag.known == 0 else { throw ABIError(detail: "flags has unknown bits \(flags & ~WriteFlag.known)") }
         options.sync = flags & WriteFlag.noSync == 0
         try CheckpointFile.write(checkpoint, to: URL(fileURLWithPath: path), options: options)
     }
+}
+
+/// The checkpoint `ckpt_write` and `ckpt_store_save` are given: tensors described in JSON
+/// with their bytes wrapped in place (no copy; valid during the call), the structure's root
+/// node, the metadata.
+func checkpointArgument(_ tensorsJSON: UnsafePointer<CChar>?, _ data: UnsafePointer<UnsafeRawPointer?>?,
+                        _ lengths: UnsafePointer<UInt64>?, _ count: Int64,
+                        _ structureJSON: UnsafePointer<CChar>?, _ metadataJSON: UnsafePointer<CChar>?) throws -> Checkpoint {
+    let descriptions = try decodeArgument([TensorDescription].self, try text(tensorsJSON, "tensors_json"), "tensors_json")
+    guard count >= 0, descriptions.count == count else {
+        throw ABIError(detail: "tensors_json lists \(descriptions.count) tensors, count is \(count)")
+    }
+    guard count == 0 || (data != nil && lengths != nil) else { throw ABIError(detail: "data or lengths is NULL") }
+    var tensors: [NamedTensor] = []
+    tensors.reserveCapacity(descriptions.count)
+    for (k, description) in descriptions.enumerated() {
+        guard let dtype = DType(rawValue: description.dtype) else { throw FormatError(.unsupportedDType(description.dtype)) }
+        guard let length = Int(exactly: lengths![k]) else { throw ABIError(detail: "lengths[\(k)] does not fit in this address space") }
+        let bytes: Data
+        if length == 0 {
+            bytes = Data()
+        } else {
+            guard let pointer = data![k] else { throw ABIError(detail: "data[\(k)] is NULL for \(length) bytes") }
+            // The caller keeps the memory alive for the call; the writer only reads it.
+            bytes = Data(bytesNoCopy: UnsafeMutableRawPointer(mutating: pointer), count: length, deallocator: .none)
+        }
+        let tensor: Tensor
+        do { tensor = try Tensor(dtype: dtype, shape: description.shape, data: bytes) } catch let error as FormatError {
+            throw error.within("tensor '\(description.name)'")
+        }
+        tensors.append(NamedTensor(name: description.name, aliases: description.aliases ?? [], tensor: tensor))
+    }
+    var checkpoint = Checkpoint(tensors: tensors)
+    if let root = try optionalText(structureJSON, "structure_json") {
+        checkpoint.structure = try CheckpointStructure.decode(Data("{\"version\":\(CheckpointStructure.encodingVersion),\"root\":\(root)}".utf8))
+        try checkpoint.validateStructure()
+    }
+    if let metadata = try optionalText(metadataJSON, "metadata_json") {
+        checkpoint.metadata = try decodeArgument(JSONValue.self, metadata, "metadata_json")
+    }
+    return checkpoint
+}
+
+/// A codec by its index spelling.
+func codecArgument(_ name: String) throws -> Codec {
+    guard let codec = Codec(rawValue: name) else {
+        throw FormatError(.invalidValue(field: "codec", value: "'\(name)'", expected: Codec.allCases.map(\.rawValue).joined(separator: ", ")))
+    }
+    return codec
 }
 
 /// The bits of `ckpt_write`'s `flags` (spec/ABI.md).

@@ -1,5 +1,6 @@
 """save, load and safe_open over the C ABI: one implementation of the format (the Swift
 library), none in Python."""
+import contextlib
 import ctypes
 import json
 import mmap
@@ -29,15 +30,24 @@ def save(obj, path, *, metadata=None, codec=None, level=None, sync=True):
     file is in the page cache, without waiting for the disk (as torch.save and
     safetensors do).
     """
+    with encoded(obj, metadata) as arguments:
+        call(lib.ckpt_write, os.fsencode(os.fspath(path)), *arguments,
+             None if codec is None else codec.encode(), _LEVEL_DEFAULT if level is None else int(level), 0 if sync else _NO_SYNC)
+
+
+@contextlib.contextmanager
+def encoded(obj, metadata):
+    """The checkpoint arguments ckpt_write and ckpt_store_save take: tensors JSON, pointers,
+    lengths, count, structure JSON, metadata JSON. The tensors' memory is kept alive until
+    the block ends (the library reads it in place during the call)."""
     encoder = Encoder()
     root = encoder.node(obj)
     n = len(encoder.sources)
     pointers = (ctypes.c_void_p * max(n, 1))(*[s.pointer for s in encoder.sources])
     lengths = (ctypes.c_uint64 * max(n, 1))(*[s.length for s in encoder.sources])
-    call(lib.ckpt_write, os.fsencode(os.fspath(path)), json.dumps(encoder.entries).encode(), pointers, lengths, n,
-         json.dumps(root).encode(), None if metadata is None else json.dumps(metadata).encode(),
-         None if codec is None else codec.encode(), _LEVEL_DEFAULT if level is None else int(level), 0 if sync else _NO_SYNC)
-    del encoder  # the sources were read during the call; nothing keeps them now
+    yield (json.dumps(encoder.entries).encode(), pointers, lengths, n, json.dumps(root).encode(),
+           None if metadata is None else json.dumps(metadata).encode())
+    del encoder
 
 
 class _Reader:
@@ -45,6 +55,14 @@ class _Reader:
     first use) this process's own copy-on-write map of that same open file, which raw
     tensors are returned over. Closed when the last user lets go: every array over the map
     keeps the map alive by itself (the buffer protocol), the handle lives with this object."""
+
+    @classmethod
+    def over(cls, handle):
+        """A reader over a handle the library made (a store checkout: no file, no views)."""
+        self = cls.__new__(cls)
+        self.file, self.map, self.handle = None, None, handle
+        self._index()
+        return self
 
     def __init__(self, path):
         name = os.fspath(path)
@@ -63,11 +81,34 @@ class _Reader:
             raise
         self.handle = handle
         self.map = None
-        self.tensors = json.loads(text_of(lib.ckpt_reader_tensors, handle))
+        self._index()
+
+    def _index(self):
+        self.tensors = json.loads(text_of(lib.ckpt_reader_tensors, self.handle))
         self.by_name = {}
         for record in self.tensors:
             for name in [record["name"]] + record["aliases"]:
                 self.by_name[name] = record
+
+    def load(self, device, framework):
+        """The whole object: the structure with every tensor it names, each stored tensor once."""
+        root = json.loads(self.text(lib.ckpt_reader_structure))
+        stored, seen = [], set()
+        for name in leaves(root, []):
+            record = self.record(name)
+            if record["name"] not in seen:
+                seen.add(record["name"])
+                stored.append(record)
+        arrays = dict(zip((r["name"] for r in stored), self.decode(stored, framework)))
+        moved = {}
+
+        def tensor(name):
+            key = self.by_name[name]["name"]
+            if key not in moved:
+                moved[key] = _to_device(arrays[key], device)
+            return moved[key]
+
+        return build(root, tensor)
 
     def record(self, name):
         record = self.by_name.get(name)
@@ -103,7 +144,7 @@ class _Reader:
         """Each raw tensor as an array over this process's copy-on-write map of the file
         (no copy; writing to it changes this process's pages, never the file); None for a
         tensor that is compressed or empty."""
-        candidates = [k for k, r in enumerate(records) if r["codec"] == "raw" and r["bytes"] > 0]
+        candidates = [k for k, r in enumerate(records) if r["codec"] == "raw" and r["bytes"] > 0] if self.file else []
         out = [None] * len(records)
         if not candidates:
             return out
@@ -150,26 +191,7 @@ def load(path, *, device="cpu", framework="torch"):
     each naming a tensor (a flat state_dict, which the format stores without a structure,
     FORMAT.md 4.1; a plain ``dict`` of tensors comes back as an ``OrderedDict``, equal to it).
     """
-    framework = _arrays.framework_of(framework)
-    reader = _Reader(path)
-    root = json.loads(reader.text(lib.ckpt_reader_structure))
-    stored = []
-    seen = set()
-    for name in leaves(root, []):
-        record = reader.record(name)
-        if record["name"] not in seen:
-            seen.add(record["name"])
-            stored.append(record)
-    arrays = dict(zip((r["name"] for r in stored), reader.decode(stored, framework)))
-    moved = {}
-
-    def tensor(name):
-        key = reader.by_name[name]["name"]
-        if key not in moved:
-            moved[key] = _to_device(arrays[key], device)
-        return moved[key]
-
-    return build(root, tensor)
+    return _Reader(path).load(device, _arrays.framework_of(framework))
 
 
 class safe_open:

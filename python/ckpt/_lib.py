@@ -43,6 +43,15 @@ def _load():
         "ckpt_reader_view": ([P, S, ctypes.POINTER(P), ctypes.POINTER(ctypes.c_uint64), ctypes.POINTER(ctypes.c_uint64), out_text], I32),
         "ckpt_reader_views": ([P, ctypes.POINTER(S), I64, ctypes.POINTER(ctypes.c_uint64), ctypes.POINTER(ctypes.c_uint64), out_text], I32),
         "ckpt_reader_verify": ([P, out_text], I32),
+        "ckpt_store_open": ([S, I32, ctypes.POINTER(P), out_text], I32),
+        "ckpt_store_close": ([P], None),
+        "ckpt_store_save": ([P, S, ctypes.POINTER(P), ctypes.POINTER(ctypes.c_uint64), I64, S, S, S, out_text, out_text], I32),
+        "ckpt_store_checkout": ([P, S, ctypes.POINTER(P), out_text], I32),
+        "ckpt_store_log": ([P, S, out_text, out_text], I32),
+        "ckpt_store_show": ([P, S, out_text, out_text], I32),
+        "ckpt_store_tag": ([P, S, S, I32, out_text, out_text], I32),
+        "ckpt_store_models": ([P, out_text, out_text], I32),
+        "ckpt_store_diff": ([P, S, S, out_text, out_text], I32),
     }
     for name, (args, result) in sigs.items():
         fn = getattr(lib, name)

@@ -101,6 +101,19 @@ class InternalError(CkptError):
     code = 13
 
 
+class StoreError(CkptError):
+    """The store refused or failed (code 14): no store there, a bad model or tag name, a
+    tag already taken, a damaged object."""
+
+    code = 14
+
+
+class UnknownReferenceError(CkptError, KeyError):
+    """A store reference (``name@3``, a tag, a hash prefix) that names no version (code 15)."""
+
+    code = 15
+
+
 class UnsupportedValueError(CkptError, TypeError):
     """``save`` met a value it cannot store exactly (a class instance, a set, an int key
     beyond 64 bits); the message names its path. Raised before anything is written."""
@@ -110,7 +123,8 @@ class UnsupportedValueError(CkptError, TypeError):
 
 _BY_CODE = {cls.code: cls for cls in (
     FileError, NotFoundError, ChecksumError, TruncatedError, MalformedError, InvalidValueError, LimitError,
-    OutOfMemoryError, UnsupportedError, UnrecognisedFileError, RefusedError, ArgumentError, InternalError)}
+    OutOfMemoryError, UnsupportedError, UnrecognisedFileError, RefusedError, ArgumentError, InternalError, StoreError,
+    UnknownReferenceError)}
 
 
 def error_for(code, message):

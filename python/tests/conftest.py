@@ -21,13 +21,14 @@ def cli():
     if not os.path.exists(binary):
         pytest.fail(f"the ckpt binary is not at {binary}: build it (swift build) or set CKPT_BINARY")
 
-    def run(*args, check=True):
-        result = subprocess.run([binary, *map(str, args)], capture_output=True, text=True)
+    def run(*args, check=True, store=None):
+        env = dict(os.environ, CKPT_STORE=str(store)) if store is not None else None
+        result = subprocess.run([binary, *map(str, args)], capture_output=True, text=True, env=env)
         if check and result.returncode != 0:
             raise AssertionError(f"ckpt {' '.join(map(str, args))} exited {result.returncode}: {result.stderr}")
         return result
 
-    run.json = lambda *args: json.loads(run(*args, "--json").stdout)
+    run.json = lambda *args, **kw: json.loads(run(*args, "--json", **kw).stdout)
     return run
 
 

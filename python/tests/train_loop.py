@@ -2,10 +2,13 @@
 
   python train_loop.py run DIR EPOCHS      trains EPOCHS epochs from scratch, saving each
                                            epoch with ckpt.save as DIR/epoch<N>.ckpt
+  python train_loop.py store STORE EPOCHS  the same, saving each epoch with
+                                           ckpt.Store(STORE).save as a version of model 'run'
   python train_loop.py resume FILE EPOCHS  restores model, optimizer, scheduler and RNG
                                            from FILE (.ckpt through ckpt.load, .pt through
-                                           torch.load(weights_only=True)) and trains on
-                                           to epoch EPOCHS
+                                           torch.load(weights_only=True), STORE::REF through
+                                           ckpt.Store(STORE).load(REF)) and trains on to
+                                           epoch EPOCHS
 
 Both print one JSON object: {"losses": {"<epoch>.<step>": float.hex(loss)}}.
 """
@@ -53,8 +56,12 @@ def main():
     model, opt, sched = make()
     losses = {}
     first = 1
+    store = ckpt.Store(where, create=True) if command == "store" else None
     if command == "resume":
-        if where.endswith(".ckpt"):
+        if "::" in where:
+            store, ref = where.split("::")
+            state = ckpt.Store(store).load(ref)
+        elif where.endswith(".ckpt"):
             state = ckpt.load(where)
         else:
             state = torch.load(where, weights_only=True)
@@ -65,10 +72,14 @@ def main():
         first = state["epoch"] + 1
     for number in range(first, last + 1):
         epoch(model, opt, sched, number, losses)
+        state = {"model": model.state_dict(), "optimizer": opt.state_dict(), "scheduler": sched.state_dict(),
+                 "epoch": number, "rng": torch.get_rng_state()}
         if command == "run":
-            ckpt.save({"model": model.state_dict(), "optimizer": opt.state_dict(), "scheduler": sched.state_dict(),
-                       "epoch": number, "rng": torch.get_rng_state()}, f"{where}/epoch{number}.ckpt",
-                      metadata={"epoch": number})
+            ckpt.save(state, f"{where}/epoch{number}.ckpt", metadata={"epoch": number})
+        elif command == "store":
+            version = store.save(state, model="run", message=f"epoch {number}", metadata={"epoch": number},
+                                 tags=["best"] if number == 2 else ())
+            losses[f"version.{number}"] = version.ref
     print(json.dumps({"losses": losses}))
 
 
