@@ -36,9 +36,14 @@ assert back["model"]["w"].tobytes() == obj["model"]["w"].tobytes() and back["mod
 assert back["state"] == obj["state"] and back["epoch"] == 3 and back["none"] is None
 with ckpt.safe_open("x.ckpt", framework="numpy") as f:
     assert f.metadata() == {"from": "wheel-check"}
+store = ckpt.Store("store", create=True)   # the Catalog side: SQLite and SHA-256 inside the library
+version = store.save(obj, model="run", message="epoch 3", tags=["best"])
+assert version.ref == "run@1" and len(version.hash) == 64
+assert store.load("best", framework="numpy")["state"] == obj["state"]
+assert [m["name"] for m in store.models()] == ["run"]
 try:
     ckpt.load("missing.ckpt", framework="numpy")
 except ckpt.FileError as e:
     print("wheel-check: typed error:", e)
-print("wheel-check: save/load round trip OK without the Swift toolchain, from", ckpt.__file__)
+print("wheel-check: save/load and Store round trips OK without the Swift toolchain, from", ckpt.__file__)
 PY

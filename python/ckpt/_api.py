@@ -6,11 +6,10 @@ import json
 import mmap
 import os
 
-import numpy as np
-
 from . import _arrays
 from ._lib import call, lib, text_of
 from ._structure import Encoder, build, leaves
+from .errors import FileError, NotFoundError
 
 _LEVEL_DEFAULT = -(1 << 31)  # INT32_MIN: the library's default zstd level
 _NO_SYNC = 1  # ckpt_write's flag: no fsync
@@ -69,7 +68,6 @@ class _Reader:
         try:
             self.file = open(name, "rb")
         except OSError as error:
-            from .errors import FileError
             raise FileError(f"{name}: cannot open {name}: {error.strerror}") from None
         handle = ctypes.c_void_p()
         try:
@@ -113,7 +111,6 @@ class _Reader:
     def record(self, name):
         record = self.by_name.get(name)
         if record is None:
-            from .errors import NotFoundError
             raise NotFoundError(f"no tensor named {name!r}")
         return record
 
