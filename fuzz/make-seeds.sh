@@ -18,7 +18,7 @@ copy() { # TARGET FIND-ARGS...
     done
 }
 copy torch -name '*.pt' -o -name '*.pth' -o -name '*.bin'
-copy safetensors -name '*.safetensors'
+copy safetensors -name '*.safetensors' -o -name '*.safetensors.index.json'
 copy numpy -name '*.npy' -o -name '*.npz'
 copy arch -path 'fixtures/arch/*.json' -o -name 'arch.json' -o -name '*_arch.json'
 copy pt2 -name '*.pt2'

@@ -22,6 +22,25 @@ enum OutputFile {
         try format.write(checkpoint, to: URL(fileURLWithPath: path), options: options, progress: format == .ckpt ? bar.callback : nil)
     }
 
+    /// Writes `checkpoint` as safetensors shards beside `path` and their index (`SafetensorsShards`).
+    static func writeShards(_ checkpoint: Checkpoint, to path: String, maxShardSize: Int) throws -> [URL] {
+        let url = URL(fileURLWithPath: path)
+        do { return try SafetensorsShards.write(checkpoint, to: url, maxShardSize: maxShardSize) } catch {
+            throw error.attributed(to: path)
+        }
+    }
+
+    /// One line per shard (`FILE: N tensors, B`), then the index, then what safetensors leaves out.
+    static func reportShards(_ checkpoint: Checkpoint, files: [URL]) {
+        for file in files {
+            let size = (try? FileManager.default.attributesOfItem(atPath: file.path)[.size] as? Int) ?? 0
+            Terminal.say("\(file.path): \(Terminal.bytes(size))")
+        }
+        Terminal.say("\(Terminal.count(checkpoint.tensors.count, "tensor")) in \(Terminal.count(max(1, files.count - 1), "shard"))")
+        let dropped = ExportFormat.safetensors.leftOut(of: checkpoint)
+        if !dropped.isEmpty { Terminal.warn("note: .safetensors cannot hold \(dropped.joined(separator: " or ")); left out") }
+    }
+
     /// `path: N tensors, M aliases ...` and, on stderr, what the format could not hold.
     static func report(_ checkpoint: Checkpoint, as format: ExportFormat, to path: String) {
         let aliases = checkpoint.tensors.reduce(0) { $0 + $1.aliases.count }
@@ -35,7 +54,7 @@ enum OutputFile {
             case .ckpt: line += counted
             }
         }
-        if format == .torch, let structure = checkpoint.structure, !structure.isFlatStateDict { line += ", with its nesting (dicts, lists, values)" }
+        if format == .torch, let structure = checkpoint.structure, !structure.isFlatStateDict, checkpoint.tensorsOutsideStructure.isEmpty { line += ", with its nesting (dicts, lists, values)" }
         for kept in format.kept(of: checkpoint) { line += "; \(kept)" }
         Terminal.say(line)
         let dropped = format.leftOut(of: checkpoint)

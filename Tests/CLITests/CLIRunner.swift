@@ -60,6 +60,17 @@ class CLITestCase: XCTestCase {
         try? FileManager.default.removeItem(at: work)
     }
 
+    /// Python with torch, or a skip (a failure on CI, which must have it).
+    func python() throws -> String {
+        let environment = ProcessInfo.processInfo.environment
+        let python = environment["CKPT_TORCH_PYTHON"]
+            ?? FileManager.default.homeDirectoryForCurrentUser.appendingPathComponent(".cache/ckpt-bench-venv/bin/python").path
+        let present = FileManager.default.isExecutableFile(atPath: python)
+        if environment["CI"] == "true" { XCTAssertTrue(present, "CI has no Python with torch at \(python)") }
+        try XCTSkipUnless(present, "no Python with torch at \(python): run scripts/python-env.sh or set CKPT_TORCH_PYTHON")
+        return python
+    }
+
     func path(_ name: String) -> String { work.appendingPathComponent(name).path }
 
     @discardableResult

@@ -11,17 +11,6 @@ import XCTest
 final class StructureVerbTests: CLITestCase {
     var original: String { CLIRunner.fixture("training/full.pt").path }
 
-    /// Python with torch, or a skip (a failure on CI, which must have it).
-    func python() throws -> String {
-        let environment = ProcessInfo.processInfo.environment
-        let python = environment["CKPT_TORCH_PYTHON"]
-            ?? FileManager.default.homeDirectoryForCurrentUser.appendingPathComponent(".cache/ckpt-bench-venv/bin/python").path
-        let present = FileManager.default.isExecutableFile(atPath: python)
-        if environment["CI"] == "true" { XCTAssertTrue(present, "CI has no Python with torch at \(python)") }
-        try XCTSkipUnless(present, "no Python with torch at \(python): run scripts/python-env.sh or set CKPT_TORCH_PYTHON")
-        return python
-    }
-
     /// compare.py's verdict on `back` against the original (or against `original[only]`).
     func assertTorchSeesTheOriginal(_ back: String, only: String? = nil, file: StaticString = #filePath, line: UInt = #line) throws {
         let python = try python()

@@ -142,6 +142,18 @@ final class TorchVerbTests: CLITestCase {
 
     // MARK: Writing
 
+    /// A root of a class ckpt does not rebuild (`__main__.Holder` holding two tensors) has an
+    /// opaque structure: export writes every tensor in a flat state_dict and says the nesting
+    /// is what it leaves out, never "with its nesting".
+    func testExportOfAnOpaqueRootKeepsEveryTensor() throws {
+        let run = try ckpt("export", fixture("torch-extra/opaque_root.pt"), "-o", path("back.pt"))
+        XCTAssertFalse(run.stdout.contains("with its nesting"), run.stdout)
+        XCTAssertTrue(run.stderr.contains("cannot hold the nesting, which does not reach 2 tensors"), run.stderr)
+        let back = try TorchFile.read(contentsOf: URL(fileURLWithPath: path("back.pt")))
+        XCTAssertEqual(back.tensors.map(\.name).sorted(), ["a", "b"])
+        XCTAssertEqual(back.tensor(named: "b")?.shape, [2, 3])
+    }
+
     func testExportWritesAStateDictTorchLoads() throws {
         try ckpt("import", fixture("torch/tied/module.pt"), "-o", path("tied.ckpt"))
         let export = try ckpt("export", path("tied.ckpt"), "-o", path("tied.pt")).stdout

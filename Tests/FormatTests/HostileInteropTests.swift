@@ -582,6 +582,33 @@ final class HostileInteropTests: XCTestCase {
         XCTAssertTrue(outline.contains("builtins.list (global, not resolved)"), outline)
     }
 
+    /// A root object of a class no reader rebuilds (a typo of `collections.OrderedDict`, as
+    /// the torch fuzzer found) is an opaque structure whose tensors are still collected: a
+    /// torch export must write every one of them (as a flat state_dict), not the None the
+    /// structure would give, and say that the nesting is what it leaves out.
+    func testOpaqueRootHoldingTensorsExportsEveryTensor() throws {
+        var p = PickleScript()
+        p.global("cloelctions", "OrderedDict")
+        p.mark()
+        p.floatTensor(key: "0", numel: 2, size: [2], stride: [1])
+        p.floatTensor(key: "1", numel: 1, size: [1], stride: [1])
+        p.tuple()
+        p.reduce()
+        p.stop()
+        let file = try Self.torchZip(p, storages: [("0", Self.floats([1.5, -2])), ("1", Self.floats([0.25]))])
+        let read = try TorchFile.read(data: file)
+        XCTAssertEqual(read.tensors.count, 2)
+        XCTAssertEqual(read.tensorsOutsideStructure.count, 2, "\(String(describing: read.structure))")
+
+        let back = try TorchFile.read(data: TorchFile.encode(read))
+        XCTAssertEqual(Set(back.tensors.map(\.name)), Set(read.tensors.map(\.name)))
+        for named in read.tensors {
+            XCTAssertEqual(back.tensor(named: named.name)?.data, named.tensor.data, named.name)
+        }
+        let note = ExportFormat.torch.leftOut(of: read)
+        XCTAssertTrue(note.contains { $0.hasPrefix("the nesting, which does not reach 2 tensors") }, "\(note)")
+    }
+
     /// Dangerous callables stay refused, named or called; a call of an unknown function
     /// with raw storages, or of an unknown `_rebuild` function, is refused rather than kept inert.
     func testDangerousGlobalsAndTensorBuildingCallsStayRefused() throws {

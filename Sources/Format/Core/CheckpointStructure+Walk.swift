@@ -152,6 +152,14 @@ extension Checkpoint {
         try structure.validate(against: Set(allNames), limits: limits)
     }
 
+    /// The structure a format that writes nesting (a torch pickle) should write: the
+    /// structure when it reaches every tensor, else the flat state_dict of every tensor. A
+    /// structure that would leave tensors out (a root of a class no reader rebuilds, holding
+    /// tensors the collector still found) gives way: the nesting is lost, never a tensor.
+    public var exportStructure: CheckpointStructure {
+        tensorsOutsideStructure.isEmpty ? effectiveStructure : .stateDict(allNames)
+    }
+
     /// Tensors that no leaf of the structure names (none without a structure): an exporter
     /// that writes the structure cannot place them.
     public var tensorsOutsideStructure: [String] {

@@ -47,13 +47,16 @@ public enum ExportFormat: String, CaseIterable, Sendable {
         if let structure = checkpoint.structure, !structure.isFlatStateDict {
             switch self {
             case .torch:
+                let outside = checkpoint.tensorsOutsideStructure
+                if !outside.isEmpty {
+                    dropped.append("the nesting, which does not reach \(Self.count(outside.count, "tensor")) (every tensor is written in a flat state_dict instead)")
+                    break
+                }
                 let opaque = structure.opaquePaths
                 if !opaque.isEmpty {
                     dropped.append("\(Self.count(opaque.count, "value")) of classes a state_dict cannot hold, written as None ("
                                    + opaque.prefix(3).joined(separator: ", ") + (opaque.count > 3 ? ", ..." : "") + ")")
                 }
-                let outside = checkpoint.tensorsOutsideStructure
-                if !outside.isEmpty { dropped.append("\(Self.count(outside.count, "tensor")) the structure does not reach") }
             case .npz:
                 dropped.append("the nesting (dicts, lists and the non-tensor values around the tensors; only the tensors are written, by their dotted names)")
             case .safetensors, .ckpt:

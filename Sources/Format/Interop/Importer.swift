@@ -8,6 +8,9 @@ public enum FileKind: String, Sendable {
     case torch
     /// A `torch.export.save` archive: a zip holding `<folder>/archive_format` and `models/*.json`.
     case pt2
+    /// A sharded Hugging Face checkpoint: `NAME.safetensors.index.json` naming its shards
+    /// (`SafetensorsShards`), told by its name, since JSON has no magic bytes.
+    case safetensorsIndex = "safetensors-index"
 
     public static func detect(_ url: URL) throws -> FileKind {
         try DetectedFile(url).kind
@@ -36,6 +39,7 @@ public struct DetectedFile {
         }
         defer { try? handle.close() }
         let head = [UInt8]((try? handle.read(upToCount: 16)) ?? Data())
+        if SafetensorsShards.isIndex(url) { return (.safetensorsIndex, nil) }
         if head.starts(with: ContainerLimits.headerMagic) { return (.ckpt, nil) }
         if head.starts(with: [0x93] + Array("NUMPY".utf8)) { return (.npy, nil) }
         if head.starts(with: TorchFile.legacyMagic) { return (.torch, nil) }
@@ -52,7 +56,7 @@ public struct DetectedFile {
         }
         let ext = url.pathExtension.lowercased()
         if ext == "safetensors" || (head.count >= 9 && head[8] == UInt8(ascii: "{")) { return (.safetensors, nil) }
-        throw FormatError(.unrecognisedFile(detail: "not a .ckpt, .safetensors, .npz, .npy, torch .pt or torch.export .pt2"), file: url.path)
+        throw FormatError(.unrecognisedFile(detail: "not a .ckpt, .safetensors (or a shard index .safetensors.index.json), .npz, .npy, torch .pt or torch.export .pt2"), file: url.path)
     }
 }
 
@@ -113,6 +117,7 @@ public enum Importer {
         switch file.kind {
         case .ckpt: return try CheckpointFile.read(contentsOf: url)
         case .safetensors: return try Safetensors.read(contentsOf: url)
+        case .safetensorsIndex: return try SafetensorsShards.read(index: url)
         case .npz: return try Npz.read(contentsOf: url, budget: budget)
         case .torch: return try TorchFile.read(file, key: nil, budget: budget)
         case .pt2: return try Pt2File.read(data: file.torchZip?.data ?? InteropFile.mapped(file.url), zip: file.torchZip?.zip, budget: budget)

@@ -6,8 +6,9 @@ extension TorchFile {
     /// dicts, lists, tuples, numbers, strings, bytes, None; opaque values as None), or without
     /// one a state_dict (an OrderedDict of name to tensor). Each stored tensor is one storage;
     /// every leaf naming it (aliases, tied weights) is the same tensor object in the pickle.
-    /// The architecture document, metadata and probes have no place in it, nor do tensors
-    /// the structure does not reach (`Checkpoint.tensorsOutsideStructure`).
+    /// The architecture document, metadata and probes have no place in it. A structure that
+    /// does not reach every tensor (`Checkpoint.tensorsOutsideStructure`) is replaced by the
+    /// flat state_dict of all of them (`Checkpoint.exportStructure`): no tensor is dropped.
     public static func write(_ checkpoint: Checkpoint, to url: URL) throws {
         let plan = try TorchWriter(checkpoint, folder: TorchWriter.folderName(for: url))
         let file = try AtomicFile(destination: url)
@@ -59,7 +60,7 @@ struct TorchWriter {
             }
         }
         try checkpoint.validateStructure()
-        let pickle = try TorchPickleWriter.pickle(checkpoint.effectiveStructure, tensors: checkpoint.tensors)
+        let pickle = try TorchPickleWriter.pickle(checkpoint.exportStructure, tensors: checkpoint.tensors)
         records.append(Record(name: "data.pkl", data: pickle.bytes))
         records.append(Record(name: ".format_version", data: Data("1".utf8)))
         records.append(Record(name: ".storage_alignment", data: Data("64".utf8)))
