@@ -144,4 +144,37 @@ final class VerificationPathTests: XCTestCase {
         XCTAssertFalse(found.ran)
         guard case .structure? = found.problems.first else { return XCTFail("\(found.problems)") }
     }
+
+    /// A weights-only file has nothing to run: verify checks every chunk and keeps nothing
+    /// (so a file larger than memory verifies); a file with an architecture, a probe or a
+    /// transplant record still loads and runs.
+    func testAWeightsOnlyFileIsCheckedWithoutLoadingIt() throws {
+        let full = try mlp()
+        let weights = directory.appendingPathComponent("weights.ckpt")
+        try CheckpointFile.write(Checkpoint(tensors: full.tensors, metadata: .object(["run": .string("a")])), to: weights)
+        let bare = ContainerFileSource(weights, displayName: "weights.ckpt")
+        XCTAssertFalse(bare.hasChecksBeyondStructure)
+        let found = try CheckpointVerifier().verify(bare)
+        XCTAssertTrue(found.ok, "\(found.problems)")
+        XCTAssertFalse(found.ran)
+        XCTAssertEqual(found.structure.tensors, 4)
+
+        let whole = directory.appendingPathComponent("whole.ckpt")
+        try CheckpointFile.write(full, to: whole)
+        let source = ContainerFileSource(whole, displayName: "whole.ckpt")
+        XCTAssertTrue(source.hasChecksBeyondStructure)
+        let ran = try CheckpointVerifier().verify(source)
+        XCTAssertTrue(ran.ran)
+        XCTAssertEqual(ran.probes.map(\.report.passed), [true])
+
+        // A damaged chunk is still found without loading.
+        var bytes = try Data(contentsOf: weights)
+        let reader = try ContainerReader(contentsOf: weights)
+        let chunk = reader.manifest.tensors[0].chunks[0]
+        bytes[chunk.offset + chunk.length / 2] ^= 0x55
+        try bytes.write(to: weights)
+        let damaged = try CheckpointVerifier().verify(ContainerFileSource(weights, displayName: "weights.ckpt"))
+        XCTAssertFalse(damaged.ok)
+        guard case .structure? = damaged.problems.first else { return XCTFail("\(damaged.problems)") }
+    }
 }

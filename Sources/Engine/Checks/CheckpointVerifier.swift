@@ -96,9 +96,12 @@ public struct CheckpointVerifier {
     /// raised before anything is checked, as it says nothing about the checkpoint.
     public func verify(_ source: any CheckpointSource) throws -> CheckpointVerification {
         let backends = run ? try devices.backends() : []
-        var result = CheckpointVerification(name: source.displayName, structure: source.verifyStructure(keepingContents: run))
+        // A weights-only file has nothing to run: its structural check is the whole check, and
+        // nothing of it is kept (bounded memory however large the file).
+        let loads = run && source.hasChecksBeyondStructure
+        var result = CheckpointVerification(name: source.displayName, structure: source.verifyStructure(keepingContents: loads))
         result.problems = result.structure.problems.map(VerificationProblem.structure)
-        guard run, result.structure.ok else { return result }
+        guard loads, result.structure.ok else { return result }
         let checkpoint: Checkpoint
         do { checkpoint = try source.checkpoint() } catch {
             result.problems.append(.unloadable(Self.describe(error)))

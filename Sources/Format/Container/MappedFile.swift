@@ -52,6 +52,13 @@ public final class MappedFile: @unchecked Sendable {
         UnsafeRawBufferPointer(rebasing: bytes[range])
     }
 
+    /// Lets the kernel reclaim the resident pages of `range` now (they read back from the
+    /// file when touched again): a check that walks a file larger than memory once calls
+    /// this behind itself, so its resident set stays that of the chunks in hand.
+    public func release(_ range: Range<Int>) {
+        SourcePages.release(bytes, range)
+    }
+
     /// The bytes of `range` as `Data` without copying; the map lives as long as the Data.
     public func data(_ range: Range<Int>) -> Data {
         guard !range.isEmpty, let base = bytes.baseAddress else { return Data() }

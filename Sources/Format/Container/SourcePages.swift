@@ -13,15 +13,18 @@ enum SourcePages {
     /// Advises the kernel to reclaim the whole pages inside `range` of `data` (pages shared
     /// with bytes outside the range are left alone). Failure (an old kernel) changes nothing.
     static func release(_ data: Data, _ range: Range<Int>) {
-        data.withUnsafeBytes { bytes in
-            guard let base = bytes.baseAddress, range.lowerBound >= 0, range.upperBound <= bytes.count else { return }
-            let start = UInt(bitPattern: base) &+ UInt(range.lowerBound)
-            let end = UInt(bitPattern: base) &+ UInt(range.upperBound)
-            let page = UInt(pageSize)
-            let first = (start &+ page &- 1) / page * page
-            let last = end / page * page
-            guard last > first, let pointer = UnsafeMutableRawPointer(bitPattern: first) else { return }
-            _ = madvise(pointer, Int(last - first), pageOut)
-        }
+        data.withUnsafeBytes { release($0, range) }
+    }
+
+    /// The same for `range` of a buffer (a `MappedFile`'s bytes).
+    static func release(_ bytes: UnsafeRawBufferPointer, _ range: Range<Int>) {
+        guard let base = bytes.baseAddress, range.lowerBound >= 0, range.upperBound <= bytes.count else { return }
+        let start = UInt(bitPattern: base) &+ UInt(range.lowerBound)
+        let end = UInt(bitPattern: base) &+ UInt(range.upperBound)
+        let page = UInt(pageSize)
+        let first = (start &+ page &- 1) / page * page
+        let last = end / page * page
+        guard last > first, let pointer = UnsafeMutableRawPointer(bitPattern: first) else { return }
+        _ = madvise(pointer, Int(last - first), pageOut)
     }
 }

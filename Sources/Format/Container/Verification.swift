@@ -134,6 +134,9 @@ extension ContainerReader {
                         // a good file look bad. Still failable, never an abort.
                         let scratch = try OwnedBuffer(count: size, budget: nil, for: Self.label(record, chunk: job.chunk))
                         try decode(chunk: job.chunk, of: record, into: scratch.bytes)
+                        // Nothing keeps what was decoded: the stored pages need not stay resident either.
+                        let chunk = record.chunks[job.chunk]
+                        file.release(chunk.offset ..< (chunk.offset + chunk.length))
                     }
                 } catch {
                     out[j] = error.attributed(to: path)

@@ -18,9 +18,18 @@ public protocol CheckpointSource: AnyObject {
 
     /// The whole checkpoint (tensors, architecture, metadata, probes), every byte checked.
     func checkpoint() throws -> Checkpoint
+
+    /// Whether anything beyond the structural check needs the tensors: an architecture to
+    /// match, probes to run, a transplant to rerun. When not, `verify` stops after the
+    /// structural check and never holds the tensors (a weights-only file larger than memory
+    /// verifies in the memory of the chunks in flight). A source that cannot tell says true.
+    var hasChecksBeyondStructure: Bool { get }
 }
 
 extension CheckpointSource {
+    /// Conservative: load and look.
+    public var hasChecksBeyondStructure: Bool { true }
+
     /// The structural check alone (nothing kept for a later `checkpoint()`).
     public func verifyStructure() -> StructureVerification { verifyStructure(keepingContents: false) }
 }
@@ -100,6 +109,15 @@ public final class ContainerFileSource: CheckpointSource {
     public func checkpoint() throws -> Checkpoint {
         if let loaded { return loaded }
         return try open().checkpoint()
+    }
+
+    /// From the index and the metadata section alone: no tensor is decoded to tell.
+    public var hasChecksBeyondStructure: Bool {
+        guard let reader = try? open() else { return true }
+        if reader.manifest.sections[Manifest.architectureSection] != nil || !reader.manifest.probes.isEmpty { return true }
+        guard reader.manifest.sections[Manifest.metadataSection] != nil else { return false }
+        guard let metadata = try? reader.metadata() else { return true }
+        return metadata[TransplantProvenance.metadataKey] != nil
     }
 
     static func message(_ error: Error) -> String {
