@@ -14,6 +14,8 @@ let package = Package(
         .library(name: "Format", targets: ["Format"]),
         // For fuzz/, whose architecture target drives the plan builder.
         .library(name: "Engine", targets: ["Engine"]),
+        // The C ABI the Python package (python/) loads with ctypes: spec/ABI.md.
+        .library(name: "CkptABI", type: .dynamic, targets: ["CkptABI"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -46,6 +48,8 @@ let package = Package(
         .target(name: "Catalog", dependencies: ["Format", .product(name: "GRDB", package: "GRDB.swift"),
                                                 .product(name: "Crypto", package: "swift-crypto")],
                 swiftSettings: strictConcurrency),
+        // `@_cdecl` entry points over Format and Catalog (spec/ABI.md); no Swift type crosses the boundary.
+        .target(name: "CkptABI", dependencies: ["Format", "Catalog"], swiftSettings: strictConcurrency),
         .executableTarget(
             name: "ckpt",
             dependencies: ["Format", "Engine", "Catalog", .product(name: "ArgumentParser", package: "swift-argument-parser")],
@@ -54,6 +58,7 @@ let package = Package(
         .testTarget(name: "FormatTests", dependencies: ["Format"], swiftSettings: strictConcurrency),
         .testTarget(name: "CLITests", dependencies: ["Format", "ckpt"], swiftSettings: strictConcurrency),
         .testTarget(name: "EngineTests", dependencies: ["Engine", "Format", "Catalog"], swiftSettings: strictConcurrency),
+        .testTarget(name: "CkptABITests", dependencies: ["CkptABI", "Format"], swiftSettings: strictConcurrency),
         .testTarget(name: "CatalogTests", dependencies: ["Catalog", "Format", "ckpt"], swiftSettings: strictConcurrency),
     ]
 )

@@ -3,7 +3,8 @@
 #  1. import LeNet as PyTorch wrote it (safetensors and a torch.save pickle, read without
 #     running pickle code), attach its architecture, prove it against PyTorch's own output;
 #  2. keep versions in a store: save, log, diff, checkout, fsck;
-#  3. transplant two layers of one MLP into another and verify the graft.
+#  3. transplant two layers of one MLP into another and verify the graft;
+#  4. install the Python package (pip install ./python) and save and load from Python.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/install-deps.sh
@@ -45,3 +46,23 @@ $ckpt save $t/src.pt --model src -m "source network"
 $ckpt save $t/dst.pt --model dst -m "target network"
 $ckpt save "$out/graft.ckpt" --model dst --parent dst@1 --parent src@1 -m "layers 0,2 grafted from src@1"
 $ckpt log dst
+
+# 4. from Python: the package over the C ABI, installed into the tests' venv; a training
+#    checkpoint saved in Python, verified and inspected by the binary, loaded back.
+{ set +x; } 2>/dev/null
+python=$(bash scripts/python-env.sh)
+set -x
+"$python" -m pip install -q ./python
+"$python" - "$out/train.ckpt" <<'PY'
+import sys, torch, ckpt
+model = torch.nn.Sequential(torch.nn.Linear(4, 8), torch.nn.ReLU(), torch.nn.Linear(8, 2))
+opt = torch.optim.Adam(model.parameters())
+model(torch.randn(3, 4)).sum().backward(); opt.step()
+state = {"model": model.state_dict(), "optimizer": opt.state_dict(), "epoch": 1, "rng": torch.get_rng_state()}
+ckpt.save(state, sys.argv[1], metadata={"from": "demo"})
+back = ckpt.load(sys.argv[1])
+opt.load_state_dict(back["optimizer"])
+print("loaded:", sorted(back), "optimizer state keys", list(back["optimizer"]["state"]))
+PY
+$ckpt verify "$out/train.ckpt"
+$ckpt inspect "$out/train.ckpt"

@@ -59,7 +59,7 @@ struct Import: ParsableCommand {
                 throw error.attributed(to: source)
             }
         }
-        try OutputFile.write(checkpoint, as: format, to: output, options: WriteOptions(codec: codec, level: level), label: "importing")
+        try OutputFile.write(checkpoint, as: format, to: output, options: WriteOptions(codec: codec, level: level, releasesSourcePages: true), label: "importing")
         let raw = checkpoint.tensors.reduce(0) { $0 + $1.tensor.data.count }
         guard format == .ckpt else {
             if json {

@@ -30,8 +30,18 @@ public struct WriteOptions: Sendable {
     /// a saved checkpoint survives a power cut). Off only to measure the page-cache path.
     public var sync: Bool
 
-    public init(codec: Codec = .default, level: Int32 = 1, chunkSize: Int = 2 << 20, sync: Bool = true) {
+    /// Whether the tensors' bytes are pages of a file mapped for reading (an import): the
+    /// writer then asks the kernel to drop each chunk's source pages once the chunk is
+    /// written (`MADV_PAGEOUT`), so a model larger than memory streams through with a
+    /// resident set of the chunks in flight, not of the whole mapped file. The advice
+    /// never changes the bytes (pages fault back in from the file, or from swap for
+    /// anonymous memory); it only costs time if the sources are not mapped files.
+    public var releasesSourcePages: Bool
+
+    public init(codec: Codec = .default, level: Int32 = 1, chunkSize: Int = 2 << 20, sync: Bool = true,
+                releasesSourcePages: Bool = false) {
         self.sync = sync
+        self.releasesSourcePages = releasesSourcePages
         self.codec = codec
         self.level = level
         self.chunkSize = chunkSize

@@ -185,7 +185,7 @@ public final class ContainerReader: @unchecked Sendable {
         return sum
     }
 
-    private func decodeChunks(of targets: [(TensorRecord, UnsafeMutableRawBufferPointer)]) throws {
+    func decodeChunks(of targets: [(TensorRecord, UnsafeMutableRawBufferPointer)]) throws {
         var jobs: [(record: TensorRecord, chunk: Int, target: UnsafeMutableRawBufferPointer)] = []
         for (record, buffer) in targets {
             var start = 0

@@ -231,6 +231,7 @@ public final class ContainerWriter {
             }
             doneBytes += job.range.count
             bytesSinceWriteback += length
+            if options.releasesSourcePages { SourcePages.release(job.source, job.range) }
         } catch {
             // Workers still encoding later chunks hold their own references; the results are dropped.
             inFlight.removeAll()

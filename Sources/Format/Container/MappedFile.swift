@@ -12,11 +12,19 @@ public final class MappedFile: @unchecked Sendable {
     public let bytes: UnsafeRawBufferPointer
 
     /// Maps the regular file at `path`; anything else (a directory, a pipe) is refused.
-    public init(path: String) throws {
-        self.path = path
+    public convenience init(path: String) throws {
         let fd = open(path, O_RDONLY | O_CLOEXEC)
         guard fd >= 0 else { throw FormatError(.io(operation: "open", path: path, errno: errno), file: path) }
         defer { close(fd) }
+        try self.init(descriptor: fd, path: path)
+    }
+
+    /// Maps the regular file open at `descriptor` (which stays the caller's: it is not
+    /// closed, and the map outlives it); `path` names it in messages. A caller that maps
+    /// the same descriptor itself sees exactly the file this map checked, not whatever a
+    /// rename has since put at the path.
+    public init(descriptor fd: Int32, path: String) throws {
+        self.path = path
         var info = stat()
         guard fstat(fd, &info) == 0 else { throw FormatError(.io(operation: "stat", path: path, errno: errno), file: path) }
         guard (info.st_mode & S_IFMT) == S_IFREG else { throw FormatError(.refused(what: "the path", why: "not a regular file"), file: path) }
