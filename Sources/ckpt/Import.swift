@@ -66,6 +66,7 @@ struct Import: ParsableCommand {
                 print(try Terminal.json(Report(output: OutputFile.written(checkpoint, as: format, to: output), raw: raw, stored: raw, codec: nil)))
             } else {
                 OutputFile.report(checkpoint, as: format, to: output)
+                Import.noteOpaque(checkpoint)
             }
             return
         }
@@ -76,5 +77,14 @@ struct Import: ParsableCommand {
             return
         }
         Terminal.say("\(output): \(Terminal.count(reader.manifest.tensors.count, "tensor")), \(Terminal.bytes(raw)) raw, \(Terminal.bytes(stored)) stored (\(Terminal.ratio(stored, raw)) of raw, \(codec.rawValue))")
+        Import.noteOpaque(checkpoint)
+    }
+
+    /// Says at import, not first at `ckpt run`, that the rebuilt network has Opaque modules
+    /// (every one, with its reason) and how to export a runnable `.pt2` instead.
+    static func noteOpaque(_ checkpoint: Checkpoint) {
+        guard let document = checkpoint.architecture?.modules, let tree = try? document.tree() else { return }
+        let opaque = Network.opaqueModules(tree)
+        if !opaque.isEmpty { Terminal.say("note: \(EngineError.opaqueModules(opaque))") }
     }
 }
