@@ -30,15 +30,25 @@ enum OutputFile {
         }
     }
 
-    /// One line per shard (`FILE: N tensors, B`), then the index, then what safetensors leaves out.
+    /// One line per file written (`FILE: SIZE`: the shards, then the index), the count of
+    /// tensors and shards, then what safetensors leaves out.
     static func reportShards(_ checkpoint: Checkpoint, files: [URL]) {
-        for file in files {
-            let size = (try? FileManager.default.attributesOfItem(atPath: file.path)[.size] as? Int) ?? 0
-            Terminal.say("\(file.path): \(Terminal.bytes(size))")
-        }
+        for file in files { Terminal.say("\(file.path): \(Terminal.bytes(fileSize(file.path)))") }
         Terminal.say("\(Terminal.count(checkpoint.tensors.count, "tensor")) in \(Terminal.count(max(1, files.count - 1), "shard"))")
-        let dropped = ExportFormat.safetensors.leftOut(of: checkpoint)
-        if !dropped.isEmpty { Terminal.warn("note: .safetensors cannot hold \(dropped.joined(separator: " or ")); left out") }
+        warnLeftOut(checkpoint, as: .safetensors, to: files.first?.path ?? "")
+    }
+
+    /// On stderr, what `format` could not hold of `checkpoint` (nothing when it holds it all).
+    static func warnLeftOut(_ checkpoint: Checkpoint, as format: ExportFormat, to path: String) {
+        let dropped = format.leftOut(of: checkpoint)
+        if !dropped.isEmpty {
+            Terminal.warn("note: .\(URL(fileURLWithPath: path).pathExtension) (\(format.rawValue)) cannot hold \(dropped.joined(separator: " or ")); left out")
+        }
+    }
+
+    /// The size of the file at `path` (0 when it cannot be read).
+    static func fileSize(_ path: String) -> Int {
+        (try? FileManager.default.attributesOfItem(atPath: path)[.size] as? Int) ?? 0
     }
 
     /// `path: N tensors, M aliases ...` and, on stderr, what the format could not hold.
@@ -54,13 +64,11 @@ enum OutputFile {
             case .ckpt: line += counted
             }
         }
-        if format == .torch, let structure = checkpoint.structure, !structure.isFlatStateDict, checkpoint.tensorsOutsideStructure.isEmpty { line += ", with its nesting (dicts, lists, values)" }
+        // What TorchWriter writes (`exportStructure`): the nesting only when it reaches every tensor.
+        if format == .torch, !checkpoint.exportStructure.isFlatStateDict { line += ", with its nesting (dicts, lists, values)" }
         for kept in format.kept(of: checkpoint) { line += "; \(kept)" }
         Terminal.say(line)
-        let dropped = format.leftOut(of: checkpoint)
-        if !dropped.isEmpty {
-            Terminal.warn("note: .\(URL(fileURLWithPath: path).pathExtension) (\(format.rawValue)) cannot hold \(dropped.joined(separator: " or ")); left out")
-        }
+        warnLeftOut(checkpoint, as: format, to: path)
     }
 
     /// What `--json` of a verb that wrote a file prints about it.
@@ -74,10 +82,9 @@ enum OutputFile {
     }
 
     static func written(_ checkpoint: Checkpoint, as format: ExportFormat, to path: String) -> Written {
-        let size = (try? FileManager.default.attributesOfItem(atPath: path)[.size] as? Int) ?? 0
-        return Written(path: path, format: format.rawValue, tensors: checkpoint.tensors.count,
-                       aliases: checkpoint.tensors.reduce(0) { $0 + $1.aliases.count }, bytes: size,
-                       leftOut: format.leftOut(of: checkpoint))
+        Written(path: path, format: format.rawValue, tensors: checkpoint.tensors.count,
+                aliases: checkpoint.tensors.reduce(0) { $0 + $1.aliases.count }, bytes: fileSize(path),
+                leftOut: format.leftOut(of: checkpoint))
     }
 }
 

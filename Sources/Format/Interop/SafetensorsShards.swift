@@ -43,7 +43,7 @@ public enum SafetensorsShards {
             let shardURL = folder.appendingPathComponent(shard)
             let part: Checkpoint
             do { part = try Safetensors.read(contentsOf: shardURL) } catch { throw error.attributed(to: shardURL.path) }
-            let listed = index.tensors(in: shard)
+            let listed = index.tensorsByShard[shard, default: []]
             for named in part.tensors {
                 guard listed.contains(named.name) else {
                     throw FormatError(.malformed(what: "tensor '\(named.name)'",
@@ -87,14 +87,14 @@ public enum SafetensorsShards {
     /// the index; a checkpoint that fits in one shard is one file at `url` and no index, as
     /// `save_pretrained` does.
     public struct Layout: Equatable, Sendable {
-        /// Each shard's file name and the names (primary) of the tensors it holds.
-        public var shards: [(file: String, tensors: [String])]
+        /// One shard file and the names (primary) of the tensors it holds.
+        public struct Shard: Equatable, Sendable {
+            public var file: String
+            public var tensors: [String]
+        }
+        public var shards: [Shard]
         /// The index's file name, or nil for one unsharded file.
         public var index: String?
-
-        public static func == (a: Layout, b: Layout) -> Bool {
-            a.index == b.index && a.shards.map(\.file) == b.shards.map(\.file) && a.shards.map(\.tensors) == b.shards.map(\.tensors)
-        }
     }
 
     /// Splits `checkpoint` into shards of at most `maxShardSize` bytes of tensor data the way
@@ -123,11 +123,11 @@ public enum SafetensorsShards {
         }
         if !current.isEmpty || groups.isEmpty { groups.append(current) }
         let base = url.deletingPathExtension().lastPathComponent
-        guard groups.count > 1 else { return Layout(shards: [(url.lastPathComponent, groups[0])], index: nil) }
+        guard groups.count > 1 else { return Layout(shards: [Layout.Shard(file: url.lastPathComponent, tensors: groups[0])], index: nil) }
         let digits = max(5, String(groups.count).count)
         func number(_ n: Int) -> String { String(repeating: "0", count: max(0, digits - String(n).count)) + String(n) }
-        let shards = groups.enumerated().map { (offset, names) in
-            (file: "\(base)-\(number(offset + 1))-of-\(number(groups.count)).safetensors", tensors: names)
+        let shards = groups.enumerated().map { offset, names in
+            Layout.Shard(file: "\(base)-\(number(offset + 1))-of-\(number(groups.count)).safetensors", tensors: names)
         }
         return Layout(shards: shards, index: base + indexSuffix)
     }
@@ -196,14 +196,10 @@ public enum SafetensorsShards {
 struct ShardIndex {
     /// The index's `metadata` object (values kept as JSON).
     var metadata: [String: JSONValue]
-    /// Shard file names, in order of first appearance in `weight_map`.
+    /// Shard file names, in their own numbering (sorted).
     var shards: [String]
-    /// Tensor name to shard file name.
-    var weightMap: [String: String]
-
-    func tensors(in shard: String) -> Set<String> {
-        Set(weightMap.compactMap { $0.value == shard ? $0.key : nil })
-    }
+    /// The tensor names `weight_map` places in each shard.
+    var tensorsByShard: [String: Set<String>]
 
     static func parse(_ data: Data, file: String) throws -> ShardIndex {
         func bad(_ detail: String) -> FormatError { FormatError(.malformed(what: "shard index", detail: detail), file: file) }
@@ -220,20 +216,19 @@ struct ShardIndex {
         case .object(let object)?: metadata = object.filter { !SafetensorsShards.sizeKeys.contains($0.key) }
         default: throw bad("its metadata is not an object")
         }
-        var weightMap: [String: String] = [:]
-        var order: [String] = []
+        var tensorsByShard: [String: Set<String>] = [:]
         // Sorted, so that the shard order (and every message) does not hang on hash order.
         for (name, entry) in map.sorted(by: { $0.key.utf8.lexicographicallyPrecedes($1.key.utf8) }) {
             guard case .string(let shard) = entry else { throw bad("weight_map['\(name)'] is not a file name") }
             guard isPlainFileName(shard) else {
                 throw FormatError(.refused(what: "shard '\(shard)'", why: "a shard must be a file name in the index's own folder ending .safetensors"), file: file)
             }
-            if !order.contains(shard) { order.append(shard) }
-            weightMap[name] = shard
+            tensorsByShard[shard, default: []].insert(name)
         }
-        guard !order.isEmpty else { throw bad("its weight_map is empty") }
+        guard !tensorsByShard.isEmpty else { throw bad("its weight_map is empty") }
         // Shards in their own numbering (model-00001-of-...), which sorting the names gives.
-        return ShardIndex(metadata: metadata, shards: order.sorted { $0.utf8.lexicographicallyPrecedes($1.utf8) }, weightMap: weightMap)
+        return ShardIndex(metadata: metadata, shards: tensorsByShard.keys.sorted { $0.utf8.lexicographicallyPrecedes($1.utf8) },
+                          tensorsByShard: tensorsByShard)
     }
 
     static func isPlainFileName(_ name: String) -> Bool {
