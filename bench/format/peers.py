@@ -5,6 +5,8 @@ fp32 and fp16 only, numpy has no bf16) and to torch (lazy: maps the file), torch
 (without and with fsync) and torch.load of the same state_dict.
 Prints JSON: {name: best seconds}. A missing library is an error (bench/common.sh)."""
 import json, os, sys, tempfile, time
+sys.path.append(os.path.join(os.path.dirname(os.path.abspath(__file__)), '..'))  # bench/, for durable.py
+from durable import fsync_file_and_directory  # noqa: E402
 
 
 def best(fn, repetitions):
@@ -20,12 +22,7 @@ def synced(save, path):
     """save(path), then fsync the file and its directory, as ckpt does before it returns."""
     def run():
         save(path)
-        fd = os.open(path, os.O_RDONLY)
-        os.fsync(fd)
-        os.close(fd)
-        dirfd = os.open(os.path.dirname(path), os.O_RDONLY)
-        os.fsync(dirfd)
-        os.close(dirfd)
+        fsync_file_and_directory(path)
     return run
 
 

@@ -15,6 +15,8 @@ import torch
 from safetensors.torch import load_file, save_file
 
 import ckpt
+sys.path.append(os.path.join(os.path.dirname(os.path.abspath(__file__)), '..'))  # bench/, for durable.py
+from durable import fsync_file_and_directory  # noqa: E402
 
 
 def best(fn, repetitions):
@@ -30,12 +32,7 @@ def synced(save):
     """save(path), then fsync the file and its directory, as ckpt.save does by default."""
     def run(path):
         save(path)
-        fd = os.open(path, os.O_RDONLY)
-        os.fsync(fd)
-        os.close(fd)
-        dirfd = os.open(os.path.dirname(path), os.O_RDONLY)
-        os.fsync(dirfd)
-        os.close(dirfd)
+        fsync_file_and_directory(path)
     return run
 
 
